@@ -1,0 +1,256 @@
+// The data contract: the experiment config (metajudge.json) and every record an iteration writes.
+// The JSON Schema shipped in schema/ is generated from these (npm run schema), so editors and this
+// code validate the same thing.
+import { z } from "zod";
+
+export const ROLES = ["actor", "judge", "meta_judge"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const STAGES = ["generate", "judge", "metajudge", "pairs", "export"] as const;
+export type StageName = (typeof STAGES)[number];
+
+const EndpointSchema = z
+  .object({
+    base_url: z.string().url().describe("OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1"),
+    model: z.string().min(1).describe("Model name sent in each request"),
+    api_key_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional()
+      .describe("Name of the environment variable holding the API key (the key itself never goes in this file)"),
+  })
+  .strict();
+export type Endpoint = z.infer<typeof EndpointSchema>;
+
+const SamplingSchema = z
+  .object({
+    n: z.number().int().min(1).max(64).describe("Samples per request: K responses per prompt (actor), N judgements per response (judge)"),
+    temperature: z.number().min(0).max(2).default(0.8),
+    top_p: z.number().gt(0).max(1).default(0.95),
+    max_tokens: z.number().int().min(1).default(1024),
+    seed: z.number().int().min(0).optional().describe("Base seed; each request gets a seed derived from it and its id"),
+  })
+  .strict();
+export type Sampling = z.infer<typeof SamplingSchema>;
+
+const RoleSchema = z
+  .object({
+    endpoint: EndpointSchema.partial().strict().optional().describe("Overrides of the top-level endpoint for this role"),
+    sampling: SamplingSchema,
+  })
+  .strict();
+
+const IterationSettingsSchema = z
+  .object({
+    rho: z.number().min(0).max(1).default(0).describe("Length-control quality tier for actor pairs; 0 = best vs worst"),
+    judgement_length_cap: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .default(null)
+      .describe("Drop a judge pair whose chosen judgement is longer than this many characters; null = off"),
+    train_judge_pairs: z.boolean().default(true).describe("Whether judge pairs go into dpo.jsonl"),
+    models: z
+      .object({ actor: z.string(), judge: z.string(), meta_judge: z.string() })
+      .partial()
+      .strict()
+      .optional()
+      .describe("Model names for this iteration (M_t), overriding the endpoint's model"),
+  })
+  .strict();
+export type IterationSettings = z.infer<typeof IterationSettingsSchema>;
+
+export const ConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().min(1).optional(),
+    prompts: z.string().default("prompts.jsonl").describe("Prompt set, JSONL with id and prompt, relative to this file"),
+    templates: z
+      .object({
+        actor: z.string().default("prompts/actor.md"),
+        judge: z.string().default("prompts/judge.md"),
+        meta_judge: z.string().default("prompts/meta_judge.md"),
+      })
+      .strict()
+      .default({ actor: "prompts/actor.md", judge: "prompts/judge.md", meta_judge: "prompts/meta_judge.md" }),
+    endpoint: EndpointSchema.describe("Default endpoint for every role"),
+    roles: z
+      .object({
+        actor: RoleSchema,
+        judge: RoleSchema,
+        meta_judge: RoleSchema,
+      })
+      .strict(),
+    concurrency: z.number().int().min(1).max(4096).default(16).describe("Most model requests in flight at once"),
+    request: z
+      .object({
+        timeout_ms: z.number().int().positive().default(120_000),
+        max_retries: z.number().int().min(0).default(6),
+      })
+      .strict()
+      .default({ timeout_ms: 120_000, max_retries: 6 }),
+    iterations: z.array(IterationSettingsSchema).min(1).describe("Selection settings per iteration: entry t-1 is iteration t"),
+  })
+  .strict();
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+// ---- records -------------------------------------------------------------------------------------
+
+const Usage = z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).partial();
+
+export const PromptRecordSchema = z.object({ id: z.string().min(1), prompt: z.string() }).passthrough();
+export type PromptRecord = z.infer<typeof PromptRecordSchema>;
+
+export const ResponseRecordSchema = z
+  .object({
+    id: z.string(),
+    prompt_id: z.string(),
+    index: z.number().int().min(0),
+    text: z.string(),
+    finish_reason: z.string().nullable().optional(),
+    duplicate_of: z.string().optional(),
+    model: z.string().optional(),
+    seed: z.number().int().optional(),
+    usage: Usage.optional(),
+  })
+  .passthrough();
+export type ResponseRecord = z.infer<typeof ResponseRecordSchema>;
+
+export const JudgementRecordSchema = z
+  .object({
+    id: z.string(),
+    prompt_id: z.string(),
+    response_id: z.string(),
+    index: z.number().int().min(0),
+    text: z.string(),
+    score: z.number().min(0).max(5).nullable(),
+    parse_error: z.string().optional(),
+    finish_reason: z.string().nullable().optional(),
+    model: z.string().optional(),
+    seed: z.number().int().optional(),
+    usage: Usage.optional(),
+  })
+  .passthrough();
+export type JudgementRecord = z.infer<typeof JudgementRecordSchema>;
+
+export const MetaJudgementRecordSchema = z
+  .object({
+    id: z.string(),
+    prompt_id: z.string(),
+    response_id: z.string(),
+    first_id: z.string(),
+    second_id: z.string(),
+    text: z.string(),
+    winner: z.enum(["first", "second"]).nullable(),
+    parse_error: z.string().optional(),
+    finish_reason: z.string().nullable().optional(),
+    model: z.string().optional(),
+    seed: z.number().int().optional(),
+    usage: Usage.optional(),
+  })
+  .passthrough();
+export type MetaJudgementRecord = z.infer<typeof MetaJudgementRecordSchema>;
+
+export const ActorPairSchema = z
+  .object({
+    prompt_id: z.string(),
+    chosen_id: z.string(),
+    rejected_id: z.string(),
+    chosen_score: z.number(),
+    rejected_score: z.number(),
+    chosen_length: z.number().int(),
+    rejected_length: z.number().int(),
+    upper_bound: z.number().optional(),
+    lower_bound: z.number().optional(),
+  })
+  .passthrough();
+export type ActorPair = z.infer<typeof ActorPairSchema>;
+
+export const JudgePairSchema = z
+  .object({
+    prompt_id: z.string(),
+    response_id: z.string(),
+    chosen_id: z.string(),
+    rejected_id: z.string(),
+    elo: z.record(z.string(), z.number()),
+    chosen_length: z.number().int().optional(),
+    rejected_length: z.number().int().optional(),
+  })
+  .passthrough();
+export type JudgePair = z.infer<typeof JudgePairSchema>;
+
+const Message = z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }).strict();
+export const DpoRecordSchema = z
+  .object({
+    prompt: z.array(Message).min(1),
+    chosen: z.array(Message).length(1),
+    rejected: z.array(Message).length(1),
+    kind: z.enum(["actor", "judge"]),
+    source_ids: z.object({ prompt_id: z.string(), response_id: z.string().optional(), chosen_id: z.string(), rejected_id: z.string() }),
+  })
+  .passthrough();
+export type DpoRecord = z.infer<typeof DpoRecordSchema>;
+
+export const ANNOTATION_LABELS = ["suspicious", "confirmed", "cleared"] as const;
+export const AnnotationSchema = z
+  .object({
+    target_id: z.string(),
+    label: z.enum(ANNOTATION_LABELS),
+    note: z.string(),
+    created_at: z.string(),
+    reason: z.string().optional(),
+    target_kind: z.enum(["response", "judgement", "meta_judgement"]).optional(),
+    author: z.string().optional(),
+  })
+  .passthrough();
+export type Annotation = z.infer<typeof AnnotationSchema>;
+
+export const STAGE_STATES = ["pending", "running", "done", "failed", "cancelled"] as const;
+export type StageState = (typeof STAGE_STATES)[number];
+
+const TokenUsage = z.object({ prompt_tokens: z.number(), completion_tokens: z.number(), requests: z.number() });
+export type TokenUsage = z.infer<typeof TokenUsage>;
+
+export const StageInfoSchema = z.object({
+  state: z.enum(STAGE_STATES),
+  started_at: z.string().optional(),
+  finished_at: z.string().optional(),
+  seconds: z.number().optional(),
+  counts: z.record(z.string(), z.number()).default({}),
+  usage: TokenUsage.optional(),
+  error: z.string().optional(),
+});
+export type StageInfo = z.infer<typeof StageInfoSchema>;
+
+export const ManifestSchema = z
+  .object({
+    format: z.literal(1),
+    iteration: z.number().int().min(1),
+    created_at: z.string(),
+    updated_at: z.string(),
+    metajudge_version: z.string(),
+    config: z.record(z.string(), z.unknown()),
+    settings: z.record(z.string(), z.unknown()),
+    models: z.object({ actor: z.string(), judge: z.string(), meta_judge: z.string() }),
+    templates: z.record(z.string(), z.object({ path: z.string(), sha256: z.string() })),
+    prompts: z.object({ path: z.string(), sha256: z.string(), count: z.number().int() }),
+    stages: z.record(z.string(), StageInfoSchema),
+    usage: TokenUsage,
+    host: z.object({ hostname: z.string(), platform: z.string(), node: z.string() }).partial().optional(),
+  })
+  .passthrough();
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** File names inside iterations/<t>/, as the data contract fixes them. */
+export const FILES = {
+  responses: "responses.jsonl",
+  judgements: "judgements.jsonl",
+  metaJudgements: "meta_judgements.jsonl",
+  actorPairs: "pairs.actor.jsonl",
+  judgePairs: "pairs.judge.jsonl",
+  dpo: "dpo.jsonl",
+  annotations: "annotations.jsonl",
+  manifest: "manifest.json",
+} as const;
