@@ -24,7 +24,13 @@ export type Endpoint = z.infer<typeof EndpointSchema>;
 
 const SamplingSchema = z
   .object({
-    n: z.number().int().min(1).max(64).describe("Samples per request: K responses per prompt (actor), N judgements per response (judge)"),
+    n: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe("Samples per request: K responses per prompt (actor), N judgements per response (judge); the meta-judge gives one verdict per ordered battle"),
     temperature: z.number().min(0).max(2).default(0.8),
     top_p: z.number().gt(0).max(1).default(0.95),
     max_tokens: z.number().int().min(1).default(1024),

@@ -1,0 +1,192 @@
+// The CLI's commands: argument handling is in main.ts, the work is in src/core.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { checkConfigText, CONFIG_FILE, iterationSettings, loadConfig, resolveIn } from "../core/config.js";
+import { MetajudgeError } from "../core/errors.js";
+import { initExperiment, listIterations } from "../core/experiment.js";
+import type { ProgressEvent } from "../core/pipeline/events.js";
+import { runIteration, stagesUntil } from "../core/pipeline/run.js";
+import { computePairs, writePairs } from "../core/pipeline/stages/pairs.js";
+import { buildDpo, writeDpo } from "../core/pipeline/stages/export.js";
+import { checkPrompts, loadPrompts } from "../core/prompts.js";
+import { ROLES, STAGES, type StageName } from "../core/schema.js";
+import { IterationStore } from "../core/store/iteration.js";
+import { loadTemplate, parseTemplate } from "../core/templates.js";
+import { humanPrinter, jsonPrinter } from "./progress.js";
+
+const out = (json: boolean, value: object, human: string): void => {
+  process.stdout.write(json ? JSON.stringify(value) + "\n" : human);
+};
+
+export function cmdInit(dir: string, json: boolean): number {
+  const written = initExperiment(dir);
+  out(json, { type: "init", dir, written }, `created ${dir}: ${written.join(", ")}\nnext: edit ${path.join(dir, CONFIG_FILE)} (endpoint), then \`metajudge run ${dir} --iteration 1\`\n`);
+  return 0;
+}
+
+export interface RunArgs {
+  dir: string;
+  iteration: number;
+  stage?: StageName;
+  until?: StageName;
+  json: boolean;
+  allowChangedInputs: boolean;
+}
+
+export async function cmdRun(a: RunArgs): Promise<number> {
+  const stages = a.stage ? [a.stage] : a.until ? stagesUntil(a.until) : [...STAGES];
+  const print = a.json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr);
+  const ctl = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts++;
+    // The first Ctrl-C finishes cleanly (manifest saved, records flushed); the second one does not wait.
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write("\nstopping after the calls in flight are cancelled… (Ctrl-C again to quit at once)\n");
+    ctl.abort(new MetajudgeError("cancelled", "cancelled"));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    await runIteration({
+      experimentDir: a.dir,
+      iteration: a.iteration,
+      stages,
+      emit: (e: ProgressEvent) => print(e),
+      signal: ctl.signal,
+      allowChangedInputs: a.allowChangedInputs,
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  return 0;
+}
+
+export async function cmdStatus(dir: string, json: boolean): Promise<number> {
+  const config = loadConfig(dir);
+  const iterations = listIterations(dir).map((t) => {
+    const m = new IterationStore(path.join(dir, "iterations", String(t))).readManifest();
+    return { iteration: t, manifest: m };
+  });
+  if (json) {
+    out(true, { type: "status", experiment: dir, name: config.name ?? null, iterations: iterations.map((i) => ({ iteration: i.iteration, models: i.manifest?.models, stages: i.manifest?.stages ?? {}, usage: i.manifest?.usage })) }, "");
+    return 0;
+  }
+  let s = `${config.name ?? path.basename(path.resolve(dir))}: ${iterations.length} iteration${iterations.length === 1 ? "" : "s"}\n`;
+  if (iterations.length === 0) s += `  none yet: \`metajudge run ${dir} --iteration 1\`\n`;
+  for (const { iteration, manifest } of iterations) {
+    s += `iteration ${iteration}${manifest ? ` (actor ${manifest.models.actor}, ${manifest.usage.requests.toLocaleString("en-US")} requests, ${(manifest.usage.prompt_tokens + manifest.usage.completion_tokens).toLocaleString("en-US")} tokens)` : " (no manifest)"}\n`;
+    for (const st of STAGES) {
+      const info = manifest?.stages[st];
+      if (!info) continue;
+      const c = info.counts;
+      const progress = c.expected !== undefined && c.records !== undefined ? ` ${c.records.toLocaleString("en-US")}/${c.expected.toLocaleString("en-US")}` : "";
+      const extra = Object.entries(c)
+        .filter(([k, v]) => k !== "records" && k !== "expected" && v !== 0)
+        .map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`)
+        .join(", ");
+      s += `  ${st.padEnd(9)} ${info.state.padEnd(9)}${progress}${extra ? `  (${extra})` : ""}${info.error ? `\n            ${info.error}` : ""}\n`;
+    }
+  }
+  process.stdout.write(s);
+  return 0;
+}
+
+/** An iteration folder is <experiment>/iterations/<t>. */
+function locateIteration(iterDir: string): { experimentDir: string; t: number } {
+  const abs = path.resolve(iterDir);
+  const t = Number(path.basename(abs));
+  const parent = path.dirname(abs);
+  if (!Number.isInteger(t) || t < 1 || path.basename(parent) !== "iterations") {
+    throw new MetajudgeError("badInput", `${iterDir}: not an iteration folder (expected <experiment>/iterations/<t>)`);
+  }
+  if (!fs.existsSync(abs)) throw new MetajudgeError("badInput", `${iterDir}: no such folder`);
+  return { experimentDir: path.dirname(parent), t };
+}
+
+function recordStage(iterDir: string, stage: StageName, counts: Record<string, number>, seconds: number): void {
+  const store = new IterationStore(iterDir);
+  const m = store.readManifest();
+  if (!m) return;
+  const now = new Date().toISOString();
+  m.stages[stage] = { state: "done", started_at: now, finished_at: now, seconds, counts };
+  m.updated_at = now;
+  store.writeManifest(m);
+}
+
+export async function cmdPairs(iterDir: string, json: boolean): Promise<number> {
+  const { experimentDir, t } = locateIteration(iterDir);
+  const settings = iterationSettings(loadConfig(experimentDir), t);
+  const t0 = Date.now();
+  const res = await computePairs(iterDir, settings);
+  writePairs(iterDir, res);
+  recordStage(iterDir, "pairs", res.counts, (Date.now() - t0) / 1000);
+  const counts = Object.entries(res.counts).map(([k, v]) => `${k} ${v}`).join(", ");
+  out(json, { type: "pairs", iteration: t, counts: res.counts }, `iteration ${t}: ${res.actor.length} actor pairs, ${res.judge.length} judge pairs (${counts})\n`);
+  return 0;
+}
+
+export async function cmdExport(iterDir: string, json: boolean): Promise<number> {
+  const { experimentDir, t } = locateIteration(iterDir);
+  const config = loadConfig(experimentDir);
+  const settings = iterationSettings(config, t);
+  const prompts = await loadPrompts(resolveIn(experimentDir, config.prompts));
+  const t0 = Date.now();
+  const { records, counts } = await buildDpo({
+    iterDir,
+    prompts: prompts.prompts,
+    actorTemplate: (await loadTemplate(resolveIn(experimentDir, config.templates.actor), "actor")).template,
+    judgeTemplate: (await loadTemplate(resolveIn(experimentDir, config.templates.judge), "judge")).template,
+    settings,
+  });
+  writeDpo(iterDir, records);
+  recordStage(iterDir, "export", counts, (Date.now() - t0) / 1000);
+  const file = new IterationStore(iterDir).file("dpo");
+  out(json, { type: "export", iteration: t, file, counts }, `wrote ${file}: ${counts.actor} actor + ${counts.judge} judge examples\n`);
+  return 0;
+}
+
+interface Finding {
+  file: string;
+  line: number;
+  column: number;
+  severity: "error" | "warning";
+  message: string;
+}
+
+export async function cmdValidate(dir: string, json: boolean): Promise<number> {
+  const findings: Finding[] = [];
+  const configFile = path.join(dir, CONFIG_FILE);
+  let text: string | undefined;
+  try {
+    text = fs.readFileSync(configFile, "utf8");
+  } catch {
+    findings.push({ file: configFile, line: 0, column: 0, severity: "error", message: "not found" });
+  }
+  const { config, problems } = text === undefined ? { config: undefined, problems: [] } : checkConfigText(text, configFile);
+  for (const p of problems) findings.push({ file: p.file, line: p.line ?? 1, column: p.column ?? 1, severity: "error", message: p.message });
+  if (config) {
+    for (const role of ROLES) {
+      const file = resolveIn(dir, config.templates[role]);
+      let source: string;
+      try {
+        source = fs.readFileSync(file, "utf8");
+      } catch {
+        findings.push({ file, line: 0, column: 0, severity: "error", message: `${role} template not found` });
+        continue;
+      }
+      for (const p of parseTemplate(source, role, file).problems) findings.push({ file, line: p.line, column: p.column, severity: p.severity, message: p.message });
+    }
+    const { problems: pp } = await checkPrompts(resolveIn(dir, config.prompts));
+    for (const p of pp) findings.push({ file: p.file, line: p.line, column: 1, severity: "error", message: p.message });
+  }
+  const errors = findings.filter((f) => f.severity === "error").length;
+  if (json) {
+    out(true, { type: "validate", ok: errors === 0, findings }, "");
+  } else {
+    for (const f of findings) process.stdout.write(`${f.file}${f.line ? `:${f.line}:${f.column}` : ""}: ${f.severity}: ${f.message}\n`);
+    process.stdout.write(errors === 0 ? `${dir}: config, templates and prompts are valid${findings.length ? ` (${findings.length} warning${findings.length > 1 ? "s" : ""})` : ""}\n` : `${errors} error${errors > 1 ? "s" : ""}\n`);
+  }
+  return errors === 0 ? 0 : 1;
+}

@@ -1,0 +1,115 @@
+// `metajudge`: the command line over src/core. Exit 0 on success, 1 on failure with a one-line
+// reason, 2 on bad usage, 130 when interrupted.
+import { parseArgs } from "node:util";
+import { formatWhere, isCancelled, MetajudgeError } from "../core/errors.js";
+import { VERSION } from "../core/version.js";
+import { STAGES, type StageName } from "../core/schema.js";
+import { cmdExport, cmdInit, cmdPairs, cmdRun, cmdStatus, cmdValidate } from "./commands.js";
+
+const USAGE = `metajudge ${VERSION}: Meta-Rewarding iterations against any OpenAI-compatible endpoint
+
+usage:
+  metajudge init <dir>                                  create an experiment with the default rubrics
+  metajudge run <experiment-dir> --iteration <t> [--stage <name> | --until <name>] [--json]
+                                                        run (or resume) an iteration's stages
+  metajudge status <experiment-dir> [--json]           stage states and counts of every iteration
+  metajudge pairs <iteration-dir> [--json]             recompute both pair files from the records
+  metajudge export <iteration-dir> [--json]            write dpo.jsonl (TRL conversational preference)
+  metajudge validate <experiment-dir> [--json]         check config, templates and prompts
+
+stages: ${STAGES.join(" → ")}
+options:
+  --json                  one JSON object a line on stdout (progress events, results)
+  --allow-changed-inputs  resume although a template or the prompt set changed since the iteration began
+`;
+
+class UsageError extends Error {}
+
+function stageArg(v: string | undefined, flag: string): StageName | undefined {
+  if (v === undefined) return undefined;
+  if (!(STAGES as readonly string[]).includes(v)) throw new UsageError(`${flag} must be one of ${STAGES.join(", ")}; got "${v}"`);
+  return v as StageName;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      iteration: { type: "string", short: "i" },
+      stage: { type: "string" },
+      until: { type: "string" },
+      json: { type: "boolean", default: false },
+      "allow-changed-inputs": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+      version: { type: "boolean", short: "v", default: false },
+    },
+  });
+  const [command, target, ...rest] = positionals;
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  const needTarget = (what: string): string => {
+    if (!target) throw new UsageError(`${command} needs <${what}>`);
+    return target;
+  };
+  const json = values.json ?? false;
+  switch (command) {
+    case "init":
+      return cmdInit(needTarget("dir"), json);
+    case "run": {
+      const dir = needTarget("experiment-dir");
+      const t = Number(values.iteration);
+      if (!values.iteration || !Number.isInteger(t) || t < 1) throw new UsageError("run needs --iteration <t>, a positive integer");
+      const stage = stageArg(values.stage, "--stage");
+      const until = stageArg(values.until, "--until");
+      if (stage && until) throw new UsageError("give --stage or --until, not both");
+      return cmdRun({ dir, iteration: t, stage, until, json, allowChangedInputs: values["allow-changed-inputs"] ?? false });
+    }
+    case "status":
+      return cmdStatus(needTarget("experiment-dir"), json);
+    case "pairs":
+      return cmdPairs(needTarget("iteration-dir"), json);
+    case "export":
+      return cmdExport(needTarget("iteration-dir"), json);
+    case "validate":
+      return cmdValidate(needTarget("experiment-dir"), json);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function report(err: unknown, json: boolean): number {
+  if (err instanceof UsageError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
+    process.stderr.write(`metajudge: ${err.message}\nrun \`metajudge --help\` for usage\n`);
+    return 2;
+  }
+  const cancelled = isCancelled(err);
+  const reason = err instanceof MetajudgeError ? err.reason : cancelled ? "cancelled" : "internal";
+  let message = err instanceof Error ? err.message : String(err);
+  if (err instanceof MetajudgeError && err.where && !message.startsWith(err.where.file)) message = `${formatWhere(err.where)}: ${message}`;
+  if (cancelled) message = "cancelled; run the same command again to resume";
+  if (json) process.stdout.write(JSON.stringify({ type: "error", reason, message }) + "\n");
+  process.stderr.write(`metajudge: ${message.split("\n")[0]}\n`);
+  if (reason === "internal" && err instanceof Error && err.stack && process.env.METAJUDGE_DEBUG) process.stderr.write(err.stack + "\n");
+  return cancelled ? 130 : 1;
+}
+
+if (require.main === module) {
+  const json = process.argv.includes("--json");
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.exitCode = report(err, json);
+    },
+  );
+}

@@ -1,0 +1,174 @@
+// Everything one iteration's stages share: config, templates, prompt set, store, clients, manifest.
+import * as os from "node:os";
+import * as path from "node:path";
+import { iterationSettings, loadConfig, resolveIn, roleEndpoint } from "../config.js";
+import { MetajudgeError } from "../errors.js";
+import { LlmClient } from "../llm/client.js";
+import { loadPrompts, type PromptSet } from "../prompts.js";
+import { STAGES, type Config, type IterationSettings, type Manifest, type Role, type StageInfo } from "../schema.js";
+import { IterationStore, iterationDir } from "../store/iteration.js";
+import { loadTemplate } from "../templates.js";
+import type { EventSink } from "./events.js";
+import { VERSION } from "../version.js";
+
+export type LoadedTemplate = Awaited<ReturnType<typeof loadTemplate>>;
+
+export interface RunContext {
+  experimentDir: string;
+  iteration: number;
+  config: Config;
+  settings: IterationSettings;
+  store: IterationStore;
+  prompts: PromptSet;
+  templates: Record<Role, LoadedTemplate>;
+  models: Record<Role, string>;
+  manifest: Manifest;
+  emit: EventSink;
+  signal: AbortSignal;
+  env: NodeJS.ProcessEnv;
+  client(role: Role): LlmClient;
+  saveManifest(): void;
+  stageInfo(stage: string): StageInfo;
+}
+
+export interface OpenOptions {
+  experimentDir: string;
+  iteration: number;
+  emit: EventSink;
+  signal: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+  /** Resume even though a template or the prompt set changed since the iteration started. */
+  allowChangedInputs?: boolean;
+}
+
+const ROLES: readonly Role[] = ["actor", "judge", "meta_judge"];
+
+export async function openRun(opts: OpenOptions): Promise<RunContext> {
+  const { experimentDir, iteration } = opts;
+  const config = loadConfig(experimentDir);
+  const settings = iterationSettings(config, iteration);
+  const prompts = await loadPrompts(resolveIn(experimentDir, config.prompts));
+  const templates = {} as Record<Role, LoadedTemplate>;
+  for (const role of ROLES) templates[role] = await loadTemplate(resolveIn(experimentDir, config.templates[role]), role);
+  const models = Object.fromEntries(ROLES.map((r) => [r, roleEndpoint(config, r, settings).model])) as Record<Role, string>;
+
+  const store = new IterationStore(iterationDir(experimentDir, iteration));
+  store.ensureDir();
+  for (const r of store.repair()) {
+    opts.emit({
+      type: "warning",
+      message: r.savedTo
+        ? `${r.file}: its last line was torn by an interrupted write; ${r.bytes} bytes moved to ${r.savedTo} and the work will be redone`
+        : `${r.file}: its last record lacked a newline; added`,
+    });
+  }
+
+  const now = new Date().toISOString();
+  const rel = (p: string): string => path.relative(experimentDir, p) || p;
+  const templateInfo = Object.fromEntries(ROLES.map((r) => [r, { path: rel(templates[r].path), sha256: templates[r].sha256 }]));
+  const promptInfo = { path: rel(prompts.file), sha256: prompts.sha256, count: prompts.prompts.length };
+  let manifest = store.readManifest();
+  if (manifest) {
+    if (!opts.allowChangedInputs) checkUnchanged(manifest, templateInfo, promptInfo, store.file("manifest"));
+    manifest = { ...manifest, templates: templateInfo, prompts: promptInfo, models, settings, config: snapshot(config) };
+  } else {
+    manifest = {
+      format: 1,
+      iteration,
+      created_at: now,
+      updated_at: now,
+      metajudge_version: VERSION,
+      config: snapshot(config),
+      settings,
+      models,
+      templates: templateInfo,
+      prompts: promptInfo,
+      stages: Object.fromEntries(STAGES.map((s) => [s, { state: "pending", counts: {} }])),
+      usage: { prompt_tokens: 0, completion_tokens: 0, requests: 0 },
+      host: { hostname: os.hostname(), platform: `${process.platform}-${process.arch}`, node: process.version },
+    };
+  }
+
+  const env = opts.env ?? process.env;
+  const clients = new Map<Role, LlmClient>();
+  const ctx: RunContext = {
+    experimentDir,
+    iteration,
+    config,
+    settings,
+    store,
+    prompts,
+    templates,
+    models,
+    manifest,
+    emit: opts.emit,
+    signal: opts.signal,
+    env,
+    client(role) {
+      let c = clients.get(role);
+      if (!c) {
+        const ep = roleEndpoint(config, role, settings);
+        let apiKey: string | undefined;
+        if (ep.api_key_env) {
+          apiKey = env[ep.api_key_env];
+          if (!apiKey) {
+            throw new MetajudgeError(
+              "auth",
+              `the ${role} endpoint needs an API key in $${ep.api_key_env}, which is not set (export it, or remove "api_key_env" for a server without keys)`,
+            );
+          }
+        }
+        c = new LlmClient({
+          baseURL: ep.base_url,
+          apiKey,
+          concurrency: config.concurrency,
+          timeoutMs: config.request.timeout_ms,
+          maxRetries: config.request.max_retries,
+        });
+        clients.set(role, c);
+      }
+      return c;
+    },
+    saveManifest() {
+      ctx.manifest.updated_at = new Date().toISOString();
+      store.writeManifest(ctx.manifest);
+    },
+    stageInfo(stage) {
+      let info = ctx.manifest.stages[stage];
+      if (!info) {
+        info = { state: "pending", counts: {} };
+        ctx.manifest.stages[stage] = info;
+      }
+      return info;
+    },
+  };
+  ctx.saveManifest();
+  return ctx;
+}
+
+/** The config as run, with nothing secret in it (keys live in the environment, never in the file). */
+function snapshot(config: Config): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+}
+
+function checkUnchanged(
+  m: Manifest,
+  templates: Record<string, { path: string; sha256: string }>,
+  prompts: { path: string; sha256: string },
+  manifestFile: string,
+): void {
+  const changed: string[] = [];
+  for (const [role, t] of Object.entries(templates)) {
+    const before = m.templates[role];
+    if (before && before.sha256 !== t.sha256) changed.push(`${t.path} (${role} template)`);
+  }
+  if (m.prompts.sha256 !== prompts.sha256) changed.push(`${prompts.path} (prompt set)`);
+  if (changed.length > 0) {
+    throw new MetajudgeError(
+      "badInput",
+      `${changed.join(", ")} changed since this iteration started (${manifestFile} records the old sha256); ` +
+        `records on disk were made with the old version. Start a new iteration, restore the file, or pass --allow-changed-inputs`,
+      { file: manifestFile },
+    );
+  }
+}

@@ -1,0 +1,119 @@
+// Runs one model-calling stage: its tasks through the role's client with bounded concurrency, each
+// answer turned into records and appended at once. Live runs and batch files share the same tasks.
+import type { ChatRequest, ChatResult } from "../llm/client.js";
+import type { Role, StageName } from "../schema.js";
+import type { FileKey } from "../store/iteration.js";
+import type { RunContext } from "./context.js";
+import { runPool } from "./pool.js";
+
+export interface LlmTask {
+  /** The custom_id of the request in a batch file; unique within the stage. */
+  id: string;
+  body: ChatRequest;
+  /** Records this task will write (the choices missing on disk). */
+  records: number;
+  accept(result: ChatResult): object[];
+}
+
+export interface LlmPlan {
+  stage: StageName;
+  role: Role;
+  file: FileKey;
+  tasks: LlmTask[];
+  /** Records the stage holds when complete, and how many are already on disk. */
+  total: number;
+  done: number;
+  counts: Record<string, number>;
+  /** Updates `counts` for each record written. */
+  count(record: object): void;
+}
+
+const PROGRESS_EVERY_MS = 250;
+const MANIFEST_EVERY_MS = 2000;
+
+export async function runLlmStage(ctx: RunContext, plan: LlmPlan): Promise<void> {
+  const client = ctx.client(plan.role);
+  const out = ctx.store.appender(plan.file);
+  const info = ctx.stageInfo(plan.stage);
+  const started = Date.now();
+  let done = plan.done;
+  let promptTokens = 0;
+  let completionTokens = 0;
+  let requests = 0;
+  let lastProgress = 0;
+  let lastManifest = started;
+
+  const progress = (force: boolean): void => {
+    const now = Date.now();
+    if (!force && now - lastProgress < PROGRESS_EVERY_MS) return;
+    lastProgress = now;
+    ctx.emit({
+      type: "progress",
+      stage: plan.stage,
+      done,
+      total: plan.total,
+      inFlight: client.inFlight,
+      promptTokens,
+      completionTokens,
+      elapsedMs: now - started,
+    });
+    if (now - lastManifest >= MANIFEST_EVERY_MS) {
+      lastManifest = now;
+      info.counts = { ...plan.counts, records: done };
+      ctx.saveManifest();
+    }
+  };
+
+  ctx.emit({ type: "stage-start", stage: plan.stage, total: plan.total, done });
+  try {
+    await runPool(
+      plan.tasks,
+      ctx.config.concurrency,
+      async (task, signal) => {
+        const result = await client.complete(task.body, signal);
+        const records = task.accept(result);
+        out.append(records);
+        for (const r of records) plan.count(r);
+        done += records.length;
+        requests += 1;
+        promptTokens += result.usage.prompt_tokens;
+        completionTokens += result.usage.completion_tokens;
+        progress(false);
+      },
+      ctx.signal,
+    );
+  } finally {
+    const u = ctx.manifest.usage;
+    u.prompt_tokens += promptTokens;
+    u.completion_tokens += completionTokens;
+    u.requests += requests;
+    const su = info.usage ?? { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
+    info.usage = {
+      prompt_tokens: su.prompt_tokens + promptTokens,
+      completion_tokens: su.completion_tokens + completionTokens,
+      requests: su.requests + requests,
+    };
+    info.counts = { ...plan.counts, records: done, expected: plan.total };
+    progress(true);
+  }
+}
+
+export function samplingBody(
+  ctx: RunContext,
+  role: Role,
+  content: string,
+  n: number,
+  seed: number | undefined,
+): ChatRequest {
+  const s = ctx.config.roles[role].sampling;
+  const body: ChatRequest = {
+    model: ctx.models[role],
+    messages: [{ role: "user", content }],
+    n,
+    temperature: s.temperature,
+    top_p: s.top_p,
+    max_tokens: s.max_tokens,
+  };
+  if (seed !== undefined) body.seed = seed;
+  return body;
+}

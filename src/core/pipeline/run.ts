@@ -1,0 +1,86 @@
+// One iteration, stage by stage. Every stage resumes from what is on disk, so `run` after a crash,
+// a cancel or a failure just continues.
+import { isCancelled } from "../errors.js";
+import { STAGES, type StageName } from "../schema.js";
+import { openRun, type OpenOptions, type RunContext } from "./context.js";
+import { runLlmStage } from "./llm-stage.js";
+import { planGenerate } from "./stages/generate.js";
+import { planJudge } from "./stages/judge.js";
+import { planMetajudge } from "./stages/metajudge.js";
+import { computePairs, writePairs } from "./stages/pairs.js";
+import { buildDpo, writeDpo } from "./stages/export.js";
+
+export interface RunOptions extends OpenOptions {
+  stages?: readonly StageName[];
+}
+
+/** Stages from the first up to `until`, inclusive. */
+export function stagesUntil(until: StageName): StageName[] {
+  return STAGES.slice(0, STAGES.indexOf(until) + 1);
+}
+
+async function runStage(ctx: RunContext, stage: StageName): Promise<Record<string, number>> {
+  switch (stage) {
+    case "generate":
+    case "judge":
+    case "metajudge": {
+      const plan = stage === "generate" ? await planGenerate(ctx) : stage === "judge" ? await planJudge(ctx) : await planMetajudge(ctx);
+      await runLlmStage(ctx, plan);
+      return { ...plan.counts, records: plan.total };
+    }
+    case "pairs": {
+      const res = await computePairs(ctx.store.dir, ctx.settings, ctx.signal);
+      writePairs(ctx.store.dir, res);
+      return res.counts;
+    }
+    case "export": {
+      const { records, counts } = await buildDpo({
+        iterDir: ctx.store.dir,
+        prompts: ctx.prompts.prompts,
+        actorTemplate: ctx.templates.actor.template,
+        judgeTemplate: ctx.templates.judge.template,
+        settings: ctx.settings,
+        signal: ctx.signal,
+      });
+      writeDpo(ctx.store.dir, records);
+      return counts;
+    }
+  }
+}
+
+export async function runIteration(opts: RunOptions): Promise<RunContext> {
+  const started = Date.now();
+  const stages = opts.stages ?? STAGES;
+  const ctx = await openRun(opts);
+  ctx.emit({ type: "run-start", experiment: opts.experimentDir, iteration: opts.iteration, stages: [...stages] });
+  try {
+    for (const stage of stages) {
+      const info = ctx.stageInfo(stage);
+      const t0 = Date.now();
+      info.state = "running";
+      info.started_at = new Date(t0).toISOString();
+      delete info.error;
+      ctx.saveManifest();
+      try {
+        const counts = await runStage(ctx, stage);
+        info.counts = { ...info.counts, ...counts };
+        info.state = "done";
+      } catch (err) {
+        info.state = isCancelled(err) ? "cancelled" : "failed";
+        if (!isCancelled(err)) info.error = err instanceof Error ? err.message : String(err);
+        throw err;
+      } finally {
+        const t1 = Date.now();
+        info.finished_at = new Date(t1).toISOString();
+        info.seconds = (info.seconds ?? 0) + (t1 - t0) / 1000;
+        ctx.saveManifest();
+        ctx.emit({ type: "stage-end", stage, state: info.state, counts: info.counts, seconds: (t1 - t0) / 1000 });
+      }
+    }
+  } finally {
+    ctx.store.close();
+  }
+  ctx.emit({ type: "run-end", ok: true, iteration: opts.iteration, seconds: (Date.now() - started) / 1000 });
+  return ctx;
+}
+

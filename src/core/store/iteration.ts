@@ -1,0 +1,80 @@
+// One iteration's folder (iterations/<t>/): the record files, the derived files and the manifest.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { MetajudgeError } from "../errors.js";
+import { FILES, ManifestSchema, type Manifest } from "../schema.js";
+import { JsonlAppender, repairTail, writeFileAtomic, type TailRepair } from "./jsonl.js";
+
+export type FileKey = keyof typeof FILES;
+
+/** Files that are only ever appended to, and so may end torn after a kill. */
+const APPEND_ONLY: readonly FileKey[] = ["responses", "judgements", "metaJudgements", "annotations"];
+
+export function iterationDir(experimentDir: string, t: number): string {
+  return path.join(experimentDir, "iterations", String(t));
+}
+
+export class IterationStore {
+  private appenders = new Map<FileKey, JsonlAppender>();
+
+  constructor(readonly dir: string) {}
+
+  file(key: FileKey): string {
+    return path.join(this.dir, FILES[key]);
+  }
+
+  ensureDir(): void {
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Brings every append-only file to a line boundary; call before resuming. */
+  repair(): TailRepair[] {
+    const repairs: TailRepair[] = [];
+    for (const key of APPEND_ONLY) {
+      const r = repairTail(this.file(key));
+      if (r) repairs.push(r);
+    }
+    return repairs;
+  }
+
+  appender(key: FileKey): JsonlAppender {
+    let a = this.appenders.get(key);
+    if (!a) {
+      a = new JsonlAppender(this.file(key));
+      this.appenders.set(key, a);
+    }
+    return a;
+  }
+
+  close(): void {
+    for (const a of this.appenders.values()) a.close();
+    this.appenders.clear();
+  }
+
+  readManifest(): Manifest | null {
+    const file = this.file("manifest");
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new MetajudgeError("badInput", `${file}: not valid JSON (${(err as Error).message}); it is rewritten atomically, so it was edited by hand`, { file });
+    }
+    const parsed = ManifestSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new MetajudgeError("badInput", `${file}: ${issue.path.join(".")}: ${issue.message}`, { file });
+    }
+    return parsed.data;
+  }
+
+  writeManifest(m: Manifest): void {
+    writeFileAtomic(this.file("manifest"), JSON.stringify(m, null, 2) + "\n");
+  }
+}

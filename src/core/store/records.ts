@@ -1,0 +1,146 @@
+// Typed readers for the three record files. They check the contract's required fields by hand (a
+// schema library per line would cost more than the parse itself on a million records) and keep only
+// what the caller asks for, so a paper-scale iteration fits in memory.
+import { MetajudgeError } from "../errors.js";
+import { readJsonl } from "./jsonl.js";
+
+const ASTRAL = /[\uD800-\uDBFF]/;
+
+/** Length in Unicode code points (what Python's len() says), cheap for the common all-BMP text. */
+export function charLength(text: string): number {
+  if (!ASTRAL.test(text)) return text.length;
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+function bad(file: string, line: number, what: string): never {
+  throw new MetajudgeError(
+    "badInput",
+    `${file}:${line}: ${what}; fix or remove that line (records are never rewritten by Metajudge)`,
+    { file, line },
+  );
+}
+
+function obj(value: unknown, file: string, line: number): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) bad(file, line, "not a JSON object");
+  return value as Record<string, unknown>;
+}
+
+function str(r: Record<string, unknown>, k: string, file: string, line: number): string {
+  const v = r[k];
+  if (typeof v !== "string") bad(file, line, `"${k}" must be a string`);
+  return v;
+}
+
+function int(r: Record<string, unknown>, k: string, file: string, line: number): number {
+  const v = r[k];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) bad(file, line, `"${k}" must be a non-negative integer`);
+  return v;
+}
+
+export interface ResponseRow {
+  id: string;
+  prompt_id: string;
+  index: number;
+  length: number;
+  text?: string;
+}
+
+export async function loadResponses(file: string, keepText: boolean, signal?: AbortSignal): Promise<ResponseRow[]> {
+  const rows: ResponseRow[] = [];
+  await readJsonl(
+    file,
+    (v, line) => {
+      const r = obj(v, file, line);
+      const text = str(r, "text", file, line);
+      const row: ResponseRow = { id: str(r, "id", file, line), prompt_id: str(r, "prompt_id", file, line), index: int(r, "index", file, line), length: charLength(text) };
+      if (keepText) row.text = text;
+      rows.push(row);
+    },
+    { signal },
+  );
+  return rows;
+}
+
+export interface JudgementRow {
+  id: string;
+  prompt_id: string;
+  response_id: string;
+  index: number;
+  score: number | null;
+  length: number;
+  text?: string;
+}
+
+/** `keepText` decides per record whether its text is kept (all, none, or the ids in a set). */
+export async function loadJudgements(
+  file: string,
+  keepText: boolean | ReadonlySet<string>,
+  signal?: AbortSignal,
+): Promise<JudgementRow[]> {
+  const rows: JudgementRow[] = [];
+  await readJsonl(
+    file,
+    (v, line) => {
+      const r = obj(v, file, line);
+      const id = str(r, "id", file, line);
+      const text = str(r, "text", file, line);
+      const score = r.score;
+      if (score !== null && typeof score !== "number") bad(file, line, `"score" must be a number or null`);
+      const row: JudgementRow = {
+        id,
+        prompt_id: str(r, "prompt_id", file, line),
+        response_id: str(r, "response_id", file, line),
+        index: int(r, "index", file, line),
+        score,
+        length: charLength(text),
+      };
+      if (keepText === true || (keepText !== false && keepText.has(id))) row.text = text;
+      rows.push(row);
+    },
+    { signal },
+  );
+  return rows;
+}
+
+export interface BattleRow {
+  id: string;
+  prompt_id: string;
+  response_id: string;
+  first_id: string;
+  second_id: string;
+  winner: "first" | "second" | null;
+}
+
+export async function forEachBattle(file: string, fn: (b: BattleRow) => void, signal?: AbortSignal): Promise<void> {
+  await readJsonl(
+    file,
+    (v, line) => {
+      const r = obj(v, file, line);
+      const w = r.winner;
+      if (w !== null && w !== "first" && w !== "second") bad(file, line, `"winner" must be "first", "second" or null`);
+      str(r, "text", file, line);
+      fn({
+        id: str(r, "id", file, line),
+        prompt_id: str(r, "prompt_id", file, line),
+        response_id: str(r, "response_id", file, line),
+        first_id: str(r, "first_id", file, line),
+        second_id: str(r, "second_id", file, line),
+        winner: w,
+      });
+    },
+    { signal },
+  );
+}
+
+export function groupBy<T, K>(items: Iterable<T>, key: (t: T) => K): Map<K, T[]> {
+  const m = new Map<K, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const list = m.get(k);
+    if (list) list.push(it);
+    else m.set(k, [it]);
+  }
+  return m;
+}
