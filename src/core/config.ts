@@ -35,7 +35,9 @@ export function checkConfigText(text: string, file: string): { config?: Config; 
   const result = ConfigSchema.safeParse(raw);
   if (result.success) return { config: result.data, problems: [] };
   const problems = result.error.issues.map((issue) => {
-    const node = nearestNode(tree, issue.path as (string | number)[]);
+    // An unknown key is best shown at the key itself, not at the object that holds it.
+    const extra = issue.code === "unrecognized_keys" && issue.keys[0] !== undefined ? [issue.keys[0]] : [];
+    const node = nearestNode(tree, [...(issue.path as (string | number)[]), ...extra]);
     const pos = lineColumn(text, node.offset);
     const at = issue.path.length ? issue.path.join(".") : "(top level)";
     return { file, ...pos, message: `${at}: ${issue.message}` };
