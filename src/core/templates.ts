@@ -163,7 +163,7 @@ export async function loadTemplate(path: string, role: Role): Promise<LoadedTemp
   if (first !== undefined) {
     const where: Where = { file: path, line: first.line, column: first.column };
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? "s" : ""})` : "";
-    throw new MetajudgeError("badInput", `${formatWhere(where)} ${first.message}${more}`, where);
+    throw new MetajudgeError("badInput", `${formatWhere(where)}: ${first.message}${more}`, where);
   }
   return { template, sha256: sha256Hex(bytes), path, source };
 }

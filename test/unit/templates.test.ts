@@ -165,7 +165,7 @@ test("loadTemplate: the first error as file:line:col, with how many more", async
   await assert.rejects(loadTemplate(file, "judge"), (err: unknown) => {
     assert.ok(err instanceof MetajudgeError);
     assert.equal(err.reason, "badInput");
-    assert.equal(err.message, `${file}:2:4 unknown variable {{promt}}: did you mean {{prompt}}? known for judge: prompt, response (and 3 more errors)`);
+    assert.equal(err.message, `${file}:2:4: unknown variable {{promt}}: did you mean {{prompt}}? known for judge: prompt, response (and 3 more errors)`);
     assert.deepEqual(err.where, { file, line: 2, column: 4 });
     return true;
   });

@@ -1,6 +1,7 @@
 // A fixed set of workers pulling from one iterator: every finished task starts the next at once, so
 // the endpoint's concurrency stays full. The first failure stops the rest (in-flight work is aborted
 // through the shared signal) and is rethrown once everything has settled.
+import { setMaxListeners } from "node:events";
 import { MetajudgeError } from "../errors.js";
 
 export async function runPool<T>(
@@ -10,6 +11,8 @@ export async function runPool<T>(
   outer?: AbortSignal,
 ): Promise<void> {
   const ctl = new AbortController();
+  // Every request in flight listens on this one signal; that is by design, not a leak.
+  setMaxListeners(0, ctl.signal);
   const onAbort = (): void => ctl.abort(outer?.reason);
   if (outer?.aborted) throw new MetajudgeError("cancelled", "cancelled");
   outer?.addEventListener("abort", onAbort, { once: true });
