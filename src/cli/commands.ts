@@ -5,7 +5,9 @@ import { checkConfigText, CONFIG_FILE, iterationSettings, loadConfig, resolveIn 
 import { MetajudgeError } from "../core/errors.js";
 import { initExperiment, listIterations } from "../core/experiment.js";
 import type { ProgressEvent } from "../core/pipeline/events.js";
-import { runIteration, stagesUntil } from "../core/pipeline/run.js";
+import { runIteration, stagesUntil, type LlmStageName } from "../core/pipeline/run.js";
+import { importStageBatch, writeStageBatch } from "../core/pipeline/batch.js";
+import { openRun } from "../core/pipeline/context.js";
 import { computePairs, writePairs } from "../core/pipeline/stages/pairs.js";
 import { buildDpo, writeDpo } from "../core/pipeline/stages/export.js";
 import { checkPrompts, loadPrompts } from "../core/prompts.js";
@@ -189,4 +191,37 @@ export async function cmdValidate(dir: string, json: boolean): Promise<number> {
     process.stdout.write(errors === 0 ? `${dir}: config, templates and prompts are valid${findings.length ? ` (${findings.length} warning${findings.length > 1 ? "s" : ""})` : ""}\n` : `${errors} error${errors > 1 ? "s" : ""}\n`);
   }
   return errors === 0 ? 0 : 1;
+}
+
+export interface BatchArgs {
+  dir: string;
+  iteration: number;
+  stage: LlmStageName;
+  file: string;
+  json: boolean;
+}
+
+export async function cmdBatch(verb: "write" | "read", a: BatchArgs): Promise<number> {
+  const print = a.json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr);
+  const ctx = await openRun({ experimentDir: a.dir, iteration: a.iteration, emit: print, signal: new AbortController().signal });
+  if (verb === "write") {
+    const r = await writeStageBatch(ctx, a.stage, a.file);
+    out(a.json, { type: "batch-write", stage: a.stage, file: a.file, ...r }, `wrote ${a.file}: ${r.requests} requests for ${r.records} ${a.stage} records\n`);
+    return 0;
+  }
+  const r = await importStageBatch(ctx, a.stage, a.file);
+  const info = ctx.stageInfo(a.stage);
+  info.counts = { ...info.counts, batch_imported: (info.counts.batch_imported ?? 0) + r.imported };
+  ctx.saveManifest();
+  out(
+    a.json,
+    { type: "batch-read", stage: a.stage, file: a.file, ...r },
+    `${a.file}: ${r.imported} records from ${r.requests} results` +
+      (r.failed ? `, ${r.failed} failed` : "") +
+      (r.unknown ? `, ${r.unknown} not needed` : "") +
+      (r.malformed.length ? `, ${r.malformed.length} malformed lines` : "") +
+      (r.missing ? `; ${r.missing} requests still missing: \`metajudge batch write\` again asks for just those` : "; the stage is complete") +
+      "\n",
+  );
+  return 0;
 }

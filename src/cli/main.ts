@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { formatWhere, isCancelled, MetajudgeError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { STAGES, type StageName } from "../core/schema.js";
-import { cmdExport, cmdInit, cmdPairs, cmdRun, cmdStatus, cmdValidate } from "./commands.js";
+import { cmdBatch, cmdExport, cmdInit, cmdPairs, cmdRun, cmdStatus, cmdValidate } from "./commands.js";
 
 const USAGE = `metajudge ${VERSION}: Meta-Rewarding iterations against any OpenAI-compatible endpoint
 
@@ -16,6 +16,10 @@ usage:
   metajudge pairs <iteration-dir> [--json]             recompute both pair files from the records
   metajudge export <iteration-dir> [--json]            write dpo.jsonl (TRL conversational preference)
   metajudge validate <experiment-dir> [--json]         check config, templates and prompts
+  metajudge batch write <experiment-dir> --iteration <t> --stage <s> <requests.jsonl>
+                                                        the stage's missing requests as OpenAI Batch JSONL
+  metajudge batch read <experiment-dir> --iteration <t> --stage <s> <results.jsonl>
+                                                        join a batch's results (vllm run-batch, OpenAI) into the records
 
 stages: ${STAGES.join(" → ")}
 options:
@@ -55,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command || values.help ? 0 : 2;
   }
+  if (command === "batch") return batchCommand(target, rest, values);
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   const needTarget = (what: string): string => {
     if (!target) throw new UsageError(`${command} needs <${what}>`);
@@ -84,6 +89,18 @@ export async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+function batchCommand(verb: string | undefined, args: string[], values: { iteration?: string; stage?: string; json?: boolean }): Promise<number> {
+  if (verb !== "write" && verb !== "read") throw new UsageError("batch needs write or read");
+  const [dir, file, extra] = args;
+  if (!dir || !file) throw new UsageError(`batch ${verb} needs <experiment-dir> and <${verb === "write" ? "requests" : "results"}.jsonl>`);
+  if (extra) throw new UsageError(`unexpected argument "${extra}"`);
+  const t = Number(values.iteration);
+  if (!values.iteration || !Number.isInteger(t) || t < 1) throw new UsageError(`batch ${verb} needs --iteration <t>, a positive integer`);
+  const stage = stageArg(values.stage, "--stage");
+  if (stage !== "generate" && stage !== "judge" && stage !== "metajudge") throw new UsageError("batch needs --stage generate, judge or metajudge");
+  return cmdBatch(verb, { dir, iteration: t, stage, file, json: values.json ?? false });
 }
 
 function report(err: unknown, json: boolean): number {

@@ -3,7 +3,7 @@
 import { isCancelled } from "../errors.js";
 import { STAGES, type StageName } from "../schema.js";
 import { openRun, type OpenOptions, type RunContext } from "./context.js";
-import { runLlmStage } from "./llm-stage.js";
+import { runLlmStage, type LlmPlan } from "./llm-stage.js";
 import { planGenerate } from "./stages/generate.js";
 import { planJudge } from "./stages/judge.js";
 import { planMetajudge } from "./stages/metajudge.js";
@@ -19,12 +19,20 @@ export function stagesUntil(until: StageName): StageName[] {
   return STAGES.slice(0, STAGES.indexOf(until) + 1);
 }
 
+export type LlmStageName = "generate" | "judge" | "metajudge";
+export const LLM_STAGES: readonly LlmStageName[] = ["generate", "judge", "metajudge"];
+
+/** The requests a model-calling stage still needs, from what is on disk. */
+export function planLlmStage(ctx: RunContext, stage: LlmStageName): Promise<LlmPlan> {
+  return stage === "generate" ? planGenerate(ctx) : stage === "judge" ? planJudge(ctx) : planMetajudge(ctx);
+}
+
 async function runStage(ctx: RunContext, stage: StageName): Promise<Record<string, number>> {
   switch (stage) {
     case "generate":
     case "judge":
     case "metajudge": {
-      const plan = stage === "generate" ? await planGenerate(ctx) : stage === "judge" ? await planJudge(ctx) : await planMetajudge(ctx);
+      const plan = await planLlmStage(ctx, stage);
       await runLlmStage(ctx, plan);
       return { ...plan.counts, records: plan.total };
     }
