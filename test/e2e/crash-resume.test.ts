@@ -94,3 +94,28 @@ test("killed with SIGKILL mid-judge several times, the resumed iteration equals 
   assert.equal(manifest.stages.judge.state, "done");
   assert.equal(manifest.stages.export.state, "done");
 });
+
+test("Ctrl-C (SIGINT) stops cleanly: exit 130, the stage marked cancelled, and the next run resumes", async () => {
+  const dir = makeBigExperiment();
+  const child = spawnCli(["run", dir, "--iteration", "1", "--json"]);
+  let sent = false;
+  const res = await collect(child, (e) => {
+    if (!sent && e.type === "progress" && e.stage === "judge" && (e.done as number) > 30) {
+      sent = true;
+      child.kill("SIGINT");
+    }
+  });
+  assert.equal(res.code, 130, res.stderr);
+  assert.match(res.stderr, /cancelled; run the same command again to resume/);
+  const iter = path.join(dir, "iterations", "1");
+  const manifest = JSON.parse(fs.readFileSync(path.join(iter, "manifest.json"), "utf8"));
+  assert.equal(manifest.stages.generate.state, "done");
+  assert.equal(manifest.stages.judge.state, "cancelled");
+  const partial = readLines(path.join(iter, "judgements.jsonl")).length;
+  assert.ok(partial > 0 && partial < manifest.stages.judge.counts.expected, `partial judge stage: ${partial}`);
+  assert.equal(manifest.stages.judge.counts.records, partial, "the manifest counts what is on disk");
+  const again = await runCli(["run", dir, "--iteration", "1"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /judge: [\d,]+\/[\d,]+ on disk, resuming/);
+  idsUnique(path.join(iter, "judgements.jsonl"));
+});
