@@ -1,0 +1,119 @@
+// The host services every feature receives from the composition root (extension.ts): one logger,
+// one typed settings accessor, the secret store. Features take what they need from here rather than
+// reaching for globals.
+import * as vscode from "vscode";
+
+/** Anything that looks like a key or a bearer token is masked before it reaches a log. */
+const SECRET_PATTERNS: RegExp[] = [
+  /\b(sk|pk|rk|hf|gsk|xai)[-_][A-Za-z0-9_-]{8,}/g,
+  /(authorization\s*[:=]\s*)(bearer\s+)?[^\s"',]+/gi,
+  /(api[_-]?key\s*[:=]\s*)[^\s"',]+/gi,
+];
+
+export function redact(text: string, known: readonly string[] = []): string {
+  let out = text;
+  for (const k of known) if (k.length >= 6) out = out.split(k).join("***");
+  for (const re of SECRET_PATTERNS) out = out.replace(re, (m, p1?: string, p2?: string) => (typeof p1 === "string" && m.startsWith(p1) ? `${p1}${p2 ?? ""}***` : "***"));
+  return out;
+}
+
+export class Logger implements vscode.Disposable {
+  private readonly channel: vscode.LogOutputChannel;
+  private readonly secrets = new Set<string>();
+  constructor(name = "Metajudge") {
+    this.channel = vscode.window.createOutputChannel(name, { log: true });
+  }
+  /** Values that must never be printed (API keys read from the secret store). */
+  addSecret(value: string): void {
+    if (value) this.secrets.add(value);
+  }
+  private clean(component: string, message: string): string {
+    return `[${component}] ${redact(message, [...this.secrets])}`;
+  }
+  info(component: string, message: string): void {
+    this.channel.info(this.clean(component, message));
+  }
+  warn(component: string, message: string): void {
+    this.channel.warn(this.clean(component, message));
+  }
+  error(component: string, message: string): void {
+    this.channel.error(this.clean(component, message));
+  }
+  trace(component: string, message: string): void {
+    this.channel.trace(this.clean(component, message));
+  }
+  show(): void {
+    this.channel.show(true);
+  }
+  dispose(): void {
+    this.channel.dispose();
+  }
+}
+
+/** Typed, normalised settings (untrusted values clamped at this boundary). */
+export class Settings {
+  private get cfg(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration("metajudge");
+  }
+  annotationReasons(): string[] {
+    const v = this.cfg.get<unknown>("annotationReasons");
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string" && x.trim() !== "") : [];
+  }
+  pageSize(): number {
+    return clampInt(this.cfg.get<number>("pageSize"), 10, 5000, 200);
+  }
+  refreshDelayMs(): number {
+    return clampInt(this.cfg.get<number>("refreshDelayMs"), 50, 60_000, 500);
+  }
+  inlineRecordHints(): boolean {
+    return this.cfg.get<boolean>("inlineRecordHints") !== false;
+  }
+  nodePath(): string {
+    const v = this.cfg.get<string>("nodePath");
+    return typeof v === "string" && v.trim() !== "" ? v.trim() : process.execPath;
+  }
+  sampleSize(): number {
+    return clampInt(this.cfg.get<number>("sampleSize"), 1, 20, 3);
+  }
+}
+
+function clampInt(v: unknown, min: number, max: number, fallback: number): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) return fallback;
+  return Math.min(max, Math.max(min, Math.round(v)));
+}
+
+/** API keys live in SecretStorage under the name of the environment variable the config names. */
+export class ApiKeys {
+  constructor(
+    private readonly secrets: vscode.SecretStorage,
+    private readonly log: Logger,
+  ) {}
+  private key(envName: string): string {
+    return `metajudge.apiKey.${envName}`;
+  }
+  async get(envName: string): Promise<string | undefined> {
+    const v = (await this.secrets.get(this.key(envName))) ?? process.env[envName];
+    if (v) this.log.addSecret(v);
+    return v || undefined;
+  }
+  async set(envName: string, value: string): Promise<void> {
+    this.log.addSecret(value);
+    await this.secrets.store(this.key(envName), value);
+  }
+  /** The environment a worker gets: each named key that is known. */
+  async env(envNames: Iterable<string>): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const name of envNames) {
+      const v = await this.get(name);
+      if (v) out[name] = v;
+    }
+    return out;
+  }
+}
+
+export interface Services {
+  context: vscode.ExtensionContext;
+  log: Logger;
+  settings: Settings;
+  apiKeys: ApiKeys;
+}
