@@ -5,7 +5,7 @@ import { iterationSettings, loadConfig, resolveIn, roleEndpoint } from "../confi
 import { MetajudgeError } from "../errors.js";
 import { LlmClient } from "../llm/client.js";
 import { loadPrompts, type PromptSet } from "../prompts.js";
-import { STAGES, type Config, type IterationSettings, type Manifest, type Role, type StageInfo } from "../schema.js";
+import { STAGES, type StageName, type Config, type IterationSettings, type Manifest, type Role, type StageInfo } from "../schema.js";
 import { IterationStore, iterationDir } from "../store/iteration.js";
 import { loadTemplate } from "../templates.js";
 import type { EventSink } from "./events.js";
@@ -26,6 +26,8 @@ export interface RunContext {
   emit: EventSink;
   signal: AbortSignal;
   env: NodeJS.ProcessEnv;
+  /** The stage running now, for events raised below the stage (retries). */
+  currentStage?: StageName;
   client(role: Role): LlmClient;
   saveManifest(): void;
   stageInfo(stage: string): StageInfo;
@@ -124,6 +126,8 @@ export async function openRun(opts: OpenOptions): Promise<RunContext> {
           concurrency: config.concurrency,
           timeoutMs: config.request.timeout_ms,
           maxRetries: config.request.max_retries,
+          ...(ep.api_key_env ? { apiKeyEnv: ep.api_key_env } : {}),
+          onRetry: (r) => ctx.emit({ type: "retry", stage: ctx.currentStage ?? "generate", ...r }),
         });
         clients.set(role, c);
       }

@@ -64,6 +64,7 @@ export async function runIteration(opts: RunOptions): Promise<RunContext> {
   try {
     for (const stage of stages) {
       const info = ctx.stageInfo(stage);
+      ctx.currentStage = stage;
       const t0 = Date.now();
       info.state = "running";
       info.started_at = new Date(t0).toISOString();
