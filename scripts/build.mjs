@@ -1,4 +1,5 @@
-// Bundles each runtime on its own: the extension (vscode external) and the CLI (plain Node).
+// Bundles each runtime on its own: the extension (vscode external), the CLI (plain Node), and the
+// inspector webview (a browser bundle; its CSS lands beside it as media/inspector.css).
 import * as esbuild from "esbuild";
 
 const watch = process.argv.includes("--watch");
@@ -7,6 +8,7 @@ const common = { bundle: true, platform: "node", target: "node20", format: "cjs"
 const builds = [
   { ...common, entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", external: ["vscode"] },
   { ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node" } },
+  { bundle: true, platform: "browser", target: "chrome120", format: "iife", minify: true, sourcemap: true, logLevel: "warning", entryPoints: ["webview/main.ts"], outfile: "media/inspector.js" },
 ];
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

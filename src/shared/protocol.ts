@@ -32,6 +32,8 @@ export type WebviewMessage =
   | { type: "annotate"; targetId: string; targetKind: TargetKind; label: AnnotationLabel; reason?: string; note?: string }
   /** Ask the host for the reason list and a note, then annotate (native quick pick, so keybindings stay the host's). */
   | { type: "annotateInteractive"; targetId: string; targetKind: TargetKind; label: AnnotationLabel }
+  /** Ask the host for a note only; the item keeps its current label. */
+  | { type: "noteInteractive"; targetId: string; targetKind: TargetKind }
   | { type: "reveal"; targetId: string }
   | { type: "openPrompt"; promptId: string; direction?: "next" | "previous" };
 
@@ -40,5 +42,5 @@ export const INSPECTOR_VIEW_TYPE = "metajudge.inspector";
 export function isWebviewMessage(m: unknown): m is WebviewMessage {
   if (typeof m !== "object" || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === "ready" || t === "selected" || t === "annotate" || t === "annotateInteractive" || t === "reveal" || t === "openPrompt";
+  return t === "ready" || t === "selected" || t === "annotate" || t === "annotateInteractive" || t === "noteInteractive" || t === "reveal" || t === "openPrompt";
 }
