@@ -172,12 +172,22 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
       return false; // ESRCH: the group is empty
     }
   };
-  // A test process that dies without calling stop() must not leave a server behind.
+  // A test process that ends without calling stop() must not leave a server behind. The server
+  // has its own session, so a Ctrl-C at the terminal does not reach it: pass signals on, then let
+  // them take their usual course.
   const onExit = () => killGroup("SIGKILL");
+  const onSignal = (signal: NodeJS.Signals) => {
+    killGroup("SIGKILL");
+    process.kill(process.pid, signal);
+  };
   process.once("exit", onExit);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
 
   const stop = async () => {
     process.removeListener("exit", onExit);
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
     if (!killGroup("SIGTERM")) return;
     const graceful = Date.now() + 5_000;
     while (Date.now() < graceful && killGroup(0)) await sleep(100);
