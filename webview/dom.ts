@@ -57,15 +57,24 @@ export function roleBadge(role: "chosen" | "rejected" | undefined, what: string)
  * Model text in a <pre>, with an optional span (a parsed score, a verdict) wrapped in <mark>. Three
  * text nodes, whatever the text holds.
  */
-export function modelText(text: string, span: readonly [number, number] | undefined, cls: string, markTitle?: string): HTMLPreElement {
-  const pre = h("pre", { class: `model-text ${cls}` });
+export function modelText(text: string, span: readonly [number, number] | undefined, cls: string, markTitle?: string, id?: string): HTMLPreElement {
+  const pre = h("pre", { class: `model-text ${cls}`, id, "data-testid": cls });
   const parts = splitAtSpan(text, span);
   if (!parts) {
     pre.textContent = text;
     return pre;
   }
-  append(pre, parts.before, h("mark", { class: "span-mark", title: markTitle }, parts.match), parts.after);
+  append(pre, parts.before, h("mark", { class: "span-mark", "data-testid": "span-mark", title: markTitle }, parts.match), parts.after);
   return pre;
+}
+
+/** The particulars of a skip reason, when the data carries them (older data does not). */
+export function skipDetail(x: object): string | undefined {
+  return "skipDetail" in x && typeof x.skipDetail === "string" && x.skipDetail !== "" ? x.skipDetail : undefined;
+}
+
+export function skipLine(reason: string, detail: string | undefined, testid: string): HTMLElement {
+  return h("p", { class: "skip", "data-testid": testid }, badge("skipped", "warning"), " ", reason, detail ? h("span", { class: "muted" }, ` — ${detail}`) : null);
 }
 
 export function button(label: string, onClick: () => void, opts: { secondary?: boolean; id?: string; title?: string } = {}): HTMLElement {

@@ -2,7 +2,7 @@
 // cursor, the Elo ranking, the judge pair and the position-bias weights.
 import type { InspectorBattle, InspectorBattles } from "../src/core/view/types.js";
 import type { RenderContext } from "./context.js";
-import { badge, flagBadge, h, modelText, replaceChildren, roleBadge } from "./dom.js";
+import { badge, flagBadge, h, modelText, replaceChildren, roleBadge, skipDetail, skipLine } from "./dom.js";
 import { buildMatrix, eloRanking, fmtCount, fmtFixed, fmtNum, verdictOf, type BattleMatrix, type Verdict } from "./model.js";
 import { ref } from "./render-prompt.js";
 
@@ -109,7 +109,7 @@ function judgePair(ctx: RenderContext, b: InspectorBattles): HTMLElement {
       h("p", {}, roleBadge("rejected", "judgement"), " ", ref(ctx, b.pair.rejectedId), ` Elo ${fmtFixed(b.elo[b.pair.rejectedId])} (lowest)`),
     );
   }
-  if (b.skip) root.append(h("p", { class: "skip" }, badge("skipped", "warning"), " ", b.skip));
+  if (b.skip) root.append(skipLine(b.skip, skipDetail(b), "judge-skip"));
   if (!b.pair && !b.skip) root.append(h("p", { class: "muted" }, "No judge pair yet."));
   return root;
 }

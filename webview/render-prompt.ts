@@ -1,7 +1,7 @@
 // The page head, the prompt, and why the actor pair is what it is.
 import type { InspectorResponse } from "../src/core/view/types.js";
 import type { RenderContext } from "./context.js";
-import { badge, h, modelText, roleBadge } from "./dom.js";
+import { badge, h, modelText, roleBadge, skipDetail, skipLine } from "./dom.js";
 import { fmtCount, fmtNum, tierBounds, tierCandidates } from "./model.js";
 
 const JUDGE_MODES: Record<string, string> = {
@@ -37,7 +37,7 @@ export function renderHead(ctx: RenderContext): HTMLElement {
 }
 
 export function renderPrompt(ctx: RenderContext): HTMLElement {
-  return modelText(ctx.data.prompt.text, undefined, "prompt-text");
+  return modelText(ctx.data.prompt.text, undefined, "prompt-text", undefined, "prompt-text");
 }
 
 /** Why the pick beat the other eligible responses: it is shorter (chosen) or longer (rejected) than each. */
@@ -79,7 +79,8 @@ export function renderActorPair(ctx: RenderContext): HTMLElement {
   fact("ρ", fmtNum(p.rho, 3), p.rho === 0 ? "best vs worst" : "length control");
   root.append(facts);
 
-  if (bounds) {
+  // A skipped prompt's bounds pick nothing; the reason says why instead.
+  if (bounds && !p.skip) {
     const c = tierCandidates(ctx.data.responses, bounds);
     const row = (name: string, formula: string, rule: string, pick: HTMLElement, over: HTMLElement): HTMLElement =>
       h(
@@ -99,6 +100,6 @@ export function renderActorPair(ctx: RenderContext): HTMLElement {
       ),
     );
   }
-  if (p.skip) root.append(h("p", { class: "skip", "data-testid": "actor-skip" }, badge("skipped", "warning"), " ", p.skip));
+  if (p.skip) root.append(skipLine(p.skip, skipDetail(p), "actor-skip"));
   return root;
 }

@@ -27,7 +27,7 @@ function judgementItem(ctx: RenderContext, j: InspectorJudgement): HTMLElement {
   const score =
     j.score === null
       ? h("span", { class: "score missing", title: "No valid score: excluded from the mean" }, "no score")
-      : h("span", { class: "score", title: "Parsed score (marked in the text)" }, fmtNum(j.score));
+      : h("span", { class: "score", title: "Parsed score (marked in the text)" }, h("span", { class: "score-label" }, "score "), fmtNum(j.score));
   const badges = paintedBadges(
     ctx,
     j.id,
