@@ -165,6 +165,8 @@ function render(next: InspectorData, selectedId: string | undefined): void {
     revealMarks(content);
     const cols = content.querySelector("#responses");
     if (cols) cols.scrollLeft = columnsScroll;
+    // A reload of the same prompt keeps the reader's place; another prompt starts at its top.
+    if (!samePrompt) window.scrollTo(0, 0);
     selection.current()?.el.scrollIntoView({ block: "nearest", inline: "nearest" });
   });
 }
