@@ -26,6 +26,11 @@ export class Annotations {
   ) {}
 
   async annotate(target: AnnotationTarget, label: AnnotationLabel, reason?: string, note?: string): Promise<void> {
+    // The latest event wins, so an event that only adds a note must carry the flag's reason forward.
+    if (reason === undefined) {
+      const before = (await this.experiments.model(target.experimentDir, target.iteration)).annotation(target.targetId);
+      if (before?.label === label && before.reason) reason = before.reason;
+    }
     const file = path.join(iterationDir(target.experimentDir, target.iteration), FILES.annotations);
     appendAnnotation(file, {
       target_id: target.targetId,

@@ -36,10 +36,11 @@ export function registerAnnotateCommands(deps: Deps): vscode.Disposable[] {
       if (!target) return noTarget();
       // A note keeps the item's current label: the latest event per target wins.
       const model = await deps.experiments.model(target.experimentDir, target.iteration);
-      const current = model.annotation(target.targetId)?.label ?? "cleared";
-      const note = await vscode.window.showInputBox({ title: `Note on ${target.targetId}`, prompt: "What did you see?", value: model.annotation(target.targetId)?.note ?? "" });
+      const current = model.annotation(target.targetId);
+      const note = await vscode.window.showInputBox({ title: `Note on ${target.targetId}`, prompt: "What did you see?", value: current?.note ?? "" });
       if (note === undefined) return;
-      await deps.annotations.annotate(target, current, undefined, note);
+      // The label is carried over (and with it its reason) so a note never undoes a flag.
+      await deps.annotations.annotate(target, current?.label ?? "cleared", undefined, note);
     }),
   ];
 }
