@@ -26,12 +26,17 @@ import { makeFixtureExperiment, type FixtureExperiment } from "../vscode/fixture
 
 const MIN = 60_000;
 
-function sh(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
+/** Runs a command from the repo root; with `echo`, its output is also shown as it comes. */
+function sh(cmd: string, args: string[], echo = false): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d));
-    child.stderr.on("data", (d: Buffer) => (output += d));
+    const take = (d: Buffer) => {
+      output += d;
+      if (echo) process.stdout.write(d);
+    };
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, output }));
   });
@@ -52,7 +57,8 @@ after(async () => {
 });
 
 test("set-up: Debian chromium and code-server are installed", { timeout: 20 * MIN }, async () => {
-  const r = await sh("bash", ["scripts/e2e/setup.sh"]);
+  // Shown as it goes: a first run installs for a couple of minutes.
+  const r = await sh("bash", ["scripts/e2e/setup.sh"], true);
   assert.equal(r.code, 0, `scripts/e2e/setup.sh failed:\n${tail(r.output)}`);
   setUp = true;
 });
