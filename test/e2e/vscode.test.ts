@@ -110,7 +110,7 @@ test("UI: test/vscode/ui", { timeout: 15 * MIN }, async (t) => {
     server.collectLogs("ui");
     throw e;
   }
-  const ctx = uiContext(page, server, fixture.dir, fixture.fake.url);
+  const ctx = uiContext(page, server, fixture);
   let failed = false;
   for (const ui of tests) {
     await t.test(ui.name, async () => {

@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { format } from "node:util";
 import { chromium, type BrowserContext, type Frame, type Page } from "playwright-core";
+import type { FixtureExperiment } from "./fixture/experiment.js";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const E2E_DIR = path.join(ROOT, ".e2e");
@@ -400,6 +401,8 @@ export interface UiContext {
   server: CodeServer;
   /** The experiment folder the workbench has open. */
   workspace: string;
+  /** Its finished iteration, iterations/1. */
+  iteration: string;
   /** The fake chat-completions server's base URL, as written in metajudge.json. */
   fakeOpenAIUrl: string;
   screenshot(name: string): Promise<string>;
@@ -411,13 +414,14 @@ export interface UiContext {
 
 export type UiTest = (ctx: UiContext) => Promise<void>;
 
-export function uiContext(page: Page, server: CodeServer, workspace: string, fakeOpenAIUrl: string): UiContext {
+export function uiContext(page: Page, server: CodeServer, fixture: FixtureExperiment): UiContext {
   const t0 = Date.now();
   return {
     page,
     server,
-    workspace,
-    fakeOpenAIUrl,
+    workspace: fixture.dir,
+    iteration: fixture.iteration,
+    fakeOpenAIUrl: fixture.fake.url,
     screenshot: (name) => screenshot(page, name),
     runCommand: (title) => runCommand(page, title),
     findWebviewFrame: (selector, timeoutMs) => findWebviewFrame(page, selector, timeoutMs),
