@@ -11,11 +11,15 @@
 export interface ScoreResult {
   score: number | null;
   error?: string;
+  /** [start, end) in UTF-16 units of the last "Score: X" read, valid or not, for highlighting. */
+  span?: [number, number];
 }
 
 export interface WinnerResult {
   winner: "A" | "B" | null;
   error?: string;
+  /** [start, end) in UTF-16 units of the verdict that counted. */
+  span?: [number, number];
 }
 
 export const SCORE_MIN = 0;
@@ -49,15 +53,16 @@ export function parseScore(text: string): ScoreResult {
   const raw = last[1] ?? "";
   const value = Number(raw);
   const denominator = last[2];
-  if (last[3] !== undefined) return { score: null, error: `score ${raw}-${last[3]} is a range, expected one number` };
+  const span: [number, number] = [last.index, last.index + last[0].length];
+  if (last[3] !== undefined) return { score: null, error: `score ${raw}-${last[3]} is a range, expected one number`, span };
   if (denominator !== undefined && Number(denominator) !== SCORE_MAX) {
-    return { score: null, error: `score ${raw} is out of ${denominator}, expected out of ${SCORE_MAX}` };
+    return { score: null, error: `score ${raw} is out of ${denominator}, expected out of ${SCORE_MAX}`, span };
   }
   if (!(value >= SCORE_MIN && value <= SCORE_MAX)) {
-    return { score: null, error: `score ${raw} is outside ${SCORE_MIN}..${SCORE_MAX}` };
+    return { score: null, error: `score ${raw} is outside ${SCORE_MIN}..${SCORE_MAX}`, span };
   }
   // "-0" would otherwise be stored as -0, which JSON prints as 0 but Object.is tells apart.
-  return { score: value === 0 ? 0 : value };
+  return { score: value === 0 ? 0 : value, span };
 }
 
 // 1: the word Judgement/Judgment when present, 2: the letter.
@@ -76,14 +81,16 @@ const WINNER_RE = new RegExp(
 export function parseWinner(text: string): WinnerResult {
   WINNER_RE.lastIndex = 0;
   let winner: "A" | "B" | null = null;
+  let span: [number, number] = [0, 0];
   for (let m = WINNER_RE.exec(text); m !== null; m = WINNER_RE.exec(text)) {
     const letter = m[2] ?? "";
     // A bare lower-case letter is an English article ("Winner: a close call"), not a verdict;
     // after the word Judgement any case is clearly a label.
     if (m[1] === undefined && letter !== "A" && letter !== "B") continue;
     winner = letter === "A" || letter === "a" ? "A" : "B";
+    span = [m.index, m.index + m[0].length];
   }
-  if (winner !== null) return { winner };
+  if (winner !== null) return { winner, span };
   return { winner: null, error: hasLabel(text) ? "'Winner:' not followed by a single Judgement A or B" : "no 'Winner: Judgement A|B' found" };
 }
 
