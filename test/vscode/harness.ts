@@ -138,6 +138,8 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
     XDG_CACHE_HOME: path.join(home, ".cache"),
     ...opts.env,
   };
+  // Set by node's test runner for its own children; the extension's worker must not inherit it.
+  delete env.NODE_TEST_CONTEXT;
   const common = ["--config", config, "--user-data-dir", userDataDir, "--extensions-dir", extensionsDir];
   if (opts.vsix) await run(process.execPath, [CODE_SERVER, ...common, "--install-extension", opts.vsix], env, 120_000);
 
@@ -195,17 +197,14 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
     killGroup("SIGKILL");
   };
 
-  try {
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`code-server exited:\n${fs.readFileSync(serverLog, "utf8")}`);
-        return (await fetch(`${url}/healthz`)).ok;
-      },
-      { timeoutMs: 60_000, message: `${url}/healthz` },
-    );
-  } catch (e) {
-    await stop();
-    throw e;
+  const deadline = Date.now() + 60_000;
+  while (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) {
+    if (exited || Date.now() > deadline) {
+      await stop();
+      const why = exited ? "exited" : `did not answer ${url}/healthz within 60s`;
+      throw new Error(`code-server ${why}:\n${fs.readFileSync(serverLog, "utf8")}`);
+    }
+    await sleep(100);
   }
 
   // code-server 4.100 calls its authority "remote"; read it from the page rather than guess.
