@@ -78,6 +78,30 @@ export interface BattleRow {
   flag?: AnnotationLabel;
 }
 
+/** An item flagged suspicious, for "Next Suspicious Item". */
+export interface FlaggedItem {
+  id: string;
+  kind: TargetKind;
+  promptId: string;
+}
+
+/** What the inline hints show beside one line of a record file. */
+export interface LineInfo {
+  line: number; // 1-based
+  id: string;
+  kind: TargetKind;
+  /** Judgements: the stored score. */
+  score?: number | null;
+  /** Meta-judgements: the stored verdict. */
+  winner?: "first" | "second" | null;
+  /** Judgements of a battled response: Elo from its unflagged battles. */
+  elo?: number;
+  /** Responses: mean of the unflagged valid judgement scores. */
+  meanScore?: number | null;
+  flag?: AnnotationLabel;
+  parseError?: string;
+}
+
 /** Where a record lives, so an editor can open the file at its line. */
 export interface RecordLocation {
   file: string;
@@ -118,6 +142,8 @@ export interface InspectorBattles {
   stats: { win_1st: number; win_2nd: number; w1: number; w2: number; decisive: number; battles: number } | null;
   pair: { chosenId: string; rejectedId: string } | null;
   skip?: string;
+  /** The skip reason's particulars, e.g. how many judgements share the top Elo. */
+  skipDetail?: string;
 }
 
 export interface InspectorActorPair {
@@ -130,6 +156,7 @@ export interface InspectorActorPair {
   sMax: number | null;
   sMin: number | null;
   skip?: string;
+  skipDetail?: string;
 }
 
 export interface InspectorData {

@@ -1,0 +1,153 @@
+// Rows of the tree and the hints, made from index columns on demand: a handful per call, so nothing
+// here is cached except the judge pair of a battled response (a Bradley–Terry fit per response).
+import { scoreVariance, selectActorPair, selectJudgePair, type ActorCandidate, type ActorPairResult, type Battle, type JudgePairResult } from "../select.js";
+import type { Annotation } from "../schema.js";
+import type { IndexedKind, IterationIndex } from "../store/index.js";
+import { WINNER_FIRST, WINNER_NULL } from "../store/index.js";
+import type { Aggregates } from "./aggregate.js";
+import type { RecordGraph } from "./graph.js";
+import type { PairFile, ViewSettings } from "./side-files.js";
+import type { AnnotationLabel, BattleRow, JudgementRow, ResponseRow } from "./types.js";
+
+export interface ViewData {
+  index: IterationIndex;
+  graph: RecordGraph;
+  agg: Aggregates;
+  annotations: Map<string, Annotation>;
+  actorPairs: PairFile;
+  judgePairs: PairFile;
+  settings: ViewSettings;
+  /** Memo of judgePair by response key, emptied on every change. */
+  judgePairMemo: Map<number, JudgePairResult | null>;
+}
+
+export function labelOf(v: ViewData, id: string): AnnotationLabel | undefined {
+  return v.annotations.get(id)?.label;
+}
+
+function isFlagged(v: ViewData, key: number): boolean {
+  return key < v.agg.suspicious.length && v.agg.suspicious[key] === 1;
+}
+
+const byIndex = (index: Int32Array) => (a: number, b: number): number => index[a]! - index[b]! || a - b;
+
+/** First-occurrence responses of a prompt, by index. */
+export function responseRecords(v: ViewData, promptKey: number): number[] {
+  return v.graph.responsesOf.list(promptKey).sort(byIndex(v.index.tables.response.index));
+}
+
+/** First-occurrence judgements of a response, by index. */
+export function judgementRecords(v: ViewData, responseKey: number): number[] {
+  return v.graph.judgementsOf.list(responseKey).sort(byIndex(v.index.tables.judgement.index));
+}
+
+/** First-occurrence battles of a response, by the indexes of the judgements shown first, then second. */
+export function battleRecords(v: ViewData, responseKey: number): number[] {
+  const M = v.index.tables.meta_judgement;
+  const J = v.index.tables.judgement;
+  const indexOf = (key: number): number => {
+    const j = v.graph.record("judgement", key);
+    return j < 0 ? Number.MAX_SAFE_INTEGER : J.index[j]!;
+  };
+  return v.graph.battlesOf
+    .list(responseKey)
+    .map((b) => ({ b, f: indexOf(M.first[b]!), s: indexOf(M.second[b]!) }))
+    .sort((x, y) => x.f - y.f || x.s - y.s || x.b - y.b)
+    .map((x) => x.b);
+}
+
+/**
+ * The judge pair of a battled response exactly as `metajudge pairs` computes it: unflagged
+ * judgements and unflagged battles, each in file order. Null for a response without battles.
+ */
+export function judgePair(v: ViewData, responseKey: number): JudgePairResult | null {
+  if (v.judgePairMemo.has(responseKey)) return v.judgePairMemo.get(responseKey)!;
+  const { pool, tables } = v.index;
+  const J = tables.judgement;
+  const M = tables.meta_judgement;
+  const battles: Battle[] = [];
+  for (const b of v.graph.battlesOf.list(responseKey)) {
+    if (isFlagged(v, M.id[b]!)) continue;
+    const w = M.winner[b]!;
+    battles.push({ first_id: pool.get(M.first[b]!), second_id: pool.get(M.second[b]!), winner: w === WINNER_NULL ? null : w === WINNER_FIRST ? "first" : "second" });
+  }
+  let result: JudgePairResult | null = null;
+  if (battles.length > 0) {
+    const judgements: { id: string; length: number }[] = [];
+    for (const j of v.graph.judgementsOf.list(responseKey)) if (!isFlagged(v, J.id[j]!)) judgements.push({ id: pool.get(J.id[j]!), length: J.textLength[j]! });
+    const r = v.graph.record("response", responseKey);
+    const promptId = r >= 0 ? pool.get(tables.response.prompt[r]!) : "";
+    result = selectJudgePair(promptId, pool.get(responseKey), judgements, battles, v.settings.lengthCap);
+  }
+  v.judgePairMemo.set(responseKey, result);
+  return result;
+}
+
+/** Actor-pair candidates of a prompt as `metajudge pairs` builds them, and the selection under the iteration's rho. */
+export function actorPair(v: ViewData, promptKey: number): { candidates: ActorCandidate[]; result: ActorPairResult } {
+  const R = v.index.tables.response;
+  const candidates: ActorCandidate[] = [];
+  for (const r of v.graph.responsesOf.list(promptKey)) {
+    if (!v.agg.isCandidate(r)) continue;
+    candidates.push({ id: v.index.pool.get(R.id[r]!), index: R.index[r]!, score: v.agg.mean(r), length: R.textLength[r]! });
+  }
+  return { candidates, result: selectActorPair(v.index.pool.get(promptKey), candidates, v.settings.rho) };
+}
+
+export function responseRow(v: ViewData, r: number): ResponseRow {
+  const { pool, tables } = v.index;
+  const R = tables.response;
+  const J = tables.judgement;
+  const id = pool.get(R.id[r]!);
+  // Variance over every valid score, flagged or not: it is what chose the battled response.
+  const scores: (number | null)[] = [];
+  for (const j of v.graph.judgementsOf.list(R.id[r]!)) scores.push(Number.isNaN(J.score[j]!) ? null : J.score[j]!);
+  const row: ResponseRow = {
+    id,
+    promptId: pool.get(R.prompt[r]!),
+    index: R.index[r]!,
+    length: R.textLength[r]!,
+    meanScore: v.agg.mean(r),
+    judgements: v.agg.judged[r]!,
+    validJudgements: v.agg.valid[r]!,
+    variance: scoreVariance(scores),
+    battled: v.agg.battles[r]! > 0,
+  };
+  if (R.duplicateOf[r]! >= 0) row.duplicateOf = pool.get(R.duplicateOf[r]!);
+  const role = v.actorPairs.roles.get(id);
+  if (role) row.pairRole = role;
+  const flag = labelOf(v, id);
+  if (flag) row.flag = flag;
+  return row;
+}
+
+export function judgementRow(v: ViewData, j: number, elo: Record<string, number> | undefined): JudgementRow {
+  const { pool, tables } = v.index;
+  const J = tables.judgement;
+  const id = pool.get(J.id[j]!);
+  const score = J.score[j]!;
+  const row: JudgementRow = { id, responseId: pool.get(J.response[j]!), index: J.index[j]!, score: Number.isNaN(score) ? null : score, length: J.textLength[j]! };
+  if (J.parseError[j]! >= 0) row.parseError = pool.get(J.parseError[j]!);
+  const e = elo?.[id];
+  if (e !== undefined) row.elo = e;
+  const role = v.judgePairs.roles.get(id);
+  if (role) row.pairRole = role;
+  const flag = labelOf(v, id);
+  if (flag) row.flag = flag;
+  return row;
+}
+
+export function battleRow(v: ViewData, b: number): BattleRow {
+  const { pool, tables } = v.index;
+  const M = tables.meta_judgement;
+  const id = pool.get(M.id[b]!);
+  const w = M.winner[b]!;
+  const row: BattleRow = { id, firstId: pool.get(M.first[b]!), secondId: pool.get(M.second[b]!), winner: w === WINNER_NULL ? null : w === WINNER_FIRST ? "first" : "second" };
+  if (M.parseError[b]! >= 0) row.parseError = pool.get(M.parseError[b]!);
+  const flag = labelOf(v, id);
+  if (flag) row.flag = flag;
+  return row;
+}
+
+/** The kinds a record id is looked for in, in this order. */
+export const LOOKUP_ORDER: readonly IndexedKind[] = ["response", "judgement", "meta_judgement", "prompt"];
