@@ -359,10 +359,12 @@ export async function runExtensionHostTests(server: CodeServer, opts: ExtensionH
       const values = Promise.all(msg.args().map((a) => a.jsonValue().catch(() => "?")));
       queue = queue.then(async () => {
         const [tag, style, ...rest] = await values;
-        const text = typeof tag === "string" && /^%c\s*(INFO|ERR|WARN)/.test(tag) && typeof style === "string" ? format(...rest) : msg.text();
+        // Unstyled messages are the browser's own (iframe sandbox, service worker), never the host's.
+        const fromHost = typeof tag === "string" && /^%c\s*(INFO|ERR|WARN)/.test(tag) && typeof style === "string";
+        const text = fromHost ? format(...rest) : msg.text();
         for (const line of text.replace(/\n$/, "").split("\n")) {
           all.push(line);
-          if (suite.length || SUITE_START.test(line)) {
+          if (fromHost && (suite.length || SUITE_START.test(line))) {
             suite.push(line);
             opts.onLine?.(line);
           }
