@@ -22,7 +22,8 @@ export default async function smoke(ctx: UiContext): Promise<void> {
   }
   await container.click();
   await page.locator(".sidebar .composite.title", { hasText: /metajudge/i }).first().waitFor({ timeout: 15_000 });
-  // Give the views a moment to fill in before the picture is taken.
-  await page.waitForTimeout(1_000);
+  // The extension activates on the click's behalf; give its views time to fill in before the picture.
+  const filled = await page.locator(".sidebar .monaco-list-row").first().waitFor({ timeout: 30_000 }).then(() => true, () => false);
+  if (!filled) ctx.log("the Metajudge views show no rows");
   ctx.log(`saved ${await ctx.screenshot("metajudge-view")}`);
 }
