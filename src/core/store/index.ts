@@ -37,7 +37,7 @@ export interface IndexChanges {
   rebuilt: IndexedKind[];
 }
 
-const CHUNK = 4 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
 const HEAD = 4096;
 const PREVIEW = 160;
 /** Appended bytes after which a refresh saves the index again, so a long run's reopen stays cheap. */
@@ -111,7 +111,9 @@ export class IterationIndex {
 
   kindOfFile(file: string): IndexedKind | null {
     const abs = path.resolve(file);
-    for (const kind of INDEXED_KINDS) if (this.files[kind] === abs) return kind;
+    // Editors on Windows may spell the drive letter in either case.
+    const same = process.platform === "win32" ? (a: string) => a.toLowerCase() === abs.toLowerCase() : (a: string) => a === abs;
+    for (const kind of INDEXED_KINDS) if (same(this.files[kind])) return kind;
     return null;
   }
 
@@ -324,12 +326,27 @@ export class IterationIndex {
   }
 }
 
+/** The first PREVIEW characters of a prompt on one line: each run of whitespace becomes one space. */
 export function preview(text: string): string {
-  const flat = text.slice(0, PREVIEW * 4).replace(/\s+/g, " ").trim();
-  if (flat.length <= PREVIEW) return flat;
+  let out = "";
+  let i = 0;
+  // Word by word (a slice each), not character by character: 5,000 prompts open in a few milliseconds.
+  while (i < text.length && out.length < PREVIEW) {
+    while (i < text.length && isBlank(text.charCodeAt(i))) i++;
+    const start = i;
+    while (i < text.length && !isBlank(text.charCodeAt(i))) i++;
+    if (i > start) out += (out === "" ? "" : " ") + text.slice(start, i);
+  }
+  while (i < text.length && isBlank(text.charCodeAt(i))) i++;
+  if (out.length <= PREVIEW && i >= text.length) return out;
   // Never end on half of a surrogate pair.
-  const cut = /[\uD800-\uDBFF]/.test(flat.charAt(PREVIEW - 1)) ? PREVIEW - 1 : PREVIEW;
-  return `${flat.slice(0, cut)}…`;
+  const cut = /[\uD800-\uDBFF]/.test(out.charAt(PREVIEW - 1)) ? PREVIEW - 1 : PREVIEW;
+  return `${out.slice(0, cut)}…`;
+}
+
+/** The characters JavaScript's \s matches that occur in practice. */
+function isBlank(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0xfeff || c === 0x3000;
 }
 
 function wholeObject(buf: Buffer, start: number, end: number): boolean {

@@ -201,6 +201,7 @@ export class Aggregates {
 
   /** Every flagged record, by prompt (in id order), then response / judgement / battle, then file line. */
   private collectFlagged(): void {
+    if (!this.suspicious.includes(1)) return;
     const { pool, tables } = this.index;
     const items: { item: FlaggedItem; row: number; kind: number; line: number }[] = [];
     for (const [kind, t] of [["response", tables.response], ["judgement", tables.judgement], ["meta_judgement", tables.meta_judgement]] as const) {

@@ -35,6 +35,7 @@ export type OpenOptions = IndexOptions;
 
 export class IterationModel {
   private data: ViewData | null = null;
+  private disposed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private settings: ViewSettings;
   private readonly annotations: Watched<Map<string, Annotation>>;
@@ -81,8 +82,12 @@ export class IterationModel {
       let changed = false;
       const [config, manifest] = await Promise.all([this.config.reload(), this.manifest.reload()]);
       if (config || manifest) {
-        this.settings = viewSettings(this.experimentDir, this.iteration, this.manifest.value);
-        this.index.setPromptsFile(this.settings.promptsFile);
+        const next = viewSettings(this.experimentDir, this.iteration, this.manifest.value);
+        // The manifest is rewritten as stages progress; only a change of setting means new selections.
+        if (next.rho !== this.settings.rho || next.lengthCap !== this.settings.lengthCap || next.promptsFile !== this.settings.promptsFile || next.problem !== this.settings.problem) {
+          this.settings = next;
+          this.index.setPromptsFile(next.promptsFile);
+        }
         changed = true;
       }
       const changes = await this.index.refresh();
@@ -94,6 +99,7 @@ export class IterationModel {
 
   /** Saves the index if records were added since it was last saved; the model is unusable afterwards. */
   dispose(): void {
+    this.disposed = true;
     if (this.index.dirty) void this.index.save().catch(() => undefined);
     this.index.dispose();
     this.data = null;
@@ -256,6 +262,7 @@ export class IterationModel {
   /** Re-links and re-aggregates after a change; true when anything the views show may differ. */
   private async sync(changes: IndexChanges | null): Promise<boolean> {
     const side = await Promise.all([this.annotations.reload(), this.actorPairs.reload(), this.judgePairs.reload()]);
+    if (this.disposed) return false;
     const moved = changes === null || changes.appended.length + changes.rebuilt.length > 0;
     if (!moved && !side.some(Boolean) && this.data && this.data.settings === this.settings) return false;
     this.graph.update(changes ?? undefined);
