@@ -36,6 +36,9 @@ const USER_SETTINGS = {
   "extensions.autoCheckUpdates": false,
   "extensions.ignoreRecommendations": true,
   "update.mode": "none",
+  // code-server saves edits after a second by default: a test that types into a fixture file must
+  // decide itself whether anything is written.
+  "files.autoSave": "off",
 };
 
 // Without these chromium keeps calling Google hosts that this network does not reach.
