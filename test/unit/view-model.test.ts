@@ -301,6 +301,8 @@ test("annotations: a flagged judgement leaves the Elo and the pairs, the latest 
   assert.deepEqual((await m.inspector("p1")).actorPair.chosenId, "p1:r0");
   assert.equal(written.actor.find((p) => p.prompt_id === "p1")!.chosen_id, "p1:r0");
   assert.deepEqual(m.responses("p1")[3]!.flag, "suspicious");
+  // The rewritten pair file was picked up by the refresh.
+  assert.deepEqual(m.responses("p1").map((r) => r.pairRole), ["chosen", "rejected", undefined, undefined]);
   assert.deepEqual(m.flagged(), [
     { id: "p1:r3", kind: "response", promptId: "p1" },
     { id: "p1:r1:j1", kind: "judgement", promptId: "p1" },
@@ -351,4 +353,26 @@ test("refresh picks up appended records; a reopened iteration reads its saved in
   assert.equal(again.scannedBytes, 0);
   assert.equal(again.responses("p10")[0]!.meanScore, 3);
   again.dispose();
+});
+
+test("a config that does not load leaves the workbench open on the manifest's settings", async () => {
+  const { dir, iter } = build();
+  const manifest = JSON.parse(fs.readFileSync(path.join(iter, "manifest.json"), "utf8")) as Record<string, unknown>;
+  manifest.settings = { rho: 0 };
+  fs.writeFileSync(path.join(iter, "manifest.json"), JSON.stringify(manifest));
+  fs.writeFileSync(path.join(dir, "metajudge.json"), "{ half-edited");
+  const m = await IterationModel.open(dir, 1);
+  assert.match(m.configProblem ?? "", /metajudge\.json/);
+  // rho 0 is plain best against worst: r0 (5) and r2 (2).
+  const a = (await m.inspector("p1")).actorPair;
+  assert.deepEqual([a.rho, a.chosenId, a.rejectedId, a.upper, a.lower], [0, "p1:r0", "p1:r2", 5, 2]);
+  assert.equal(m.prompts({ offset: 0, limit: 10, sort: "id" }).total, 4);
+  m.dispose();
+});
+
+test("opening can be cancelled", async () => {
+  const { dir } = build();
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(IterationModel.open(dir, 1, { signal: ac.signal }), (e: unknown) => (e as { reason?: string }).reason === "cancelled");
 });
