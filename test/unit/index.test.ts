@@ -243,6 +243,7 @@ test("the saved index is reused: a second open reads no record bytes and sees th
   const first = await IterationIndex.open(iterDir, promptsFile);
   assert.ok(first.scannedBytes > 0);
   assert.ok(fs.existsSync(indexFileFor(iterDir)));
+  assert.equal(fs.readFileSync(path.join(path.dirname(indexFileFor(iterDir)), ".gitignore"), "utf8"), "*\n");
   const second = await IterationIndex.open(iterDir, promptsFile);
   assert.equal(second.scannedBytes, 0);
   for (const kind of ["prompt", "response", "judgement", "meta_judgement"] as const) {

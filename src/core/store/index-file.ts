@@ -113,6 +113,8 @@ export async function writeIndexFile(file: string, snap: IndexSnapshot): Promise
   chunks.unshift(prefix);
 
   await fsp.mkdir(path.dirname(file), { recursive: true });
+  // Experiments are often kept in git; a rebuildable 70 MB binary should never be committed by accident.
+  await fsp.writeFile(path.join(path.dirname(file), ".gitignore"), "*\n", { flag: "wx" }).catch(() => undefined);
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   // No fsync: a cache lost or torn by a crash fails its hash and is rebuilt, so durability is not worth the wait.
   const fh = await fsp.open(tmp, "w");
