@@ -2,7 +2,7 @@
 // (never per call): per response the judgement counts and the mean score, per prompt the spread,
 // parse failures and flags. The rules are those of `metajudge pairs`: the first record of an id
 // counts, and an item flagged suspicious takes no part in means, spreads or pairs.
-import type { IterationIndex } from "../store/index.js";
+import type { IndexedKind, IterationIndex, RecordTable } from "../store/index.js";
 import { WINNER_NULL } from "../store/index.js";
 import type { RecordGraph } from "./graph.js";
 import type { PairFile } from "./side-files.js";
@@ -36,13 +36,14 @@ export class Aggregates {
 
   constructor(
     private readonly index: IterationIndex,
+    private readonly tables: Record<IndexedKind, RecordTable>,
     private readonly graph: RecordGraph,
     /** 1 at the pool key of every id whose latest annotation is "suspicious". */
     readonly suspicious: Uint8Array,
     private readonly actorPairs: PairFile,
     private readonly judgePairs: PairFile,
   ) {
-    const { prompt: P, response: R, judgement: J, meta_judgement: M } = index.tables;
+    const { prompt: P, response: R, judgement: J, meta_judgement: M } = tables;
     // Hot loops over a million records: raw arrays hoisted, no per-record lookups by kind.
     const repeatR = graph.repeats("response");
     const repeatJ = graph.repeats("judgement");
@@ -140,7 +141,7 @@ export class Aggregates {
 
   /** Takes part in actor-pair selection: unflagged, with at least one unflagged judgement (as `metajudge pairs`). */
   isCandidate(r: number): boolean {
-    const key = this.index.tables.response.id[r]!;
+    const key = this.tables.response.id[r]!;
     return !this.graph.isRepeat("response", r) && !(key < this.suspicious.length && this.suspicious[key] === 1) && this.unflagged[r]! > 0;
   }
 
@@ -202,7 +203,8 @@ export class Aggregates {
   /** Every flagged record, by prompt (in id order), then response / judgement / battle, then file line. */
   private collectFlagged(): void {
     if (!this.suspicious.includes(1)) return;
-    const { pool, tables } = this.index;
+    const { pool } = this.index;
+    const tables = this.tables;
     const items: { item: FlaggedItem; row: number; kind: number; line: number }[] = [];
     for (const [kind, t] of [["response", tables.response], ["judgement", tables.judgement], ["meta_judgement", tables.meta_judgement]] as const) {
       for (let r = 0; r < t.n; r++) {

@@ -10,7 +10,8 @@ import { readObjects, type Slice } from "./texts.js";
 import type { InspectorActorPair, InspectorBattle, InspectorBattles, InspectorData, InspectorJudgement, InspectorResponse } from "./types.js";
 
 export async function buildInspector(v: ViewData, experimentDir: string, iteration: number, promptId: string): Promise<InspectorData> {
-  const { pool, tables } = v.index;
+  const { pool } = v.index;
+  const tables = v.tables;
   const promptKey = pool.find(promptId);
   const promptRec = promptKey < 0 ? -1 : v.graph.record("prompt", promptKey);
   const responses = promptKey < 0 ? [] : responseRecords(v, promptKey);
@@ -69,19 +70,20 @@ function isFlagged(v: ViewData, id: string): boolean {
 
 /** The prompt's response with battles on disk: normally one; with several, the one holding the judge pair. */
 function battledResponse(v: ViewData, responses: number[]): number {
-  const R = v.index.tables.response;
+  const R = v.tables.response;
   let first = -1;
   for (const r of responses) {
     if (v.agg.battles[r]! === 0) continue;
     const key = R.id[r]!;
     if (first < 0) first = key;
-    for (const j of v.graph.judgementsOf.list(key)) if (v.judgePairs.roles.has(v.index.pool.get(v.index.tables.judgement.id[j]!))) return key;
+    for (const j of v.graph.judgementsOf.list(key)) if (v.judgePairs.roles.has(v.index.pool.get(v.tables.judgement.id[j]!))) return key;
   }
   return first;
 }
 
 function inspectBattles(v: ViewData, responseKey: number, records: number[], texts: string[]): InspectorBattles {
-  const { pool, tables } = v.index;
+  const { pool } = v.index;
+  const tables = v.tables;
   const J = tables.judgement;
   const battles: InspectorBattle[] = records.map((b, i) => {
     const t = texts[i] ?? "";

@@ -12,7 +12,7 @@ function targetKind(v: ViewData, file: string): (IndexedKind & TargetKind) | nul
 export function recordAtLine(v: ViewData, file: string, line: number): { id: string; kind: TargetKind } | null {
   const kind = targetKind(v, file);
   if (kind === null) return null;
-  const t = v.index.tables[kind];
+  const t = v.tables[kind];
   const r = t.atLine(line);
   return r < 0 ? null : { id: v.index.pool.get(t.id[r]!), kind };
 }
@@ -20,7 +20,8 @@ export function recordAtLine(v: ViewData, file: string, line: number): { id: str
 export function lineInfo(v: ViewData, file: string, fromLine: number, toLine: number): LineInfo[] {
   const kind = targetKind(v, file);
   if (kind === null) return [];
-  const { pool, tables } = v.index;
+  const { pool } = v.index;
+  const tables = v.tables;
   const t = tables[kind];
   const out: LineInfo[] = [];
   for (let r = t.firstAtOrAfter(fromLine); r < t.n && t.line[r]! <= toLine; r++) {

@@ -151,7 +151,7 @@ export class IterationModel {
     const from = Math.max(0, Math.floor(opts.offset));
     const to = Math.min(order.length, from + Math.max(0, Math.floor(opts.limit)));
     const rows: PromptRow[] = [];
-    const P = index.tables.prompt;
+    const P = v.tables.prompt;
     for (let i = from; i < to; i++) {
       const row = order[i]!;
       const key = agg.rowKeys[row]!;
@@ -208,7 +208,7 @@ export class IterationModel {
     for (const kind of LOOKUP_ORDER) {
       const r = v.graph.record(kind, key);
       if (r < 0) continue;
-      const t = v.index.tables[kind];
+      const t = v.tables[kind];
       return { file: v.index.file(kind), line: t.line[r]!, offset: t.offset[r]!, length: t.bytes[r]! };
     }
     return null;
@@ -245,8 +245,13 @@ export class IterationModel {
     return undefined;
   }
 
-  inspector(promptId: string): Promise<InspectorData> {
-    return buildInspector(this.view(), this.experimentDir, this.iteration, promptId);
+  async inspector(promptId: string): Promise<InspectorData> {
+    // Texts are read after the record lists are taken; if a refresh landed in between, take them again.
+    for (let attempt = 0; ; attempt++) {
+      const v = this.view();
+      const data = await buildInspector(v, this.experimentDir, this.iteration, promptId);
+      if (v === this.data || attempt === 2) return data;
+    }
   }
 
   /** Latest label per target, for callers that only need the flag. */
@@ -273,9 +278,11 @@ export class IterationModel {
       const key = pool.find(id);
       if (key >= 0) suspicious[key] = 1;
     }
-    const agg = new Aggregates(this.index, this.graph, suspicious, this.actorPairs.value, this.judgePairs.value);
+    const tables = { ...this.index.tables };
+    const agg = new Aggregates(this.index, tables, this.graph, suspicious, this.actorPairs.value, this.judgePairs.value);
     this.data = {
       index: this.index,
+      tables,
       graph: this.graph,
       agg,
       annotations: this.annotations.value,

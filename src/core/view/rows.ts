@@ -2,7 +2,7 @@
 // here is cached except the judge pair of a battled response (a Bradley–Terry fit per response).
 import { scoreVariance, selectActorPair, selectJudgePair, type ActorCandidate, type ActorPairResult, type Battle, type JudgePairResult } from "../select.js";
 import type { Annotation } from "../schema.js";
-import type { IndexedKind, IterationIndex } from "../store/index.js";
+import type { IndexedKind, IterationIndex, RecordTable } from "../store/index.js";
 import { WINNER_FIRST, WINNER_NULL } from "../store/index.js";
 import type { Aggregates } from "./aggregate.js";
 import type { RecordGraph } from "./graph.js";
@@ -11,6 +11,8 @@ import type { AnnotationLabel, BattleRow, JudgementRow, ResponseRow } from "./ty
 
 export interface ViewData {
   index: IterationIndex;
+  /** The tables as they were when this view was made: a file rebuilt meanwhile gets a new table, not this one. */
+  tables: Record<IndexedKind, RecordTable>;
   graph: RecordGraph;
   agg: Aggregates;
   annotations: Map<string, Annotation>;
@@ -33,18 +35,18 @@ const byIndex = (index: Int32Array) => (a: number, b: number): number => index[a
 
 /** First-occurrence responses of a prompt, by index. */
 export function responseRecords(v: ViewData, promptKey: number): number[] {
-  return v.graph.responsesOf.list(promptKey).sort(byIndex(v.index.tables.response.index));
+  return v.graph.responsesOf.list(promptKey).sort(byIndex(v.tables.response.index));
 }
 
 /** First-occurrence judgements of a response, by index. */
 export function judgementRecords(v: ViewData, responseKey: number): number[] {
-  return v.graph.judgementsOf.list(responseKey).sort(byIndex(v.index.tables.judgement.index));
+  return v.graph.judgementsOf.list(responseKey).sort(byIndex(v.tables.judgement.index));
 }
 
 /** First-occurrence battles of a response, by the indexes of the judgements shown first, then second. */
 export function battleRecords(v: ViewData, responseKey: number): number[] {
-  const M = v.index.tables.meta_judgement;
-  const J = v.index.tables.judgement;
+  const M = v.tables.meta_judgement;
+  const J = v.tables.judgement;
   const indexOf = (key: number): number => {
     const j = v.graph.record("judgement", key);
     return j < 0 ? Number.MAX_SAFE_INTEGER : J.index[j]!;
@@ -62,7 +64,8 @@ export function battleRecords(v: ViewData, responseKey: number): number[] {
  */
 export function judgePair(v: ViewData, responseKey: number): JudgePairResult | null {
   if (v.judgePairMemo.has(responseKey)) return v.judgePairMemo.get(responseKey)!;
-  const { pool, tables } = v.index;
+  const { pool } = v.index;
+  const tables = v.tables;
   const J = tables.judgement;
   const M = tables.meta_judgement;
   const battles: Battle[] = [];
@@ -85,7 +88,7 @@ export function judgePair(v: ViewData, responseKey: number): JudgePairResult | n
 
 /** Actor-pair candidates of a prompt as `metajudge pairs` builds them, and the selection under the iteration's rho. */
 export function actorPair(v: ViewData, promptKey: number): { candidates: ActorCandidate[]; result: ActorPairResult } {
-  const R = v.index.tables.response;
+  const R = v.tables.response;
   const candidates: ActorCandidate[] = [];
   for (const r of v.graph.responsesOf.list(promptKey)) {
     if (!v.agg.isCandidate(r)) continue;
@@ -95,7 +98,8 @@ export function actorPair(v: ViewData, promptKey: number): { candidates: ActorCa
 }
 
 export function responseRow(v: ViewData, r: number): ResponseRow {
-  const { pool, tables } = v.index;
+  const { pool } = v.index;
+  const tables = v.tables;
   const R = tables.response;
   const J = tables.judgement;
   const id = pool.get(R.id[r]!);
@@ -122,7 +126,8 @@ export function responseRow(v: ViewData, r: number): ResponseRow {
 }
 
 export function judgementRow(v: ViewData, j: number, elo: Record<string, number> | undefined): JudgementRow {
-  const { pool, tables } = v.index;
+  const { pool } = v.index;
+  const tables = v.tables;
   const J = tables.judgement;
   const id = pool.get(J.id[j]!);
   const score = J.score[j]!;
@@ -138,7 +143,8 @@ export function judgementRow(v: ViewData, j: number, elo: Record<string, number>
 }
 
 export function battleRow(v: ViewData, b: number): BattleRow {
-  const { pool, tables } = v.index;
+  const { pool } = v.index;
+  const tables = v.tables;
   const M = tables.meta_judgement;
   const id = pool.get(M.id[b]!);
   const w = M.winner[b]!;
