@@ -1,7 +1,8 @@
 // Pulling the few small fields an index needs out of one JSONL line without JSON.parse. Most of a
 // record's bytes are its text, which the index only needs the length of: scanning the line's bytes
-// for quotes and counting code points word by word is over twice as fast as decoding and parsing it
-// (measured on a paper-scale judgements file: 0.6 s against 1.3 s), and allocates nothing.
+// for quotes and counting code points word by word is about twice as fast as decoding and parsing it
+// (paper-scale judgements, 400 MB on two shared cores: 0.8-0.9 s against 1.6 s for readJsonl), and
+// allocates nothing per line.
 //
 // The scanner is a complete validator of the JSON it accepts, in any key order. Anything it is not
 // sure of (escapes in keys, whitespace other than blanks, control bytes, invalid UTF-8 in a chunk)
@@ -60,6 +61,9 @@ export class LineScanner {
   private pos = 0;
   private lastPrompt = -1;
   private lastResponse = -1;
+  /** End of the current line, and the next backslash in it (or that end when none is left). */
+  private end = 0;
+  private escape = 0;
 
   constructor(
     private buf: Buffer,
@@ -75,6 +79,8 @@ export class LineScanner {
    */
   scan(start: number, end: number, f: Fields): boolean {
     const b = this.buf;
+    this.end = end;
+    this.escape = this.nextEscape(start);
     let p = skipBlanks(b, start, end);
     if (b[p] !== 0x7b) return false;
     p = skipBlanks(b, p + 1, end);
@@ -143,8 +149,10 @@ export class LineScanner {
 
   private stringValue(key: Key, from: number, to: number, f: Fields): boolean {
     const b = this.buf;
-    const escaped = b.indexOf(BACKSLASH, from);
-    const plain = escaped < 0 || escaped >= to;
+    // One search per line instead of one per string: the next backslash, kept until passed.
+    if (this.escape < from) this.escape = this.nextEscape(from);
+    const escaped = this.escape;
+    const plain = escaped >= to;
     if (key === Key.Text) {
       const units = this.codePoints(from, to);
       if (units < 0) return false;
@@ -183,6 +191,11 @@ export class LineScanner {
       setString(key, k, f);
     }
     return true;
+  }
+
+  private nextEscape(from: number): number {
+    const at = this.buf.indexOf(BACKSLASH, from);
+    return at < 0 || at > this.end ? this.end : at;
   }
 
   /** Index of the quote closing a string whose content starts at `from`; -1 when none before `end`. */

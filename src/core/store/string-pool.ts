@@ -148,7 +148,9 @@ export class StringPool {
       hashes.set(this.hashes.subarray(0, this.n));
       this.hashes = hashes;
     }
-    this.bytes.set(src.subarray(from, to), this.used);
+    // Ids are short: a loop beats allocating a subarray view for each of a million of them.
+    if (len <= 64) for (let i = 0; i < len; i++) this.bytes[this.used + i] = src[from + i]!;
+    else this.bytes.set(src.subarray(from, to), this.used);
     const k = this.n++;
     this.used += len;
     this.starts[k] = this.used - len;
