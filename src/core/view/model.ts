@@ -123,7 +123,8 @@ export class IterationModel {
       judge: v.agg.distinct.judgement,
       metajudge: v.agg.distinct.meta_judgement,
       pairs: v.actorPairs.lines + v.judgePairs.lines,
-      export: m?.stages.export?.counts.records ?? 0,
+      // The export stage counts what it wrote as `total` (beside `actor` and `judge`), not `records`.
+      export: m?.stages.export?.counts.records ?? m?.stages.export?.counts.total ?? 0,
     };
     const stages: StageSummary[] = STAGES.map((stage) => {
       const info = m?.stages[stage];
