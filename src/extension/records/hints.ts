@@ -3,6 +3,7 @@
 // record rendered as escaped text, and a gutter mark on flagged lines. Only visible lines are computed.
 import * as path from "node:path";
 import * as vscode from "vscode";
+import type { LineInfo } from "../../core/view/types.js";
 import { Experiments } from "../experiments.js";
 import type { Services } from "../services.js";
 
@@ -14,17 +15,6 @@ export function isRecordFile(doc: vscode.TextDocument): boolean {
 
 const num = (x: number, d = 2): string => String(Number(x.toFixed(d)));
 
-interface LineInfo {
-  line: number;
-  id: string;
-  kind: string;
-  score?: number | null;
-  winner?: "first" | "second" | null;
-  elo?: number;
-  meanScore?: number | null;
-  flag?: string;
-  parseError?: string;
-}
 
 function describe(i: LineInfo): string {
   const bits: string[] = [];
@@ -64,7 +54,7 @@ export function registerRecordHints(services: Services, experiments: Experiments
     const it = Experiments.iterationOf(doc.uri.fsPath);
     if (!it) return [];
     const model = await experiments.model(it.experimentDir, it.iteration);
-    return model.lineInfo(doc.uri.fsPath, from, to) as LineInfo[];
+    return model.lineInfo(doc.uri.fsPath, from, to);
   };
 
   const decorate = async (editor: vscode.TextEditor): Promise<void> => {
@@ -128,7 +118,7 @@ export function registerRecordHints(services: Services, experiments: Experiments
         }
       }
       if (typeof rec.text === "string") {
-        const span = (rec as { score_span?: [number, number] }).score_span ?? model.scoreSpan?.(at.id, rec.text);
+        const span = model.scoreSpan(at.id, rec.text);
         appendHighlighted(md, rec.text, span);
       }
       if (typeof rec.parse_error === "string") {
