@@ -7,8 +7,12 @@ import { JsonlAppender, repairTail, writeFileAtomic, type TailRepair } from "./j
 
 export type FileKey = keyof typeof FILES;
 
-/** Files that are only ever appended to, and so may end torn after a kill. */
-const APPEND_ONLY: readonly FileKey[] = ["responses", "judgements", "metaJudgements", "annotations"];
+/**
+ * Files a run appends to, and so may find torn after a kill. annotations.jsonl is not among them:
+ * a run never writes it, so it must never touch it either (the editor may be appending a note at
+ * that very moment); whoever appends an annotation repairs its tail first.
+ */
+const RUN_WRITES: readonly FileKey[] = ["responses", "judgements", "metaJudgements"];
 
 export function iterationDir(experimentDir: string, t: number): string {
   return path.join(experimentDir, "iterations", String(t));
@@ -27,10 +31,10 @@ export class IterationStore {
     fs.mkdirSync(this.dir, { recursive: true });
   }
 
-  /** Brings every append-only file to a line boundary; call before resuming. */
+  /** Brings every file a run appends to to a line boundary; call before resuming. */
   repair(): TailRepair[] {
     const repairs: TailRepair[] = [];
-    for (const key of APPEND_ONLY) {
+    for (const key of RUN_WRITES) {
       const r = repairTail(this.file(key));
       if (r) repairs.push(r);
     }
