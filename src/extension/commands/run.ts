@@ -42,6 +42,16 @@ async function pickIteration(deps: Deps, dir: string, allowNew: boolean): Promis
   return (await vscode.window.showQuickPick(items, { title: "Which iteration?" }))?.t;
 }
 
+/** The iteration a command acts on: the one given (tree item or args), else asked for. */
+async function resolveIteration(deps: Deps, arg: unknown, allowNew: boolean): Promise<IterationArg | undefined> {
+  const given = iterationArg(arg);
+  if (given) return given;
+  const dir = await pickExperiment(deps, arg);
+  if (!dir) return undefined;
+  const iteration = await pickIteration(deps, dir, allowNew);
+  return iteration === undefined ? undefined : { dir, iteration };
+}
+
 async function pickStages(): Promise<{ until: StageName } | { only: StageName } | "all" | undefined> {
   const items: (vscode.QuickPickItem & { value: { until: StageName } | { only: StageName } | "all" })[] = [
     { label: "All stages", description: STAGES.join(" → "), value: "all" },
@@ -74,33 +84,24 @@ export function registerRunCommands(deps: Deps): vscode.Disposable[] {
   };
   return [
     vscode.commands.registerCommand("metajudge.runIteration", async (arg?: unknown) => {
-      const given = iterationArg(arg);
-      const dir = given?.dir ?? (await pickExperiment(deps, arg));
-      if (!dir) return;
-      const t = given?.iteration ?? (await pickIteration(deps, dir, true));
-      if (!t) return;
+      const it = await resolveIteration(deps, arg, true);
+      if (!it) return;
       const stages = await pickStages();
       if (!stages) return;
-      await deps.runner.start({ experimentDir: dir, iteration: t, stages });
+      await deps.runner.start({ experimentDir: it.dir, iteration: it.iteration, stages });
       deps.experiments.refreshAll();
     }),
     vscode.commands.registerCommand("metajudge.resumeRun", async (arg?: unknown) => {
-      const given = iterationArg(arg);
-      const dir = given?.dir ?? (await pickExperiment(deps, arg));
-      if (!dir) return;
-      const t = given?.iteration ?? (await pickIteration(deps, dir, false));
-      if (!t) return;
-      await deps.runner.start({ experimentDir: dir, iteration: t, stages: "all" });
+      const it = await resolveIteration(deps, arg, false);
+      if (it) await deps.runner.start({ experimentDir: it.dir, iteration: it.iteration, stages: "all" });
     }),
     vscode.commands.registerCommand("metajudge.cancelRun", () => {
       if (!deps.runner.cancel()) void vscode.window.showInformationMessage("No Metajudge run is going.");
     }),
     vscode.commands.registerCommand("metajudge.recomputePairs", async (arg?: unknown) => {
-      const given = iterationArg(arg);
-      const dir = given?.dir ?? (await pickExperiment(deps, arg));
-      if (!dir) return;
-      const t = given?.iteration ?? (await pickIteration(deps, dir, false));
-      if (!t) return;
+      const it = await resolveIteration(deps, arg, false);
+      if (!it) return;
+      const { dir, iteration: t } = it;
       try {
         const out = await cli(deps, ["pairs", iterationDir(dir, t), "--json"], `Recomputing pairs of iteration ${t}`);
         const counts = (JSON.parse(out.trim().split("\n").at(-1)!) as { counts: Record<string, number> }).counts;
@@ -111,11 +112,9 @@ export function registerRunCommands(deps: Deps): vscode.Disposable[] {
       }
     }),
     vscode.commands.registerCommand("metajudge.exportDpo", async (arg?: unknown) => {
-      const given = iterationArg(arg);
-      const dir = given?.dir ?? (await pickExperiment(deps, arg));
-      if (!dir) return;
-      const t = given?.iteration ?? (await pickIteration(deps, dir, false));
-      if (!t) return;
+      const it = await resolveIteration(deps, arg, false);
+      if (!it) return;
+      const { dir, iteration: t } = it;
       try {
         const out = await cli(deps, ["export", iterationDir(dir, t), "--json"], `Exporting DPO data of iteration ${t}`);
         const r = JSON.parse(out.trim().split("\n").at(-1)!) as { file: string; counts: { actor: number; judge: number } };
