@@ -8,6 +8,7 @@ import { resolveIn } from "../../core/config.js";
 import { listIterations } from "../../core/experiment.js";
 import { FILES, type Config } from "../../core/schema.js";
 import { iterationDir } from "../../core/store/iteration.js";
+import type { BattleRow } from "../../core/store/records.js";
 
 type Row = Record<string, unknown>;
 
@@ -89,14 +90,7 @@ export interface JudgementRow {
   score: number | null;
 }
 
-export interface BattleRow {
-  id: string;
-  prompt_id: string;
-  response_id: string;
-  first_id: string;
-  second_id: string;
-  winner: "first" | "second" | null;
-}
+export type { BattleRow };
 
 function asResponse(row: Row): ResponseRow | undefined {
   const [id, prompt_id, t] = [text(row, "id"), text(row, "prompt_id"), text(row, "text")];
