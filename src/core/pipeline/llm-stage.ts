@@ -59,11 +59,14 @@ export async function runLlmStage(ctx: RunContext, plan: LlmPlan): Promise<void>
     });
     if (now - lastManifest >= MANIFEST_EVERY_MS) {
       lastManifest = now;
-      info.counts = { ...plan.counts, records: done };
+      info.counts = { ...plan.counts, records: done, expected: plan.total };
       ctx.saveManifest();
     }
   };
 
+  // Readers of the manifest (the Iterations view) show a running stage as done/expected.
+  info.counts = { ...plan.counts, records: done, expected: plan.total };
+  ctx.saveManifest();
   ctx.emit({ type: "stage-start", stage: plan.stage, total: plan.total, done });
   try {
     await runPool(
