@@ -46,6 +46,33 @@ const RoleSchema = z
   })
   .strict();
 
+export const VERDICT_MODES = ["text", "json_schema"] as const;
+export type VerdictMode = (typeof VERDICT_MODES)[number];
+
+export const REASON_MAX_LENGTH = 1000;
+
+// The judge and the meta-judge give verdicts, so they also choose how a verdict is asked for and read.
+const JudgingRoleSchema = RoleSchema.extend({
+  mode: z
+    .enum(VERDICT_MODES)
+    .default("text")
+    .describe(
+      'How the verdict is read. "text": the last "Score: X" / "Winner: Judgement A|B" in free text, as in the paper. ' +
+        '"json_schema": each request carries an OpenAI-style response_format json_schema, so a server with constrained decoding ' +
+        '(vLLM, SGLang, llama.cpp server, OpenAI) can only answer {"reason": ..., "score": 0-5} or {"reason": ..., "winner": "A"|"B"}',
+    ),
+  reason_max_length: z
+    .number()
+    .int()
+    .min(1)
+    .nullable()
+    .default(REASON_MAX_LENGTH)
+    .describe(
+      'json_schema mode: maxLength of the "reason" string, so the grammar closes it and reaches the verdict even when the model ' +
+        "would write on (random weights always do); keep it well within max_tokens. null leaves maxLength out (OpenAI's strict mode has refused it)",
+    ),
+}).strict();
+
 const IterationSettingsSchema = z
   .object({
     rho: z.number().min(0).max(1).default(0).describe("Length-control quality tier for actor pairs; 0 = best vs worst"),
@@ -84,8 +111,8 @@ export const ConfigSchema = z
     roles: z
       .object({
         actor: RoleSchema,
-        judge: RoleSchema,
-        meta_judge: RoleSchema,
+        judge: JudgingRoleSchema,
+        meta_judge: JudgingRoleSchema,
       })
       .strict(),
     concurrency: z.number().int().min(1).max(4096).default(16).describe("Most model requests in flight at once"),
@@ -133,6 +160,8 @@ export const JudgementRecordSchema = z
     text: z.string(),
     score: z.number().min(0).max(5).nullable(),
     parse_error: z.string().optional(),
+    // Written only in json_schema mode, so text-mode records stay as they always were: absent means text.
+    mode: z.enum(VERDICT_MODES).optional(),
     finish_reason: z.string().nullable().optional(),
     model: z.string().optional(),
     seed: z.number().int().optional(),
@@ -151,6 +180,7 @@ export const MetaJudgementRecordSchema = z
     text: z.string(),
     winner: z.enum(["first", "second"]).nullable(),
     parse_error: z.string().optional(),
+    mode: z.enum(VERDICT_MODES).optional(), // absent means text, as for judgements
     finish_reason: z.string().nullable().optional(),
     model: z.string().optional(),
     seed: z.number().int().optional(),
@@ -240,6 +270,8 @@ export const ManifestSchema = z
     config: z.record(z.string(), z.unknown()),
     settings: z.record(z.string(), z.unknown()),
     models: z.object({ actor: z.string(), judge: z.string(), meta_judge: z.string() }),
+    // Manifests written before modes existed lack it: their iterations were read as text.
+    modes: z.object({ judge: z.enum(VERDICT_MODES), meta_judge: z.enum(VERDICT_MODES) }).optional(),
     templates: z.record(z.string(), z.object({ path: z.string(), sha256: z.string() })),
     prompts: z.object({ path: z.string(), sha256: z.string(), count: z.number().int() }),
     stages: z.record(z.string(), StageInfoSchema),
