@@ -5,7 +5,7 @@ import { iterationSettings, loadConfig, resolveIn, roleEndpoint } from "../confi
 import { MetajudgeError } from "../errors.js";
 import { LlmClient } from "../llm/client.js";
 import { loadPrompts, type PromptSet } from "../prompts.js";
-import { STAGES, type StageName, type Config, type IterationSettings, type Manifest, type Role, type StageInfo } from "../schema.js";
+import { STAGES, type StageName, type Config, type IterationSettings, type Manifest, type Role, type StageInfo, type VerdictMode } from "../schema.js";
 import { IterationStore, iterationDir } from "../store/iteration.js";
 import { loadTemplate } from "../templates.js";
 import type { EventSink } from "./events.js";
@@ -69,10 +69,11 @@ export async function openRun(opts: OpenOptions): Promise<RunContext> {
   const rel = (p: string): string => path.relative(experimentDir, p) || p;
   const templateInfo = Object.fromEntries(ROLES.map((r) => [r, { path: rel(templates[r].path), sha256: templates[r].sha256 }]));
   const promptInfo = { path: rel(prompts.file), sha256: prompts.sha256, count: prompts.prompts.length };
+  const modes = { judge: config.roles.judge.mode, meta_judge: config.roles.meta_judge.mode };
   let manifest = store.readManifest();
   if (manifest) {
-    if (!opts.allowChangedInputs) checkUnchanged(manifest, templateInfo, promptInfo, store.file("manifest"));
-    manifest = { ...manifest, templates: templateInfo, prompts: promptInfo, models, settings, config: snapshot(config) };
+    if (!opts.allowChangedInputs) checkUnchanged(manifest, templateInfo, promptInfo, modes, store.file("manifest"));
+    manifest = { ...manifest, templates: templateInfo, prompts: promptInfo, models, modes, settings, config: snapshot(config) };
   } else {
     manifest = {
       format: 1,
@@ -83,6 +84,7 @@ export async function openRun(opts: OpenOptions): Promise<RunContext> {
       config: snapshot(config),
       settings,
       models,
+      modes,
       templates: templateInfo,
       prompts: promptInfo,
       stages: Object.fromEntries(STAGES.map((s) => [s, { state: "pending", counts: {} }])),
@@ -159,6 +161,7 @@ function checkUnchanged(
   m: Manifest,
   templates: Record<string, { path: string; sha256: string }>,
   prompts: { path: string; sha256: string },
+  modes: Record<"judge" | "meta_judge", VerdictMode>,
   manifestFile: string,
 ): void {
   const changed: string[] = [];
@@ -172,6 +175,18 @@ function checkUnchanged(
       "badInput",
       `${changed.join(", ")} changed since this iteration started (${manifestFile} records the old sha256); ` +
         `records on disk were made with the old version. Start a new iteration, restore the file, or pass --allow-changed-inputs`,
+      { file: manifestFile },
+    );
+  }
+  // A mode decides what is asked and how the answer is read, so it binds an iteration as its rubric does.
+  const was = m.modes ?? { judge: "text", meta_judge: "text" };
+  const moved = (["judge", "meta_judge"] as const).filter((r) => was[r] !== modes[r]);
+  if (moved.length > 0) {
+    const list = moved.map((r) => `roles.${r}.mode is "${modes[r]}" but this iteration started with "${was[r]}"`).join(", and ");
+    throw new MetajudgeError(
+      "badInput",
+      `${list} (${manifestFile} records the modes); records on disk were asked for and read the old way. ` +
+        `Start a new iteration, set the mode back, or pass --allow-changed-inputs to mix them (each record keeps its own mode)`,
       { file: manifestFile },
     );
   }

@@ -1,7 +1,8 @@
 // Runs one model-calling stage: its tasks through the role's client with bounded concurrency, each
 // answer turned into records and appended at once. Live runs and batch files share the same tasks.
 import type { ChatRequest, ChatResult } from "../llm/client.js";
-import type { Role, StageName } from "../schema.js";
+import { jsonVerdictFormat } from "../parse.js";
+import type { Config, Role, StageName, VerdictMode } from "../schema.js";
 import type { FileKey } from "../store/iteration.js";
 import type { RunContext } from "./context.js";
 import { runPool } from "./pool.js";
@@ -108,9 +109,14 @@ export function samplingBody(
   n: number,
   seed: number | undefined,
 ): ChatRequest {
-  const s = ctx.config.roles[role].sampling;
+  return requestBody(ctx.config, role, ctx.models[role], content, n, seed);
+}
+
+/** What a request of this role looks like; "Try on Sample" builds its requests here too, so a trial asks as a run would. */
+export function requestBody(config: Config, role: Role, model: string, content: string, n: number, seed: number | undefined): ChatRequest {
+  const s = config.roles[role].sampling;
   const body: ChatRequest = {
-    model: ctx.models[role],
+    model,
     messages: [{ role: "user", content }],
     n,
     temperature: s.temperature,
@@ -118,5 +124,18 @@ export function samplingBody(
     max_tokens: s.max_tokens,
   };
   if (seed !== undefined) body.seed = seed;
+  // The rubric goes out unchanged: the schema alone constrains the answer, and the prompt stays the
+  // one the manifest's sha256 names and the judge pairs train on.
+  if (role !== "actor" && config.roles[role].mode === "json_schema") {
+    body.response_format = jsonVerdictFormat(role === "judge" ? "score" : "winner", config.roles[role].reason_max_length);
+  }
   return body;
+}
+
+/**
+ * A json_schema answer cut at max_tokens is broken JSON whatever the model meant, so the parse error
+ * names the cure (more max_tokens or a smaller reason_max_length). Text mode keeps its errors as they were.
+ */
+export function cutNote(error: string, mode: VerdictMode, finishReason: string | null | undefined): string {
+  return mode === "json_schema" && finishReason === "length" ? `${error} (cut off at max_tokens)` : error;
 }

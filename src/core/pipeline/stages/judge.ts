@@ -6,7 +6,7 @@ import { renderTemplate } from "../../templates.js";
 import { groupBy, loadJudgements, loadResponses, type ResponseRow } from "../../store/records.js";
 import type { RunContext } from "../context.js";
 import { deriveSeed, judgementId } from "../ids.js";
-import { samplingBody, type LlmPlan, type LlmTask } from "../llm-stage.js";
+import { cutNote, samplingBody, type LlmPlan, type LlmTask } from "../llm-stage.js";
 
 /** Responses to judge: per prompt, in index order, the first of each distinct text. */
 export function distinctResponses(rows: readonly ResponseRow[]): { keep: ResponseRow[]; duplicates: number } {
@@ -31,6 +31,7 @@ export function distinctResponses(rows: readonly ResponseRow[]): { keep: Respons
 export async function planJudge(ctx: RunContext): Promise<LlmPlan> {
   const n = ctx.config.roles.judge.sampling.n;
   const base = ctx.config.roles.judge.sampling.seed;
+  const mode = ctx.config.roles.judge.mode;
   const promptText = new Map(ctx.prompts.prompts.map((p) => [p.id, p.prompt]));
   const { keep, duplicates } = distinctResponses(await loadResponses(ctx.store.file("responses"), true, ctx.signal));
   const counts = { duplicates_skipped: duplicates, parse_failures: 0, scored: 0 };
@@ -72,7 +73,7 @@ export async function planJudge(ctx: RunContext): Promise<LlmPlan> {
         for (const i of missing) {
           const c = result.choices[i];
           if (!c) continue;
-          const parsed = parseScore(c.text);
+          const parsed = parseScore(c.text, mode);
           const rec: JudgementRecord = {
             id: judgementId(r.id, i),
             prompt_id: r.prompt_id,
@@ -83,8 +84,9 @@ export async function planJudge(ctx: RunContext): Promise<LlmPlan> {
             finish_reason: c.finish_reason,
             model: result.model,
             ...(seed === undefined ? {} : { seed }),
+            ...(mode === "text" ? {} : { mode }),
           };
-          if (parsed.error) rec.parse_error = parsed.error;
+          if (parsed.error) rec.parse_error = cutNote(parsed.error, mode, c.finish_reason);
           out.push(rec);
         }
         return out;

@@ -7,7 +7,7 @@ import { groupBy, forEachBattle, loadJudgements, loadResponses, type JudgementRo
 import { renderTemplate } from "../../templates.js";
 import type { RunContext } from "../context.js";
 import { battleId, deriveSeed } from "../ids.js";
-import { samplingBody, type LlmPlan, type LlmTask } from "../llm-stage.js";
+import { cutNote, samplingBody, type LlmPlan, type LlmTask } from "../llm-stage.js";
 
 interface Battle {
   promptId: string;
@@ -38,6 +38,7 @@ export function planBattles(judgements: readonly JudgementRow[], responseIndex: 
 
 export async function planMetajudge(ctx: RunContext): Promise<LlmPlan> {
   const base = ctx.config.roles.meta_judge.sampling.seed;
+  const mode = ctx.config.roles.meta_judge.mode;
   const promptText = new Map(ctx.prompts.prompts.map((p) => [p.id, p.prompt]));
   const responses = await loadResponses(ctx.store.file("responses"), true, ctx.signal);
   const responseById = new Map(responses.map((r) => [r.id, r]));
@@ -87,7 +88,7 @@ export async function planMetajudge(ctx: RunContext): Promise<LlmPlan> {
       accept(result) {
         const c = result.choices[0];
         if (!c) return [];
-        const parsed = parseWinner(c.text);
+        const parsed = parseWinner(c.text, mode);
         const rec: MetaJudgementRecord = {
           id,
           prompt_id: b.promptId,
@@ -99,8 +100,9 @@ export async function planMetajudge(ctx: RunContext): Promise<LlmPlan> {
           finish_reason: c.finish_reason,
           model: result.model,
           ...(seed === undefined ? {} : { seed }),
+          ...(mode === "text" ? {} : { mode }),
         };
-        if (parsed.error) rec.parse_error = parsed.error;
+        if (parsed.error) rec.parse_error = cutNote(parsed.error, mode, c.finish_reason);
         return [rec];
       },
     });
