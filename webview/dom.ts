@@ -1,7 +1,7 @@
 // The only way this page builds nodes. Strings always become text nodes and attributes are set one by
 // one, so model output (which may hold markup) is shown as text and never parsed as HTML.
 import type { AnnotationLabel } from "../src/core/view/types.js";
-import { splitAtSpan } from "./model.js";
+import { modeBadge, splitAtSpan, type Mode } from "./model.js";
 
 export type Child = Node | string | null | undefined | false;
 
@@ -51,6 +51,11 @@ export function flagBadge(flag: AnnotationLabel | undefined): HTMLElement | null
 export function roleBadge(role: "chosen" | "rejected" | undefined, what: string): HTMLElement | null {
   if (!role) return null;
   return badge(role, role, `${role === "chosen" ? "Chosen" : "Rejected"} ${what}`);
+}
+
+export function modeBadgeOf(recordMode: Mode | undefined, pageMode: Mode | undefined): HTMLElement | null {
+  const m = modeBadge(recordMode, pageMode);
+  return m ? badge(m.text, "info", m.title) : null;
 }
 
 /**

@@ -11,6 +11,20 @@ import type {
 
 export const NO_VALUE = "—";
 
+export type Mode = InspectorData["judgeMode"];
+
+/**
+ * The badge a judgement or battle gets for its mode: only when it differs from the page's, which the
+ * head shows once, so an iteration whose mode changed midway shows which verdicts were read how.
+ */
+export function modeBadge(recordMode: Mode | undefined, pageMode: Mode | undefined): { text: string; title: string } | null {
+  const mode = recordMode ?? "text";
+  if (mode === (pageMode ?? "text")) return null;
+  return mode === "json_schema"
+    ? { text: "json_schema", title: "Read from the JSON answer a json_schema request asked for, unlike the rest of this page" }
+    : { text: "text", title: "Read from free text (the last “Score:” / “Winner:”), unlike the rest of this page" };
+}
+
 /** Scores and Elo: at most `digits` decimals, trailing zeros dropped (4.5, 4.33, 5). */
 export function fmtNum(n: number | null | undefined, digits = 2): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return NO_VALUE;

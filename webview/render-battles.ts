@@ -2,7 +2,7 @@
 // cursor, the Elo ranking, the judge pair and the position-bias weights.
 import type { InspectorBattle, InspectorBattles } from "../src/core/view/types.js";
 import type { RenderContext } from "./context.js";
-import { badge, flagBadge, h, modelText, replaceChildren, roleBadge, skipDetail, skipLine } from "./dom.js";
+import { badge, flagBadge, h, modeBadgeOf, modelText, replaceChildren, roleBadge, skipDetail, skipLine } from "./dom.js";
 import { buildMatrix, eloRanking, fmtCount, fmtFixed, fmtNum, verdictOf, type BattleMatrix, type Verdict } from "./model.js";
 import { ref } from "./render-prompt.js";
 
@@ -144,6 +144,7 @@ function detail(ctx: RenderContext, battle: InspectorBattle, m: BattleMatrix): {
     { class: "item-head" },
     h("span", { class: "item-label" }, ctx.label(battle.firstId), h("span", { class: "muted" }, " first vs "), ctx.label(battle.secondId), h("span", { class: "muted" }, " second")),
     winnerId ? badge(`${VERDICT_WORDS[v]}: ${ctx.label(winnerId)}`, v === "first" ? "info" : "neutral") : badge("no verdict", "error"),
+    modeBadgeOf(battle.mode, ctx.data.metaJudgeMode),
     reverse
       ? h("span", { class: "muted" }, "reverse order ", ref(ctx, reverse.id), `: ${VERDICT_WORDS[verdictOf(reverse)]}`)
       : h("span", { class: "muted" }, "no reverse-order battle"),

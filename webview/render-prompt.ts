@@ -8,6 +8,10 @@ const JUDGE_MODES: Record<string, string> = {
   text: "Scores parsed from the last “Score: X” in each judgement's text",
   json_schema: "Scores read from structured (JSON schema) judge output",
 };
+const META_JUDGE_MODES: Record<string, string> = {
+  text: "Verdicts parsed from the last “Winner: Judgement A|B” in each battle's text",
+  json_schema: "Verdicts read from structured (JSON schema) meta-judge output",
+};
 
 /** A link-like button that moves the selection to a record elsewhere on the page. */
 export function ref(ctx: RenderContext, id: string, text = ctx.label(id)): HTMLButtonElement {
@@ -28,6 +32,8 @@ export function renderHead(ctx: RenderContext): HTMLElement {
     h("h1", { id: "prompt-id", title: d.prompt.id }, "Prompt ", h("code", {}, d.prompt.id)),
     h("span", { class: "muted" }, `iteration ${d.iteration}`),
     badge(`judge mode: ${d.judgeMode}`, "info", JUDGE_MODES[d.judgeMode]),
+    // Shown only when it differs, so the usual page (both roles alike) keeps one badge.
+    d.metaJudgeMode !== undefined && d.metaJudgeMode !== d.judgeMode ? badge(`meta-judge mode: ${d.metaJudgeMode}`, "info", META_JUDGE_MODES[d.metaJudgeMode]) : null,
     h(
       "span",
       { class: "muted" },

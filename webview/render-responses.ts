@@ -1,7 +1,7 @@
 // The responses side by side, each above its judgements; the parsed score is marked inside the text.
 import type { InspectorJudgement, InspectorResponse } from "../src/core/view/types.js";
 import type { RenderContext } from "./context.js";
-import { badge, flagBadge, h, modelText, replaceChildren, roleBadge } from "./dom.js";
+import { badge, flagBadge, h, modeBadgeOf, modelText, replaceChildren, roleBadge } from "./dom.js";
 import { fmtCount, fmtFixed, fmtNum } from "./model.js";
 
 function noteLine(note: string | undefined): HTMLElement | null {
@@ -34,6 +34,7 @@ function judgementItem(ctx: RenderContext, j: InspectorJudgement): HTMLElement {
     () => [
       roleBadge(j.pairRole, "judgement (judge pair)"),
       j.score === null ? badge("parse failed", "error", j.parseError ?? "No score found") : null,
+      modeBadgeOf(j.mode, ctx.data.judgeMode),
     ],
     item,
   );

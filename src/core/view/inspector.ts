@@ -2,6 +2,7 @@
 // never a file), the battle matrix with its Elo, contradicting verdict pairs, and both pair
 // selections recomputed under the current annotations and settings.
 import { MetajudgeError } from "../errors.js";
+import type { VerdictMode } from "../schema.js";
 import { parseScore, parseWinner } from "../parse.js";
 import type { ActorPairResult, JudgePairResult } from "../select.js";
 import type { IndexedKind } from "../store/index.js";
@@ -31,15 +32,21 @@ export async function buildInspector(v: ViewData, experimentDir: string, iterati
     readObjects(v.index.file("meta_judgement"), battles.map((b) => slice("meta_judgement", b))),
   ]);
   const text = (o: Record<string, unknown> | null | undefined, key = "text"): string => (typeof o?.[key] === "string" ? (o[key] as string) : "");
+  const modes = v.settings.modes;
+  const judgeModes = new Set<VerdictMode>();
 
   let k = 0;
   const out: InspectorResponse[] = responses.map((r, i) => {
     const key = tables.response.id[r]!;
     const pair = v.agg.battles[r]! > 0 ? judgePair(v, key) : null;
     const judgementList: InspectorJudgement[] = judgementsOf[i]!.map((j) => {
-      const t = text(judgementObjs[k++]);
+      const obj = judgementObjs[k++];
+      const t = text(obj);
+      const mode = recordMode(obj);
+      judgeModes.add(mode);
       const row: InspectorJudgement = { ...judgementRow(v, j, pair?.elo), text: t };
-      const span = parseScore(t).span;
+      if (mode !== "text") row.mode = mode;
+      const span = parseScore(t, mode).span;
       if (span) row.scoreSpan = span;
       const note = v.annotations.get(row.id)?.note;
       if (note) row.note = note;
@@ -53,15 +60,27 @@ export async function buildInspector(v: ViewData, experimentDir: string, iterati
   });
 
   const actor = promptKey < 0 ? null : actorPair(v, promptKey);
+  const battleModes = new Set(battleObjs.map(recordMode));
   return {
     experimentDir,
     iteration,
     prompt: { id: promptId, text: text(promptObjs[0], "prompt") },
     responses: out,
-    battles: battledKey < 0 ? null : inspectBattles(v, battledKey, battles, battleObjs.map((o) => text(o))),
+    battles: battledKey < 0 ? null : inspectBattles(v, battledKey, battles, battleObjs.map((o) => text(o)), battleObjs.map(recordMode)),
     actorPair: actor ? inspectActorPair(actor.result, actor.candidates, v.settings.rho) : emptyActorPair(v.settings.rho),
-    judgeMode: "text",
+    judgeMode: commonMode(judgeModes, modes.judge),
+    metaJudgeMode: commonMode(battleModes, modes.meta_judge),
   };
+}
+
+/** A record says how it was read only when it was read as JSON. */
+function recordMode(o: Record<string, unknown> | null | undefined): VerdictMode {
+  return o?.mode === "json_schema" ? "json_schema" : "text";
+}
+
+/** The records' mode when they agree; with none on disk yet, or a mix, the iteration's. */
+function commonMode(seen: ReadonlySet<VerdictMode>, iteration: VerdictMode): VerdictMode {
+  return seen.size === 1 ? [...seen][0]! : iteration;
 }
 
 function isFlagged(v: ViewData, id: string): boolean {
@@ -81,15 +100,17 @@ function battledResponse(v: ViewData, responses: number[]): number {
   return first;
 }
 
-function inspectBattles(v: ViewData, responseKey: number, records: number[], texts: string[]): InspectorBattles {
+function inspectBattles(v: ViewData, responseKey: number, records: number[], texts: string[], modes: VerdictMode[]): InspectorBattles {
   const { pool } = v.index;
   const tables = v.tables;
   const J = tables.judgement;
   const battles: InspectorBattle[] = records.map((b, i) => {
     const t = texts[i] ?? "";
+    const mode = modes[i] ?? "text";
     const row: InspectorBattle = { ...battleRow(v, b), text: t };
+    if (mode !== "text") row.mode = mode;
     if (row.winner !== null) {
-      const span = parseWinner(t).span;
+      const span = parseWinner(t, mode).span;
       if (span) row.winnerSpan = span;
     }
     return row;

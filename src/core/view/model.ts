@@ -5,7 +5,7 @@
 // running stage appended.
 import * as path from "node:path";
 import { parseScore, parseWinner } from "../parse.js";
-import { FILES, STAGES, type Annotation, type Manifest, type StageName } from "../schema.js";
+import { FILES, STAGES, type Annotation, type Manifest, type StageName, type VerdictMode } from "../schema.js";
 import { IterationIndex, type IndexChanges, type IndexOptions } from "../store/index.js";
 import { iterationDir } from "../store/iteration.js";
 import { Aggregates } from "./aggregate.js";
@@ -84,7 +84,8 @@ export class IterationModel {
       if (config || manifest) {
         const next = viewSettings(this.experimentDir, this.iteration, this.manifest.value);
         // The manifest is rewritten as stages progress; only a change of setting means new selections.
-        if (next.rho !== this.settings.rho || next.lengthCap !== this.settings.lengthCap || next.promptsFile !== this.settings.promptsFile || next.problem !== this.settings.problem) {
+        const modesMoved = next.modes.judge !== this.settings.modes.judge || next.modes.meta_judge !== this.settings.modes.meta_judge;
+        if (next.rho !== this.settings.rho || next.lengthCap !== this.settings.lengthCap || next.promptsFile !== this.settings.promptsFile || next.problem !== this.settings.problem || modesMoved) {
           this.settings = next;
           this.index.setPromptsFile(next.promptsFile);
         }
@@ -238,11 +239,16 @@ export class IterationModel {
     return lineInfo(this.view(), file, fromLine, toLine);
   }
 
-  /** Where the parsed verdict sits in a judgement's or battle's text, for highlighting. */
-  scoreSpan(id: string, text: string): [number, number] | undefined {
+  /**
+   * Where the parsed verdict sits in a judgement's or battle's text, for highlighting. Pass the
+   * record's `mode` when at hand: without it the iteration's mode is assumed, which is wrong only
+   * for records of an iteration whose mode was changed midway.
+   */
+  scoreSpan(id: string, text: string, mode?: VerdictMode): [number, number] | undefined {
     const kind = this.kindOf(id);
-    if (kind === "judgement") return parseScore(text).span;
-    if (kind === "meta_judgement") return parseWinner(text).span;
+    const modes = this.view().settings.modes;
+    if (kind === "judgement") return parseScore(text, mode ?? modes.judge).span;
+    if (kind === "meta_judgement") return parseWinner(text, mode ?? modes.meta_judge).span;
     return undefined;
   }
 

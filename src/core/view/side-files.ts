@@ -3,7 +3,7 @@
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { CONFIG_FILE, iterationSettings, loadConfig, resolveIn } from "../config.js";
-import { ManifestSchema, type Annotation, type Manifest } from "../schema.js";
+import { ManifestSchema, type Annotation, type Manifest, type VerdictMode } from "../schema.js";
 import { readAnnotations } from "../store/annotations.js";
 import { readJsonl } from "../store/jsonl.js";
 import type { PairRole } from "./types.js";
@@ -42,6 +42,8 @@ export interface ViewSettings {
   promptsFile: string;
   rho: number;
   lengthCap: number | null;
+  /** How the iteration reads verdicts, for records that do not say (text ones never do). */
+  modes: VerdictModes;
   /** Why the config could not be used, when the settings came from the manifest or defaults instead. */
   problem?: string;
 }
@@ -54,15 +56,24 @@ export function viewSettings(experimentDir: string, t: number, manifest: Manifes
   try {
     const config = loadConfig(experimentDir);
     const s = iterationSettings(config, t);
-    return { promptsFile: resolveIn(experimentDir, config.prompts), rho: s.rho, lengthCap: s.judgement_length_cap };
+    // The modes an iteration ran with are the manifest's; the config only speaks for one not yet started.
+    const modes = manifest ? manifestModes(manifest) : { judge: config.roles.judge.mode, meta_judge: config.roles.meta_judge.mode };
+    return { promptsFile: resolveIn(experimentDir, config.prompts), rho: s.rho, lengthCap: s.judgement_length_cap, modes };
   } catch (err) {
     const snap = manifest?.config as { prompts?: unknown } | undefined;
     const settings = manifest?.settings as { rho?: unknown; judgement_length_cap?: unknown } | undefined;
     const prompts = typeof snap?.prompts === "string" ? snap.prompts : "prompts.jsonl";
     const rho = typeof settings?.rho === "number" && settings.rho >= 0 && settings.rho <= 1 ? settings.rho : 0;
     const cap = typeof settings?.judgement_length_cap === "number" ? settings.judgement_length_cap : null;
-    return { promptsFile: resolveIn(experimentDir, prompts), rho, lengthCap: cap, problem: (err as Error).message };
+    return { promptsFile: resolveIn(experimentDir, prompts), rho, lengthCap: cap, modes: manifestModes(manifest), problem: (err as Error).message };
   }
+}
+
+export type VerdictModes = { judge: VerdictMode; meta_judge: VerdictMode };
+
+/** A manifest from before modes were recorded, or none at all, means text. */
+export function manifestModes(manifest: Manifest | null): VerdictModes {
+  return manifest?.modes ?? { judge: "text", meta_judge: "text" };
 }
 
 export const configFile = (experimentDir: string): string => path.join(experimentDir, CONFIG_FILE);

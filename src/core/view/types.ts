@@ -1,6 +1,6 @@
 // What the workbench shows of an iteration: plain data, shared by the tree, the inspector (through
 // the webview protocol) and the inline record hints. Produced by IterationModel from the indexes.
-import type { StageName, StageState } from "../schema.js";
+import type { StageName, StageState, VerdictMode } from "../schema.js";
 
 export type AnnotationLabel = "suspicious" | "confirmed" | "cleared";
 export type TargetKind = "response" | "judgement" | "meta_judgement";
@@ -114,9 +114,11 @@ export interface RecordLocation {
 
 export interface InspectorJudgement extends JudgementRow {
   text: string;
-  /** [start, end) of the parsed "Score: X" in `text` (UTF-16 offsets), for highlighting. */
+  /** [start, end) of the parsed "Score: X" (or the JSON `"score": X`) in `text` (UTF-16 offsets), for highlighting. */
   scoreSpan?: [number, number];
   note?: string;
+  /** Set when the record was read as JSON; absent means text, as in the record. */
+  mode?: VerdictMode;
 }
 
 export interface InspectorResponse extends ResponseRow {
@@ -129,6 +131,8 @@ export interface InspectorResponse extends ResponseRow {
 export interface InspectorBattle extends BattleRow {
   text: string;
   winnerSpan?: [number, number];
+  /** As for judgements: absent means text. */
+  mode?: VerdictMode;
 }
 
 export interface InspectorBattles {
@@ -166,6 +170,11 @@ export interface InspectorData {
   responses: InspectorResponse[];
   battles: InspectorBattles | null;
   actorPair: InspectorActorPair;
-  /** Which parser produced the scores (text = "Score: X" parsing). */
-  judgeMode: "text" | "json_schema";
+  /**
+   * Which parser produced the scores (text = "Score: X" parsing): the mode of this prompt's
+   * judgements when they agree, else the iteration's; judgements read otherwise carry their own `mode`.
+   */
+  judgeMode: VerdictMode;
+  /** The same for the meta-judge's verdicts. */
+  metaJudgeMode?: VerdictMode;
 }
