@@ -15,7 +15,7 @@ export function trialReport(plan: TrialPlan, outcomes: readonly Outcome[], ctx: 
   out.push(`# ${ctx.templateName} tried on ${plan.cases.length} ${what}${plan.cases.length === 1 ? "" : "s"}`, "");
   out.push(
     `Records of iteration ${plan.iteration}; the template as it stands in the editor (unsaved edits included), sent to ` +
-      `${plan.endpoint.base_url} (model ${plan.endpoint.model}) with the ${plan.role} sampling settings and the seeds the run used, ` +
+      `${plan.endpoint.base_url} (model ${plan.endpoint.model}) with the ${plan.role} sampling settings, ${plan.mode} mode and the seeds the run used, ` +
       `so an unchanged template asks exactly what the run asked. ${ctx.at.toISOString()}.`,
     "",
   );

@@ -5,7 +5,8 @@ import { isCancelled } from "../../core/errors.js";
 import type { ChatRequest, LlmClient } from "../../core/llm/client.js";
 import { parseScore, parseWinner } from "../../core/parse.js";
 import { deriveSeed } from "../../core/pipeline/ids.js";
-import type { Role } from "../../core/schema.js";
+import { requestBody } from "../../core/pipeline/llm-stage.js";
+import type { Role, VerdictMode } from "../../core/schema.js";
 import { renderTemplate, type Template } from "../../core/templates.js";
 import {
   firstBattles,
@@ -46,6 +47,8 @@ export interface TrialPlan {
   endpoint: ResolvedEndpoint;
   /** Samples per case: the judge's n, so new and stored means average as many judgements; one verdict per battle. */
   n: number;
+  /** How verdicts are asked for and read: the role's mode in metajudge.json, as a run would now use it. */
+  mode: VerdictMode;
   cases: (JudgeCase | BattleCase)[];
 }
 
@@ -70,7 +73,7 @@ export async function planTrial(role: TrialRole, exp: Experiment, sampleSize: nu
     const settings = exp.config.iterations[t - 1];
     const endpoint = roleEndpoint(exp.config, role, settings);
     const n = role === "judge" ? exp.config.roles.judge.sampling.n : 1;
-    return { role, iteration: t, endpoint, n, cases };
+    return { role, iteration: t, endpoint, n, mode: exp.config.roles[role].mode, cases };
   }
   throw new NoRecordsError(
     role === "judge"
@@ -119,20 +122,10 @@ async function battleCases(exp: Experiment, t: number, size: number): Promise<Ba
   }));
 }
 
-/** The request a run would send for this case: same model, sampling and seed, so only the template differs. */
+/** The request a run would send for this case: same model, sampling, seed and response format, so only the template differs. */
 export function trialRequest(plan: TrialPlan, exp: Experiment, template: Template, c: JudgeCase | BattleCase): ChatRequest {
-  const s = exp.config.roles[plan.role].sampling;
-  const body: ChatRequest = {
-    model: plan.endpoint.model,
-    messages: [{ role: "user", content: renderTemplate(template, c.vars) }],
-    n: plan.n,
-    temperature: s.temperature,
-    top_p: s.top_p,
-    max_tokens: s.max_tokens,
-  };
-  const seed = deriveSeed(s.seed, c.id);
-  if (seed !== undefined) body.seed = seed;
-  return body;
+  const seed = deriveSeed(exp.config.roles[plan.role].sampling.seed, c.id);
+  return requestBody(exp.config, plan.role, plan.endpoint.model, renderTemplate(template, c.vars), plan.n, seed);
 }
 
 /** Every case at once (the client caps concurrency); a failed case is reported, a cancellation ends all. */
@@ -150,7 +143,7 @@ export async function runTrial(
       let outcome: Outcome;
       try {
         const result = await client.complete(trialRequest(plan, exp, template, c), signal);
-        outcome = { id: c.id, answers: result.choices.map((ch) => parseAnswer(plan.role, ch.text)), ms: Date.now() - started };
+        outcome = { id: c.id, answers: result.choices.map((ch) => parseAnswer(plan.role, plan.mode, ch.text)), ms: Date.now() - started };
       } catch (err) {
         if (isCancelled(err)) throw err;
         outcome = { id: c.id, answers: [], error: err, ms: Date.now() - started };
@@ -161,12 +154,12 @@ export async function runTrial(
   );
 }
 
-function parseAnswer(role: TrialRole, text: string): Answer {
+function parseAnswer(role: TrialRole, mode: VerdictMode, text: string): Answer {
   if (role === "judge") {
-    const { score, error } = parseScore(text);
+    const { score, error } = parseScore(text, mode);
     return error === undefined ? { text, score } : { text, score, parseError: error };
   }
-  const { winner, error } = parseWinner(text);
+  const { winner, error } = parseWinner(text, mode);
   const side = winner === "A" ? "first" : winner === "B" ? "second" : null;
   return error === undefined ? { text, winner: side } : { text, winner: side, parseError: error };
 }
