@@ -33,6 +33,9 @@ export interface FakeOptions {
   fault?: Fault | null;
   record?: boolean; // keep every chat body in `received` (tests only: it grows without bound)
   respond?: (req: FakeChatRequest, index: number) => string;
+  // Share (0..1) of json_schema answers broken on purpose, as from a server that ignores the schema.
+  // Default 0: a schema is always honoured, as constrained decoding does.
+  malformedJson?: number;
 }
 
 // requests counts every route but the /__ control ones; the in-flight figures count chat requests.
@@ -122,15 +125,85 @@ function metaText(r: () => number, spelling: string): string {
 }
 
 /** The default answer for choice `index`: realistic per role, judged from the last user message. */
-export function defaultAnswer(req: FakeChatRequest, index: number, promptHash = hashPrompt(req)): string {
+export function defaultAnswer(req: FakeChatRequest, index: number, promptHash = hashPrompt(req), malformedJson = 0): string {
   const temp = Math.round((req.temperature ?? 1) * 1000);
   const r = rng(mix(mix(mix(promptHash, req.seed ?? 0x5eed), index), temp));
   const last = [...req.messages].reverse().find((m) => m.role === "user")?.content ?? "";
+  const schema = requestedSchema(req);
+  if (schema) return schemaAnswer(r, schema, last, malformedJson);
   const meta = /Judg(e?)ment A/.exec(last);
   if (meta) return metaText(r, meta[1] ? "Judgement" : "Judgment");
   // Same judged text, same underlying quality: samples scatter around it, with ties, as real judges do.
   if (last.includes("additive 5-point") || last.includes("Score:")) return judgeText(r, [1, 2, 3, 3, 4, 4, 5][fnv1a(last) % 7] ?? 3);
   return prose(r, 40 + Math.floor(r() * 561));
+}
+
+// ---- json_schema answers -----------------------------------------------------------------------
+//
+// What a server with constrained decoding returns: JSON valid against the request's schema, the
+// verdict drawn as the text answers draw theirs (the same quality per judged text, the same
+// position bias), strings cut to maxLength as a grammar would close them.
+
+interface Schema {
+  type?: string;
+  properties?: Record<string, Schema>;
+  enum?: unknown[];
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+}
+
+function requestedSchema(req: FakeChatRequest): Schema | null {
+  const f = req.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
+  if (f?.type !== "json_schema" || typeof f.json_schema?.schema !== "object" || f.json_schema.schema === null) return null;
+  return f.json_schema.schema as Schema;
+}
+
+function schemaValue(r: () => number, s: Schema, key: string, last: string): unknown {
+  if (Array.isArray(s.enum) && s.enum.length > 0) return key === "winner" && s.enum.length === 2 ? s.enum[r() < 0.6 ? 0 : 1] : pick(r, s.enum);
+  switch (s.type) {
+    case "object": {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(s.properties ?? {})) out[k] = schemaValue(r, v, k, last);
+      return out;
+    }
+    case "number":
+    case "integer": {
+      const lo = s.minimum ?? 0;
+      const hi = s.maximum ?? lo + 10;
+      if (key === "score") {
+        const base = [1, 2, 3, 3, 4, 4, 5][fnv1a(last) % 7] ?? 3;
+        const noise = [-1, -0.5, 0, 0, 0.5, 1][Math.floor(r() * 6)] ?? 0;
+        return Math.min(hi, Math.max(lo, s.type === "integer" ? Math.round(base + noise) : base + noise));
+      }
+      const v = lo + r() * (hi - lo);
+      return s.type === "integer" ? Math.round(v) : Math.round(v * 100) / 100;
+    }
+    case "boolean":
+      return r() < 0.5;
+    default: {
+      const text = key === "reason" ? `${pick(r, JUDGE_LINES)} ${pick(r, JUDGE_LINES)}` : prose(r, 20 + Math.floor(r() * 80));
+      return s.maxLength !== undefined && text.length > s.maxLength ? text.slice(0, s.maxLength) : text;
+    }
+  }
+}
+
+function schemaAnswer(r: () => number, schema: Schema, last: string, malformed: number): string {
+  const value = schemaValue(r, schema, "", last);
+  const json =
+    typeof value === "object" && value !== null
+      ? `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")}}`
+      : JSON.stringify(value);
+  if (malformed <= 0 || r() >= malformed) return json;
+  const verdict = Object.keys(schema.properties ?? {}).find((k) => k !== "reason") ?? "score";
+  switch (Math.floor(r() * 3)) {
+    case 0:
+      return json.slice(0, Math.floor(json.length / 2)); // cut short
+    case 1: // the schema ignored: the text-mode format instead
+      return verdict === "winner" ? `${pick(r, JUDGE_LINES)}\n\nWinner: Judgement A` : `${pick(r, JUDGE_LINES)}\n\nScore: 4`;
+    default: // the verdict of the wrong type
+      return json.replace(new RegExp(`("${verdict}": )([^,}]+)`), (_m, k: string, v: string) => `${k}${JSON.stringify(v)}`);
+  }
 }
 
 function hashPrompt(req: FakeChatRequest): number {
@@ -172,7 +245,7 @@ export function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeServer> {
     let completion = 0;
     const choices = [];
     for (let i = 0; i < n; i++) {
-      let text = opts.respond ? opts.respond(req, i) : defaultAnswer(req, i, hash);
+      let text = opts.respond ? opts.respond(req, i) : defaultAnswer(req, i, hash, opts.malformedJson ?? 0);
       let finish = "stop";
       for (const s of stops) if (s && text.includes(s)) text = text.slice(0, text.indexOf(s));
       if (req.max_tokens !== undefined && text.length > req.max_tokens * 4) {
@@ -350,6 +423,7 @@ async function main(argv: string[]): Promise<void> {
     "--api-key": (v) => (opts.apiKey = v),
     "--models": (v) => (opts.models = v.split(",")),
     "--fault": (v) => (opts.fault = parseFault(v)),
+    "--malformed-json": (v) => (opts.malformedJson = Number(v)),
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? "";
