@@ -22,8 +22,8 @@ export function defaultConfig(): ConfigInput {
     endpoint: { base_url: "http://127.0.0.1:8000/v1", model: "meta-llama/Meta-Llama-3-8B-Instruct" },
     roles: {
       actor: { sampling: { n: 7, temperature: 0.8, top_p: 0.95, max_tokens: 1024, seed: 1 } },
-      judge: { sampling: { n: 11, temperature: 0.8, top_p: 0.95, max_tokens: 512, seed: 2 } },
-      meta_judge: { sampling: { n: 1, temperature: 0.8, top_p: 0.95, max_tokens: 512, seed: 3 } },
+      judge: { mode: "text", sampling: { n: 11, temperature: 0.8, top_p: 0.95, max_tokens: 512, seed: 2 } },
+      meta_judge: { mode: "text", sampling: { n: 1, temperature: 0.8, top_p: 0.95, max_tokens: 512, seed: 3 } },
     },
     concurrency: 16,
     request: { timeout_ms: 120000, max_retries: 6 },

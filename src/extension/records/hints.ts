@@ -118,7 +118,7 @@ export function registerRecordHints(services: Services, experiments: Experiments
         }
       }
       if (typeof rec.text === "string") {
-        const span = model.scoreSpan(at.id, rec.text);
+        const span = model.scoreSpan(at.id, rec.text, rec.mode === "json_schema" ? "json_schema" : "text");
         appendHighlighted(md, rec.text, span);
       }
       if (typeof rec.parse_error === "string") {
