@@ -7,7 +7,8 @@ const watch = process.argv.includes("--watch");
 const common = { bundle: true, platform: "node", target: "node20", format: "cjs", sourcemap: true, logLevel: "warning", mainFields: ["module", "main"] };
 const builds = [
   { ...common, entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", external: ["vscode"] },
-  { ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node" } },
+  // node-llama-cpp (native, ESM-only) stays outside: `serve-local` import()s it from node_modules at run time.
+  { ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node" }, external: ["node-llama-cpp"] },
   { bundle: true, platform: "browser", target: "chrome120", format: "iife", minify: true, sourcemap: true, logLevel: "warning", entryPoints: ["webview/main.ts"], outfile: "media/inspector.js" },
 ];
 if (watch) {

@@ -5,6 +5,7 @@ import { formatWhere, isCancelled, MetajudgeError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { STAGES, type StageName } from "../core/schema.js";
 import { cmdBatch, cmdExport, cmdInit, cmdPairs, cmdRun, cmdStatus, cmdValidate } from "./commands.js";
+import { serveLocal } from "./serve-local.js";
 
 const USAGE = `metajudge ${VERSION}: Meta-Rewarding iterations against any OpenAI-compatible endpoint
 
@@ -20,6 +21,9 @@ usage:
                                                         the stage's missing requests as OpenAI Batch JSONL
   metajudge batch read <experiment-dir> --iteration <t> --stage <s> <results.jsonl>
                                                         join a batch's results (vllm run-batch, OpenAI) into the records
+  metajudge serve-local [--port 8765] [--threads 1] [--seed 0] [--model <file.gguf>]
+                                                        serve the embedded local model on 127.0.0.1: random weights,
+                                                        meaningless output; it exists so the pipeline runs end to end
 
 stages: ${STAGES.join(" → ")}
 options:
@@ -36,6 +40,8 @@ function stageArg(v: string | undefined, flag: string): StageName | undefined {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Its options (--port, --seed, …) are its own; it parses them itself.
+  if (argv[0] === "serve-local") return serveLocal(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
