@@ -73,13 +73,18 @@ export interface JudgementRow {
   text?: string;
 }
 
-/** `keepText` decides per record whether its text is kept (all, none, or the ids in a set). */
-export async function loadJudgements(
-  file: string,
-  keepText: boolean | ReadonlySet<string>,
-  signal?: AbortSignal,
-): Promise<JudgementRow[]> {
-  const rows: JudgementRow[] = [];
+/** A judgement line as checked against the contract, text included. */
+export interface JudgementLine {
+  id: string;
+  prompt_id: string;
+  response_id: string;
+  index: number;
+  score: number | null;
+  text: string;
+}
+
+/** Streams the judgement file through `fn` without keeping rows: a paper-scale iteration has 385,000. */
+export async function forEachJudgement(file: string, fn: (j: JudgementLine) => void, signal?: AbortSignal): Promise<void> {
   await readJsonl(
     file,
     (v, line) => {
@@ -88,18 +93,34 @@ export async function loadJudgements(
       const text = str(r, "text", file, line);
       const score = r.score;
       if (score !== null && typeof score !== "number") bad(file, line, `"score" must be a number or null`);
-      const row: JudgementRow = {
+      fn({
         id,
         prompt_id: str(r, "prompt_id", file, line),
         response_id: str(r, "response_id", file, line),
         index: int(r, "index", file, line),
         score,
-        length: charLength(text),
-      };
-      if (keepText === true || (keepText !== false && keepText.has(id))) row.text = text;
-      rows.push(row);
+        text,
+      });
     },
     { signal },
+  );
+}
+
+/** `keepText` decides per record whether its text is kept (all, none, or the ids in a set). */
+export async function loadJudgements(
+  file: string,
+  keepText: boolean | ReadonlySet<string>,
+  signal?: AbortSignal,
+): Promise<JudgementRow[]> {
+  const rows: JudgementRow[] = [];
+  await forEachJudgement(
+    file,
+    (j) => {
+      const row: JudgementRow = { id: j.id, prompt_id: j.prompt_id, response_id: j.response_id, index: j.index, score: j.score, length: charLength(j.text) };
+      if (keepText === true || (keepText !== false && keepText.has(j.id))) row.text = j.text;
+      rows.push(row);
+    },
+    signal,
   );
   return rows;
 }
