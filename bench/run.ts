@@ -15,6 +15,7 @@ import { defaultConfig, initExperiment } from "../src/core/experiment.js";
 import { FILES } from "../src/core/schema.js";
 import { collect } from "../test/support/cli.js";
 import { ensureSynth, PAPER_SCALE, type Synth } from "./synth.js";
+import { runViewBench, type ViewSample } from "./view.js";
 
 const ROOT = path.join(__dirname, "..");
 const CLI = path.join(ROOT, "dist", "cli.js");
@@ -86,7 +87,7 @@ const cpuProfArgs = (name: string): string[] => (profile ? ["--cpu-prof", "--cpu
 /** A bench program bundled like the CLI, so that it too runs as plain Node. */
 async function bundle(name: string): Promise<string> {
   const outfile = path.join(CACHE, `${name}.cjs`);
-  await esbuild.build({ entryPoints: [path.join(__dirname, `${name}.ts`)], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning" });
+  await esbuild.build({ entryPoints: [path.join(__dirname, `${name}.ts`)], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning", mainFields: ["module", "main"] });
   return outfile;
 }
 
@@ -605,7 +606,31 @@ function pipelineNotes(r: PipelineResult): string[] {
   return notes;
 }
 
-function report(started: Date, totalSeconds: number, pipeline: PipelineResult | Error, pairs: PairsBench | Error, summary: string[]): string {
+const VIEW = { firstLevelMs: 300, childrenMs: 100, buildS: 10, rssMiB: 400 };
+
+async function benchView(): Promise<ViewSample[]> {
+  const synth = ensureSynth(CACHE, ROOT, PAPER_SCALE, log);
+  log("view: cold open (index built), then cached opens, each in a fresh process");
+  return runViewBench(await bundle("view"), synth.experimentDir, 3);
+}
+
+function viewRows(samples: readonly ViewSample[]): Row[] {
+  const cold = samples[0]!;
+  const cached = samples.slice(1);
+  const first = median(cached.map((x) => x.openMs + x.firstLevelMs));
+  const children = median(cached.map((x) => x.promptChildrenMs));
+  const inspector = median(cached.map((x) => x.inspectorMs));
+  const rss = Math.max(...samples.map((x) => x.rssMiB));
+  return [
+    { name: "**index build** (cold open: scan and index every record file)", measured: sec(cold.openMs / 1000), target: `< ${VIEW.buildS} s`, pass: cold.openMs / 1000 < VIEW.buildS },
+    { name: "**first tree level** once indexed (open from the saved index + summary + first 200 prompts), median", measured: `${first.toFixed(0)} ms`, target: `< ${VIEW.firstLevelMs} ms`, pass: first < VIEW.firstLevelMs },
+    { name: "**a prompt's children**: its responses and their judgements with Elo, median", measured: `${children.toFixed(1)} ms`, target: `< ${VIEW.childrenMs} ms`, pass: children < VIEW.childrenMs },
+    { name: "inspector data for the most disputed prompt (texts read by offset), median", measured: `${inspector.toFixed(1)} ms`, target: "", pass: null },
+    { name: "**RSS of a Node process holding the open model**, largest", measured: `${rss.toFixed(0)} MiB`, target: `< ${VIEW.rssMiB} MiB`, pass: rss < VIEW.rssMiB },
+  ];
+}
+
+function report(started: Date, totalSeconds: number, pipeline: PipelineResult | Error, pairs: PairsBench | Error, summary: string[], view?: ViewSample[] | Error): string {
   let s = `# Benchmarks\n\nWritten by \`npm run bench\` at ${started.toISOString()}; every number below was measured in that run, which took ${totalSeconds.toFixed(0)} s. Rerun rather than edit.\n\n`;
   s += machine() + "\n";
   s += "## Results\n\n" + summary.map((l) => `- ${l}`).join("\n") + "\n\n";
@@ -643,10 +668,20 @@ function report(started: Date, totalSeconds: number, pipeline: PipelineResult | 
     s += "\n" + table(pairsRows(pairs)) + "\n";
     s += `\`pairs\` counts: ${Object.entries(pairs.counts).map(([k, v]) => `${k} ${int(v)}`).join(", ")}.\n`;
   }
+  if (view) {
+    s += "\n## (c) The workbench at paper scale\n\n";
+    s += "The same synthetic iteration, opened with the core calls the extension host makes (`IterationModel` in `src/core/view`, bundled like the extension), each measurement in a fresh Node process: one cold open that builds and saves the byte-offset index, then three opens from the saved index. The RSS is that process's, holding the open model; the extension host adds its own baseline on top.\n\n";
+    if (view instanceof Error) s += `**MISS**: the benchmark failed: ${view.message}\n`;
+    else {
+      s += "| run | open | first level | prompt's children | inspector data | RSS | scanned |\n| --- | --- | --- | --- | --- | --- | --- |\n";
+      for (const v of view) s += `| ${v.mode} | ${v.openMs.toFixed(0)} ms | ${v.firstLevelMs.toFixed(1)} ms | ${v.promptChildrenMs.toFixed(1)} ms | ${v.inspectorMs.toFixed(1)} ms | ${v.rssMiB.toFixed(0)} MiB | ${v.scannedMiB.toFixed(0)} MiB |\n`;
+      s += "\n" + table(viewRows(view));
+    }
+  }
   return s;
 }
 
-function summarize(pipeline: PipelineResult | Error | undefined, pairs: PairsBench | Error | undefined): string[] {
+function summarize(pipeline: PipelineResult | Error | undefined, pairs: PairsBench | Error | undefined, view?: ViewSample[] | Error): string[] {
   const judged = (rows: Row[]): string =>
     rows
       .filter((r) => r.pass !== null)
@@ -657,6 +692,8 @@ function summarize(pipeline: PipelineResult | Error | undefined, pairs: PairsBen
   else if (pipeline) out.push(`(a) pipeline: ${judged(pipelineRows(pipeline))}`);
   if (pairs instanceof Error) out.push(`(b) pairs: MISS, the benchmark failed: ${pairs.message}`);
   else if (pairs) out.push(`(b) pairs: ${judged(pairsRows(pairs))}`);
+  if (view instanceof Error) out.push(`(c) workbench: MISS, the benchmark failed: ${view.message}`);
+  else if (view) out.push(`(c) workbench: ${judged(viewRows(view))}`);
   return out;
 }
 
@@ -676,14 +713,16 @@ async function main(): Promise<void> {
   if (profile) fs.mkdirSync(PROFILE_DIR, { recursive: true });
   const pipeline = only === undefined || only === "pipeline" ? await attempt("pipeline", benchPipeline) : undefined;
   const pairs = only === undefined || only === "pairs" ? await attempt("pairs", benchPairs) : undefined;
+  const view = only === undefined || only === "view" ? await attempt("view", benchView) : undefined;
   const total = (performance.now() - t0) / 1000;
-  const summary = summarize(pipeline, pairs);
+  const summary = summarize(pipeline, pairs, view);
   if (only === undefined && pipeline && pairs) {
-    fs.writeFileSync(REPORT, report(started, total, pipeline, pairs, summary));
+    fs.writeFileSync(REPORT, report(started, total, pipeline, pairs, summary, view));
     log(`wrote ${path.relative(process.cwd(), REPORT)}`);
   } else {
     if (pipeline && !(pipeline instanceof Error)) process.stdout.write(table(pipelineRows(pipeline)) + "\n");
     if (pairs && !(pairs instanceof Error)) process.stdout.write(table(pairsRows(pairs)) + "\n");
+    if (view && !(view instanceof Error)) process.stdout.write(table(viewRows(view)) + "\n");
   }
   const misses = summary.filter((l) => l.includes("MISS")).length;
   process.stdout.write(`${summary.join("\n")}\n${misses === 0 ? "every target met" : `${misses} benchmark(s) with a MISS`}; ${total.toFixed(0)} s in all\n`);

@@ -45,13 +45,16 @@ async function measure(experimentDir: string, mode: "cold" | "cached"): Promise<
   return sample;
 }
 
-/** Runs one cold open (index removed first) and then `cached` opens, each in its own process. */
-export function runViewBench(root: string, experimentDir: string, cached = 3): ViewSample[] {
+/**
+ * Runs one cold open (index removed first) and then `cached` opens, each in its own process. `script`
+ * is this file bundled like the extension (plain Node, no TypeScript loader in the measured process).
+ */
+export function runViewBench(script: string, experimentDir: string, cached = 3): ViewSample[] {
   const indexDir = path.join(experimentDir, "iterations", "1", ".index");
   fs.rmSync(indexDir, { recursive: true, force: true });
   const out: ViewSample[] = [];
   for (const mode of ["cold", ...Array<"cached">(cached).fill("cached")] as const) {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "bench", "view.ts"), experimentDir, mode], { cwd: root, encoding: "utf8", maxBuffer: 1 << 20 });
+    const r = spawnSync(process.execPath, [script, experimentDir, mode], { encoding: "utf8", maxBuffer: 1 << 20 });
     if (r.status !== 0) throw new Error(`view bench (${mode}) failed: ${r.stderr}`);
     out.push(JSON.parse(r.stdout.trim().split("\n").at(-1)!) as ViewSample);
   }
@@ -61,7 +64,7 @@ export function runViewBench(root: string, experimentDir: string, cached = 3): V
 if (require.main === module) {
   const [dir, mode] = process.argv.slice(2);
   if (!dir || (mode !== "cold" && mode !== "cached")) {
-    process.stderr.write("usage: node --import tsx bench/view.ts <experiment-dir> cold|cached\n");
+    process.stderr.write("usage: node view.cjs <experiment-dir> cold|cached\n");
     process.exit(2);
   }
   measure(dir, mode).then(

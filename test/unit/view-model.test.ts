@@ -376,3 +376,23 @@ test("opening can be cancelled", async () => {
   ac.abort();
   await assert.rejects(IterationModel.open(dir, 1, { signal: ac.signal }), (e: unknown) => (e as { reason?: string }).reason === "cancelled");
 });
+
+test("pair files: lines in Metajudge's own key order and in any other order read the same", async () => {
+  const { readPairFile } = await import("../../src/core/view/side-files.js");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mj-pairs-"));
+  const file = path.join(dir, "pairs.judge.jsonl");
+  fs.writeFileSync(
+    file,
+    [
+      JSON.stringify({ prompt_id: 'p"1', response_id: "p:r0", chosen_id: "p:r0:j1", rejected_id: "p:r0:j2", elo: { "p:r0:j1": 1010 } }),
+      JSON.stringify({ elo: {}, rejected_id: "q:r1:j0", chosen_id: "q:r1:j3", prompt_id: "q" }),
+      "{not json",
+      "",
+    ].join("\n"),
+  );
+  const got = await readPairFile(file);
+  assert.equal(got.lines, 2);
+  assert.deepEqual([...got.prompts].sort(), ['p"1', "q"]);
+  assert.deepEqual(Object.fromEntries(got.roles), { "p:r0:j1": "chosen", "p:r0:j2": "rejected", "q:r1:j3": "chosen", "q:r1:j0": "rejected" });
+  assert.equal((await readPairFile(path.join(dir, "none.jsonl"))).lines, 0);
+});

@@ -5,7 +5,6 @@ import * as path from "node:path";
 import { CONFIG_FILE, iterationSettings, loadConfig, resolveIn } from "../config.js";
 import { ManifestSchema, type Annotation, type Manifest, type VerdictMode } from "../schema.js";
 import { readAnnotations } from "../store/annotations.js";
-import { readJsonl } from "../store/jsonl.js";
 import type { PairRole } from "./types.js";
 
 /** Re-reads a file when its size or modification time moves; a missing file reads as `missing`. */
@@ -101,19 +100,42 @@ export interface PairFile {
 
 export const NO_PAIRS: PairFile = { roles: new Map(), prompts: new Set(), lines: 0 };
 
+// Pair lines as Metajudge writes them start with these three keys; anything else is parsed whole.
+const PAIR_PREFIX = /^\{"prompt_id":("(?:[^"\\]|\\.)*"),(?:"response_id":"(?:[^"\\]|\\.)*",)?"chosen_id":("(?:[^"\\]|\\.)*"),"rejected_id":("(?:[^"\\]|\\.)*")/;
+
 export async function readPairFile(file: string): Promise<PairFile> {
   const out: PairFile = { roles: new Map(), prompts: new Set(), lines: 0 };
-  await readJsonl(
-    file,
-    (v) => {
-      const r = v as { prompt_id?: unknown; chosen_id?: unknown; rejected_id?: unknown };
-      if (typeof r !== "object" || r === null) return;
-      out.lines++;
-      if (typeof r.prompt_id === "string") out.prompts.add(r.prompt_id);
-      if (typeof r.chosen_id === "string") out.roles.set(r.chosen_id, "chosen");
-      if (typeof r.rejected_id === "string") out.roles.set(r.rejected_id, "rejected");
-    },
-    { strict: false },
-  );
+  const add = (prompt: unknown, chosen: unknown, rejected: unknown): void => {
+    out.lines++;
+    if (typeof prompt === "string") out.prompts.add(prompt);
+    if (typeof chosen === "string") out.roles.set(chosen, "chosen");
+    if (typeof rejected === "string") out.roles.set(rejected, "rejected");
+  };
+  let text: string;
+  try {
+    text = await fsp.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return out;
+    throw err;
+  }
+  // The view needs three ids a line; the judge pairs' Elo maps are most of the bytes and are skipped.
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    const m = PAIR_PREFIX.exec(line);
+    if (m) {
+      add(JSON.parse(m[1]!), JSON.parse(m[2]!), JSON.parse(m[3]!));
+      continue;
+    }
+    let r: unknown;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      continue; // a pair file is rewritten whole; a bad line is not worth failing the view for
+    }
+    if (typeof r === "object" && r !== null) {
+      const p = r as { prompt_id?: unknown; chosen_id?: unknown; rejected_id?: unknown };
+      add(p.prompt_id, p.chosen_id, p.rejected_id);
+    }
+  }
   return out;
 }
