@@ -123,16 +123,25 @@ export class LocalEngine {
     }
     const grammar = await this.grammarFor(p.format);
     const maxTokens = Math.min(p.maxTokens, room);
+    // Each request starts from empty sequences: a prefix left by an earlier request would change how
+    // this prompt is batched and, in the last bits, its logits; the same seed must give the same text.
+    // Within the request the prompt stays, so its later choices re-evaluate only its last token.
+    const started = new Set<LlamaContextSequence>();
     const choices = await Promise.all(
-      Array.from({ length: p.n }, (_, i) => this.withSequence((seq) => this.one(seq, history, p, maxTokens, grammar, p.seed === undefined ? randomInt(2 ** 31) : (p.seed + i) >>> 0))),
+      Array.from({ length: p.n }, (_, i) =>
+        this.withSequence(async (seq) => {
+          if (!started.has(seq)) {
+            started.add(seq);
+            await seq.clearHistory();
+          }
+          return this.one(seq, history, p, maxTokens, grammar, p.seed === undefined ? randomInt(2 ** 31) : (p.seed + i) >>> 0);
+        }),
+      ),
     );
     return { choices, promptTokens };
   }
 
   private async one(seq: LlamaContextSequence, history: ChatHistoryItem[], p: GenerateParams, maxTokens: number, grammar: LlamaGrammar | undefined, seed: number): Promise<GeneratedChoice> {
-    // A fresh sequence every time: reusing a cached prompt prefix would change how the prompt is
-    // batched, and with it, in the last bits, the logits; the same seed must give the same text.
-    await seq.clearHistory();
     const before = seq.tokenMeter.usedOutputTokens;
     const chat = new this.nlc.LlamaChat({ contextSequence: seq, chatWrapper: this.chatWrapper });
     try {
