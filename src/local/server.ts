@@ -101,7 +101,7 @@ export function startLocalServer(model: Generator, o: LocalServerOptions): Promi
       return fail(res, e instanceof HttpError ? e : new HttpError(400, String(e), "invalid_request_error"));
     }
     if (closing) return fail(res, new HttpError(503, "the server is shutting down", "server_error"));
-    if (queue.length >= o.maxQueue) {
+    if (busy && queue.length >= o.maxQueue) {
       const waitMs = Math.ceil(avgMs * (queue.length + 1));
       return fail(res, new HttpError(429, `${queue.length} requests are queued; retry later`, "rate_limit_error", null, "queue_full"), {
         "retry-after": String(Math.max(1, Math.ceil(waitMs / 1000))),

@@ -214,6 +214,11 @@ describe("the local server", () => {
     assert.deepEqual([(await first).status, (await second).status], [200, 200]);
   });
 
+  it("with no queue at all, still answers when idle", async () => {
+    const s = await serve(new StandIn(), 0);
+    assert.equal((await post(s, { model: MODEL, messages: user })).status, 200);
+  });
+
   it("drops a queued request whose client gave up", async () => {
     const m = new StandIn();
     let open: () => void = () => {};
