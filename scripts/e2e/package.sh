@@ -8,9 +8,9 @@ out=${1:-.e2e/metajudge.vsix}
 mkdir -p "$(dirname "$out")"
 
 node scripts/build.mjs
-# No repository exists to link to; vsce would otherwise stop and ask. </dev/null keeps any other
+# No repository exists to link to (so relative links in the README stay as they are); vsce would otherwise stop and ask. </dev/null keeps any other
 # question from waiting for an answer that CI cannot give.
-npx vsce package --no-dependencies --allow-missing-repository -o "$out" </dev/null
+npx vsce package --no-dependencies --allow-missing-repository --no-rewrite-relative-links -o "$out" </dev/null
 
 entries=$(unzip -Z1 "$out")
 fail=0
