@@ -73,6 +73,8 @@ async function main(): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
   cli(["init", dir]);
   fs.writeFileSync(path.join(dir, "metajudge.json"), JSON.stringify(demoConfig(local.url, local.model, seed), null, 2) + "\n");
+  // The demo's own prompt set: three dozen everyday instructions written for the project.
+  fs.copyFileSync(path.join(ROOT, "prompts", "demo.jsonl"), path.join(dir, "prompts.jsonl"));
 
   say("running iteration 1: generate → judge → metajudge → pairs → export");
   cli(["run", dir, "--iteration", "1"]);
