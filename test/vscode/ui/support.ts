@@ -4,17 +4,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Frame, Locator, Page } from "playwright-core";
 import type { UiContext } from "../harness.js";
+import { readLines as readJsonl } from "../../support/cli.js";
 
 export const WAIT = 30_000;
 
-export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as T);
-}
+export { readJsonl };
 
 export interface PromptRecord {
   id: string;
