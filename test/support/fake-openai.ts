@@ -2,6 +2,7 @@
 // CLI are exercised over loopback exactly as against vLLM or OpenAI, without a GPU. Answers are
 // pure functions of the request so runs are reproducible and resumes can be compared byte for byte.
 import http from "node:http";
+import { prng } from "../../src/local/model.js";
 
 export interface FakeChatRequest {
   model: string;
@@ -64,16 +65,6 @@ function mix(h: number, v: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WORDS = (
   "the a model answer question data result method approach example value step first then because however " +
   "therefore simple clear important consider note case use process system test measure improve learn " +
@@ -127,7 +118,7 @@ function metaText(r: () => number, spelling: string): string {
 /** The default answer for choice `index`: realistic per role, judged from the last user message. */
 export function defaultAnswer(req: FakeChatRequest, index: number, promptHash = hashPrompt(req), malformedJson = 0): string {
   const temp = Math.round((req.temperature ?? 1) * 1000);
-  const r = rng(mix(mix(mix(promptHash, req.seed ?? 0x5eed), index), temp));
+  const r = prng(mix(mix(mix(promptHash, req.seed ?? 0x5eed), index), temp));
   const last = [...req.messages].reverse().find((m) => m.role === "user")?.content ?? "";
   const schema = requestedSchema(req);
   if (schema) return schemaAnswer(r, schema, last, malformedJson);
