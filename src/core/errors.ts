@@ -8,6 +8,8 @@ export type ErrorReason =
   | "timeout" // the endpoint did not answer in time, after retries
   | "rateLimited" // 429 after retries
   | "server" // 5xx after retries, or an answer we cannot use
+  | "hostKey" // an SSH host key that is unknown (and not confirmed) or changed: never accepted silently
+  | "jobFailed" // a remote job ended other than successfully (exit code, Slurm/Ray state)
   | "cancelled"
   | "internal";
 

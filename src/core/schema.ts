@@ -94,6 +94,124 @@ const IterationSettingsSchema = z
   .strict();
 export type IterationSettings = z.infer<typeof IterationSettingsSchema>;
 
+// ---- remote hosts and launch settings (issue: remote GPU hosts) --------------------------------------
+
+const HostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' or '-'");
+
+/** How to reach a machine over SSH: an alias from ~/.ssh/config or a plain host name. */
+export const SshTargetSchema = z
+  .object({
+    host: z.string().min(1).describe("Host alias from ~/.ssh/config (its HostName, User, Port, IdentityFile, ProxyJump are honoured) or a host name"),
+    user: z.string().min(1).optional().describe("Overrides User from ~/.ssh/config"),
+    port: z.number().int().min(1).max(65535).optional().describe("Overrides Port from ~/.ssh/config"),
+    identity_file: z.string().min(1).optional().describe("Overrides IdentityFile from ~/.ssh/config; its passphrase is kept in the editor's secret store"),
+  })
+  .strict();
+export type SshTarget = z.infer<typeof SshTargetSchema>;
+
+const HostCommon = {
+  workdir: z
+    .string()
+    .min(1)
+    .default("~/metajudge")
+    .describe("Folder on the host under which every job gets a folder of its own (jobs/<job id>/); ~ is the remote home"),
+  setup: z
+    .string()
+    .optional()
+    .describe('Shell lines run before every job, e.g. "source ~/venv/bin/activate" or "module load cuda"'),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional().describe("Environment variables set for every job (no secrets: they are written to the job script)"),
+};
+
+export const SshHostSchema = z
+  .object({ kind: z.literal("ssh"), ssh: SshTargetSchema, ...HostCommon })
+  .strict()
+  .describe("A machine reached by SSH; jobs run detached (setsid/nohup) and survive a dropped connection");
+
+export const SlurmHostSchema = z
+  .object({
+    kind: z.literal("slurm"),
+    ssh: SshTargetSchema.describe("The cluster's login node"),
+    ...HostCommon,
+    partition: z.string().min(1).optional(),
+    account: z.string().min(1).optional(),
+    gpus: z.number().int().min(0).default(1).describe("GPUs per job (--gres=gpu:N); 0 asks for none"),
+    time: z
+      .string()
+      .regex(/^(\d+-)?\d{1,2}(:\d{2}){0,2}$/, "Slurm time: minutes, MM:SS, HH:MM:SS or D-HH:MM:SS")
+      .optional()
+      .describe("Time limit (--time)"),
+    sbatch: z.array(z.string()).default([]).describe('Extra #SBATCH lines, e.g. "--mem=64G" or "--constraint=a100"'),
+  })
+  .strict()
+  .describe("A Slurm cluster reached through its login node over SSH");
+
+export const RayHostSchema = z
+  .object({
+    kind: z.literal("ray"),
+    address: z.string().url().describe("Ray Jobs API (the dashboard), e.g. http://127.0.0.1:8265"),
+    tunnel: SshTargetSchema.optional().describe("Reach the address through an SSH local forward to this host (the dashboard has no security of its own); files are staged over SFTP on it"),
+    auth_token_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional()
+      .describe("Environment variable holding a Ray token, sent as x-ray-authorization: Bearer <token> (in the editor: the secret store)"),
+    ...HostCommon,
+    gpus: z.number().min(0).default(1).describe("entrypoint_num_gpus"),
+  })
+  .strict()
+  .describe("A Ray cluster's Jobs API");
+
+export const LocalHostSchema = z
+  .object({ kind: z.literal("local"), ...HostCommon })
+  .strict()
+  .describe("This machine: jobs run detached in a folder of their own, as on an SSH host");
+
+export const HostProfileSchema = z.discriminatedUnion("kind", [SshHostSchema, SlurmHostSchema, RayHostSchema, LocalHostSchema]);
+export type HostProfile = z.infer<typeof HostProfileSchema>;
+export type HostKind = HostProfile["kind"];
+export const HostsSchema = z.record(HostName, HostProfileSchema);
+
+export const GENERATION_MODES = ["serve", "batch"] as const;
+export type GenerationMode = (typeof GENERATION_MODES)[number];
+
+export const DEFAULT_SERVE_COMMAND = "vllm serve {model} --host 127.0.0.1 --port {port}";
+export const DEFAULT_BATCH_COMMAND = "vllm run-batch -i {input} -o {output} --model {model}";
+export const DEFAULT_TRAIN_COMMAND = "trl dpo --config {config}";
+export const DEFAULT_TRAIN_COMMAND_MULTI_GPU = "accelerate launch --num_processes {gpus} -m trl.cli dpo --config {config}";
+
+const GenerationSettingsSchema = z
+  .object({
+    host: z.string().optional().describe("Host profile name (from hosts here or the metajudge.hosts setting)"),
+    mode: z.enum(GENERATION_MODES).default("serve").describe('"serve": vllm serve behind an SSH tunnel, stages run live; "batch": vllm run-batch on Batch JSONL'),
+    serve_command: z.string().default(DEFAULT_SERVE_COMMAND).describe("Placeholders: {model} {port}"),
+    batch_command: z.string().default(DEFAULT_BATCH_COMMAND).describe("Placeholders: {input} {output} {model}"),
+    port: z.number().int().min(1024).max(65535).default(8000).describe("Port vllm serve listens on, on the host"),
+    ready_timeout_s: z.number().int().min(10).default(1800).describe("How long to wait for /v1/models to answer (model load)"),
+  })
+  .strict();
+export type GenerationSettings = z.infer<typeof GenerationSettingsSchema>;
+
+const TrainingSettingsSchema = z
+  .object({
+    host: z.string().optional().describe("Host profile name"),
+    command: z.string().default(DEFAULT_TRAIN_COMMAND).describe("Placeholders: {config} {gpus} {output}; use accelerate launch for several GPUs"),
+    model: z.string().optional().describe("Model trained in iteration 1 (path or hub name on the host); later iterations start from the previous checkpoint"),
+    trainer: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe("DPOConfig fields written to the trainer's YAML config (beta, learning_rate, num_train_epochs, loss_type, ...); they override the defaults"),
+  })
+  .strict();
+export type TrainingSettings = z.infer<typeof TrainingSettingsSchema>;
+
+export const RemoteSettingsSchema = z
+  .object({
+    generation: GenerationSettingsSchema.prefault({}),
+    training: TrainingSettingsSchema.prefault({}),
+  })
+  .strict();
+export type RemoteSettings = z.infer<typeof RemoteSettingsSchema>;
+
 export const ConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -124,6 +242,8 @@ export const ConfigSchema = z
       .strict()
       .default({ timeout_ms: 120_000, max_retries: 6 }),
     iterations: z.array(IterationSettingsSchema).min(1).describe("Selection settings per iteration: entry t-1 is iteration t"),
+    hosts: HostsSchema.optional().describe("Host profiles for this experiment; they add to (and override by name) the metajudge.hosts setting"),
+    remote: RemoteSettingsSchema.optional().describe("Where and how generation and DPO training are launched"),
   })
   .strict();
 export type Config = z.infer<typeof ConfigSchema>;
