@@ -1,0 +1,93 @@
+// ~/.ssh/config as OpenSSH reads it: aliases, defaults from Host *, explicit fields that win, Include,
+// tokens in IdentityFile, and ProxyJump chains split into hops.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { parseJump, previousHop, resolveSshTarget } from "../../src/core/remote/ssh/config.js";
+
+const dir = mkdtempSync(join(tmpdir(), "mj-sshcfg-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const cfg = join(dir, "config");
+mkdirSync(join(dir, "conf.d"));
+writeFileSync(join(dir, "conf.d", "10-cluster"), "Host login\n  HostName login.cluster.example\n  User alice\n  Port 2200\n");
+writeFileSync(
+  cfg,
+  [
+    "Host gpu",
+    "  HostName 10.0.0.5",
+    "  User bob",
+    "  Port 2222",
+    "  IdentityFile ~/.ssh/gpu_key",
+    "  IdentityFile %d/.ssh/%r@%h",
+    "Host behind",
+    "  HostName 10.1.0.9",
+    "  ProxyJump gpu",
+    "Host chained",
+    "  HostName 10.2.0.1",
+    "  ProxyJump carol@bastion:2022,gpu",
+    "Host nojump",
+    "  ProxyJump none",
+    `Include ${join(dir, "conf.d", "*")}`,
+    "Host *",
+    "  User fallback",
+    "",
+  ].join("\n"),
+);
+
+describe("resolveSshTarget", () => {
+  it("takes HostName, User, Port and every IdentityFile from the alias, expanding ~ and tokens", () => {
+    const r = resolveSshTarget({ host: "gpu" }, cfg);
+    assert.equal(r.hostName, "10.0.0.5");
+    assert.equal(r.user, "bob");
+    assert.equal(r.port, 2222);
+    assert.deepEqual(r.identityFiles, [join(homedir(), ".ssh", "gpu_key"), join(homedir(), ".ssh", "bob@10.0.0.5")]);
+    assert.equal(r.proxyJump, undefined);
+  });
+
+  it("lets the profile's explicit fields win over the config", () => {
+    const r = resolveSshTarget({ host: "gpu", user: "eve", port: 22, identity_file: "/keys/eve" }, cfg);
+    assert.deepEqual([r.user, r.port, r.identityFiles], ["eve", 22, ["/keys/eve"]]);
+  });
+
+  it("falls back to Host * and port 22 for a plain host name", () => {
+    const r = resolveSshTarget({ host: "example.org" }, cfg);
+    assert.deepEqual([r.hostName, r.user, r.port, r.identityFiles], ["example.org", "fallback", 22, []]);
+  });
+
+  it("follows Include with a glob", () => {
+    const r = resolveSshTarget({ host: "login" }, cfg);
+    assert.deepEqual([r.hostName, r.user, r.port], ["login.cluster.example", "alice", 2200]);
+  });
+
+  it("keeps ProxyJump, and 'none' means no jump", () => {
+    assert.equal(resolveSshTarget({ host: "behind" }, cfg).proxyJump, "gpu");
+    assert.equal(resolveSshTarget({ host: "nojump" }, cfg).proxyJump, undefined);
+  });
+
+  it("reads no file that is not there", () => {
+    const r = resolveSshTarget({ host: "h" }, join(dir, "missing"));
+    assert.deepEqual([r.hostName, r.user, r.port], ["h", userInfo().username, 22]);
+  });
+});
+
+describe("ProxyJump hops", () => {
+  const table: [string, ReturnType<typeof parseJump>][] = [
+    ["gpu", { host: "gpu" }],
+    ["alice@gpu", { host: "gpu", user: "alice" }],
+    ["alice@gpu:2200", { host: "gpu", user: "alice", port: 2200 }],
+    ["ssh://alice@gpu:2200", { host: "gpu", user: "alice", port: 2200 }],
+    ["[::1]:2200", { host: "::1", port: 2200 }],
+  ];
+  for (const [spec, want] of table) it(`parses ${spec}`, () => assert.deepEqual(parseJump(spec), want));
+
+  it("reaches the last hop of a chain through the ones before it", () => {
+    const chain = resolveSshTarget({ host: "chained" }, cfg).proxyJump!;
+    const gpu = previousHop(chain, cfg);
+    assert.deepEqual([gpu.hostName, gpu.user, gpu.port, gpu.proxyJump], ["10.0.0.5", "bob", 2222, "carol@bastion:2022"]);
+    const bastion = previousHop(gpu.proxyJump!, cfg);
+    assert.deepEqual([bastion.hostName, bastion.user, bastion.port, bastion.proxyJump], ["bastion", "carol", 2022, undefined]);
+  });
+});
