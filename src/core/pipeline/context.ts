@@ -41,13 +41,15 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
   /** Resume even though a template or the prompt set changed since the iteration started. */
   allowChangedInputs?: boolean;
+  /** Sends every role to this base URL for this run only (a tunnel to a server on a remote host); metajudge.json is left as it is. */
+  baseUrl?: string;
 }
 
 const ROLES: readonly Role[] = ["actor", "judge", "meta_judge"];
 
 export async function openRun(opts: OpenOptions): Promise<RunContext> {
   const { experimentDir, iteration } = opts;
-  const config = loadConfig(experimentDir);
+  const config = withBaseUrl(loadConfig(experimentDir), opts.baseUrl);
   const settings = iterationSettings(config, iteration);
   const prompts = await loadPrompts(resolveIn(experimentDir, config.prompts));
   const templates = {} as Record<Role, LoadedTemplate>;
@@ -150,6 +152,15 @@ export async function openRun(opts: OpenOptions): Promise<RunContext> {
   };
   ctx.saveManifest();
   return ctx;
+}
+
+function withBaseUrl(config: Config, baseUrl: string | undefined): Config {
+  if (baseUrl === undefined) return config;
+  // A role's own base_url would otherwise bypass the tunnel.
+  const over = <R extends { endpoint?: { base_url?: string } | undefined }>(r: R): R =>
+    r.endpoint?.base_url === undefined ? r : { ...r, endpoint: { ...r.endpoint, base_url: baseUrl } };
+  const roles = { actor: over(config.roles.actor), judge: over(config.roles.judge), meta_judge: over(config.roles.meta_judge) };
+  return { ...config, endpoint: { ...config.endpoint, base_url: baseUrl }, roles };
 }
 
 /** The config as run, with nothing secret in it (keys live in the environment, never in the file). */
