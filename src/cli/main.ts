@@ -3,8 +3,9 @@
 import { parseArgs } from "node:util";
 import { formatWhere, isCancelled, MetajudgeError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
-import { STAGES, type StageName } from "../core/schema.js";
+import { GENERATION_MODES, STAGES, type GenerationMode, type StageName } from "../core/schema.js";
 import { cmdBatch, cmdExport, cmdInit, cmdPairs, cmdRun, cmdStatus, cmdValidate } from "./commands.js";
+import { cmdHosts, cmdHostsCheck, cmdJobs, cmdJobVerb, cmdLaunchGenerate, cmdLaunchTrain, type RemoteOptions } from "./remote.js";
 import { serveLocal } from "./serve-local.js";
 
 const USAGE = `metajudge ${VERSION}: Meta-Rewarding iterations against any OpenAI-compatible endpoint
@@ -21,6 +22,16 @@ usage:
                                                         the stage's missing requests as OpenAI Batch JSONL
   metajudge batch read <experiment-dir> --iteration <t> --stage <s> <results.jsonl>
                                                         join a batch's results (vllm run-batch, OpenAI) into the records
+  metajudge hosts <experiment-dir> [--json]            host profiles: name, kind, target
+  metajudge hosts check <experiment-dir> <name> [--trust-new-host-key]
+                                                        connect, run \`uname -a\`, show the host key fingerprint
+  metajudge launch generate <experiment-dir> --iteration <t> [--host <name>] [--mode serve|batch] [--json]
+                                                        generate an iteration's responses on a GPU host
+  metajudge launch train <experiment-dir> --iteration <t> [--host <name>] [--json]
+                                                        DPO-train on the iteration's pairs; the checkpoint is the next actor
+  metajudge jobs <experiment-dir> [--json]             remote jobs: id, kind, host, state, elapsed, detail
+  metajudge jobs attach|cancel|resubmit|log <experiment-dir> <job-id>
+                                                        follow a job to its end, cancel it, run it again, print its log
   metajudge serve-local [--port 8765] [--threads 1] [--seed 0] [--model <file.gguf>]
                                                         serve the embedded local model on 127.0.0.1: random weights,
                                                         meaningless output; it exists so the pipeline runs end to end
@@ -29,6 +40,11 @@ stages: ${STAGES.join(" → ")}
 options:
   --json                  one JSON object a line on stdout (progress events, results)
   --allow-changed-inputs  resume although a template or the prompt set changed since the iteration began
+  --trust-new-host-key    accept an SSH host key never seen before (its fingerprint is printed); a changed
+                          key is always refused
+environment:
+  METAJUDGE_SSH_CONFIG, METAJUDGE_KNOWN_HOSTS   instead of ~/.ssh/config and ~/.ssh/known_hosts
+  METAJUDGE_SSH_PASSPHRASE                      the passphrase of an encrypted SSH key (else asked on a terminal)
 `;
 
 class UsageError extends Error {}
@@ -52,6 +68,9 @@ export async function main(argv: string[]): Promise<number> {
       until: { type: "string" },
       json: { type: "boolean", default: false },
       "allow-changed-inputs": { type: "boolean", default: false },
+      host: { type: "string" },
+      mode: { type: "string" },
+      "trust-new-host-key": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
       version: { type: "boolean", short: "v", default: false },
     },
@@ -66,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   if (command === "batch") return batchCommand(target, rest, values);
+  if (command === "hosts" || command === "launch" || command === "jobs") return remoteCommand(command, target, rest, values);
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   const needTarget = (what: string): string => {
     if (!target) throw new UsageError(`${command} needs <${what}>`);
@@ -107,6 +127,58 @@ function batchCommand(verb: string | undefined, args: string[], values: { iterat
   const stage = stageArg(values.stage, "--stage");
   if (stage !== "generate" && stage !== "judge" && stage !== "metajudge") throw new UsageError("batch needs --stage generate, judge or metajudge");
   return cmdBatch(verb, { dir, iteration: t, stage, file, json: values.json ?? false });
+}
+
+interface RemoteValues {
+  iteration?: string;
+  host?: string;
+  mode?: string;
+  json?: boolean;
+  "trust-new-host-key"?: boolean;
+}
+
+const JOB_VERBS = ["attach", "cancel", "resubmit", "log"] as const;
+
+function remoteCommand(command: "hosts" | "launch" | "jobs", first: string | undefined, args: string[], values: RemoteValues): Promise<number> | number {
+  const o: RemoteOptions = { json: values.json ?? false, trustNewHostKey: values["trust-new-host-key"] ?? false };
+  const none = (extra: string[]): void => {
+    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  };
+  if (command === "hosts") {
+    if (first === "check") {
+      const [dir, name, ...extra] = args;
+      if (!dir || !name) throw new UsageError("hosts check needs <experiment-dir> and <name>");
+      none(extra);
+      return cmdHostsCheck(dir, name, o);
+    }
+    if (!first) throw new UsageError("hosts needs <experiment-dir>");
+    none(args);
+    return cmdHosts(first, o);
+  }
+  if (command === "jobs") {
+    if ((JOB_VERBS as readonly string[]).includes(first ?? "")) {
+      const [dir, id, ...extra] = args;
+      if (!dir || !id) throw new UsageError(`jobs ${first} needs <experiment-dir> and <job-id>`);
+      none(extra);
+      return cmdJobVerb(first as (typeof JOB_VERBS)[number], dir, id, o);
+    }
+    if (!first) throw new UsageError("jobs needs <experiment-dir>");
+    none(args);
+    return cmdJobs(first, o);
+  }
+  if (first !== "generate" && first !== "train") throw new UsageError("launch needs generate or train");
+  const [dir, ...extra] = args;
+  if (!dir) throw new UsageError(`launch ${first} needs <experiment-dir>`);
+  none(extra);
+  const t = Number(values.iteration);
+  if (!values.iteration || !Number.isInteger(t) || t < 1) throw new UsageError(`launch ${first} needs --iteration <t>, a positive integer`);
+  if (first === "train") {
+    if (values.mode !== undefined) throw new UsageError("--mode is for launch generate");
+    return cmdLaunchTrain(dir, t, values.host, o);
+  }
+  const mode = values.mode;
+  if (mode !== undefined && !(GENERATION_MODES as readonly string[]).includes(mode)) throw new UsageError(`--mode must be one of ${GENERATION_MODES.join(", ")}; got "${mode}"`);
+  return cmdLaunchGenerate(dir, t, values.host, mode as GenerationMode | undefined, o);
 }
 
 function report(err: unknown, json: boolean): number {
