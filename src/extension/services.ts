@@ -1,6 +1,8 @@
 // The host services every feature receives from the composition root (extension.ts): one logger,
 // one typed settings accessor, the secret store. Features take what they need from here rather than
 // reaching for globals.
+import * as os from "node:os";
+import * as path from "node:path";
 import * as vscode from "vscode";
 
 /** Anything that looks like a key or a bearer token is masked before it reaches a log. */
@@ -75,6 +77,27 @@ export class Settings {
   sampleSize(): number {
     return clampInt(this.cfg.get<number>("sampleSize"), 1, 20, 3);
   }
+  /** Host profiles from settings, as written: the core validates them (with the profile's name) when one is used. */
+  hosts(): Record<string, unknown> {
+    const v = this.cfg.get<unknown>("hosts");
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  }
+  jobPollSeconds(): number {
+    return clampInt(this.cfg.get<number>("jobPollSeconds"), 5, 86_400, 30);
+  }
+  sshConfigFile(): string {
+    return homePath(this.cfg.get<string>("sshConfigFile"), ".ssh/config");
+  }
+  knownHostsFile(): string {
+    return homePath(this.cfg.get<string>("knownHostsFile"), ".ssh/known_hosts");
+  }
+}
+
+/** A path setting: empty means the OpenSSH default under the home folder; a leading ~ is expanded. */
+function homePath(v: unknown, fallback: string): string {
+  const s = typeof v === "string" ? v.trim() : "";
+  if (s === "") return path.join(os.homedir(), fallback);
+  return s === "~" || s.startsWith("~/") ? path.join(os.homedir(), s.slice(1)) : s;
 }
 
 function clampInt(v: unknown, min: number, max: number, fallback: number): number {
