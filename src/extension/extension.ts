@@ -6,11 +6,17 @@ import { Annotations } from "./annotations.js";
 import { registerAnnotateCommands } from "./commands/annotate.js";
 import type { Deps, InspectorControl } from "./commands/deps.js";
 import { registerExperimentCommands } from "./commands/experiment.js";
+import { registerJobCommands } from "./commands/jobs.js";
 import { registerNavigateCommands } from "./commands/navigate.js";
 import { registerRunCommands } from "./commands/run.js";
 import { registerViewCommands } from "./commands/view.js";
 import { Experiments } from "./experiments.js";
 import { registerInspector, type InspectorSource } from "./inspector/panel.js";
+import { JobsModel } from "./jobs/model.js";
+import { JobPoller } from "./jobs/poller.js";
+import { HostSecrets } from "./jobs/secrets.js";
+import { JobsTree, type JobsNode } from "./jobs/tree.js";
+import { JobWorkers } from "./jobs/workers.js";
 import { registerRecordHints } from "./records/hints.js";
 import { Runner } from "./run/runner.js";
 import { ApiKeys, Logger, Settings, type Services } from "./services.js";
@@ -24,6 +30,7 @@ export interface MetajudgeApi {
   experiments: Experiments;
   annotations: Annotations;
   runner: Runner;
+  jobs: { model: JobsModel; tree: JobsTree; workers: JobWorkers; poller: JobPoller };
 }
 
 export function activate(context: vscode.ExtensionContext): MetajudgeApi {
@@ -58,6 +65,18 @@ export function activate(context: vscode.ExtensionContext): MetajudgeApi {
   for (const d of inspectorReg.disposables) add(d);
   const inspector: InspectorControl = inspectorReg;
 
+  // Remote jobs: records under each experiment's jobs/, workers for launches, a gentle status poller.
+  const secrets = new HostSecrets(context.secrets, log);
+  const jobsModel = add(new JobsModel(services, experiments));
+  const jobsTree = add(new JobsTree(jobsModel));
+  const jobsView = add(vscode.window.createTreeView<JobsNode>("metajudge.jobs", { treeDataProvider: jobsTree }));
+  add(jobsView.onDidChangeVisibility((e) => jobsTree.setVisible(e.visible)));
+  jobsTree.setVisible(jobsView.visible);
+  const workers = add(new JobWorkers(services));
+  add(workers.onDidChangeJob(() => jobsModel.refresh()));
+  const poller = add(new JobPoller(services, secrets, jobsModel, jobsTree, (dir, id) => workers.follows(dir, id)));
+  for (const d of registerJobCommands({ services, experiments, model: jobsModel, workers, poller, secrets })) add(d);
+
   const deps: Deps = { services, experiments, annotations, runner, tree, treeView, inspector };
   for (const d of [
     ...registerAnnotateCommands(deps),
@@ -71,7 +90,9 @@ export function activate(context: vscode.ExtensionContext): MetajudgeApi {
     add(d);
   }
   void experiments.experiments();
-  return { tree, experiments, annotations, runner };
+  // Jobs left queued or running before a reload: one status poll now, then every jobPollSeconds.
+  void poller.pollNow();
+  return { tree, experiments, annotations, runner, jobs: { model: jobsModel, tree: jobsTree, workers, poller } };
 }
 
 export function deactivate(): void {}
