@@ -1,0 +1,177 @@
+// RemoteShell over a pooled SSH connection. A shell outlives a dropped link: its next call takes a
+// fresh connection from the pool instead of failing for the rest of a long job.
+import { createServer, type Socket } from "node:net";
+import type { ClientChannel } from "ssh2";
+import { MetajudgeError } from "../../errors.js";
+import { remotePath } from "../shell.js";
+import type { ExecOptions, ExecResult, Forward, RemoteShell, TransferOptions, TransferResult } from "../types.js";
+import type { SshConnection } from "./pool.js";
+import { downloadFile, uploadFile, type TransferHost } from "./transfer.js";
+
+const MAX_COLLECTED = 4 * 1024 * 1024;
+
+function brief(command: string): string {
+  const one = command.replace(/\s+/g, " ").trim();
+  return one.length > 160 ? `${one.slice(0, 157)}...` : one;
+}
+
+class Collector {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  add(chunk: Buffer): void {
+    if (this.size >= MAX_COLLECTED) return;
+    const keep = chunk.subarray(0, MAX_COLLECTED - this.size);
+    this.parts.push(keep);
+    this.size += keep.length;
+  }
+  text(): string {
+    return Buffer.concat(this.parts).toString("utf8");
+  }
+}
+
+export class SshShell implements RemoteShell {
+  private closed = false;
+
+  constructor(
+    private conn: SshConnection,
+    private readonly reconnect: () => Promise<SshConnection>,
+  ) {}
+
+  get label(): string {
+    return this.conn.label;
+  }
+
+  private async connection(): Promise<SshConnection> {
+    if (this.closed) throw new MetajudgeError("internal", `${this.label}: this shell was closed`);
+    if (!this.conn.alive) {
+      const fresh = await this.reconnect();
+      this.conn.release();
+      this.conn = fresh;
+    }
+    return this.conn;
+  }
+
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const conn = await this.connection();
+    const label = conn.label;
+    if (opts.signal?.aborted) throw new MetajudgeError("cancelled", `${label}: cancelled before running: ${brief(command)}`);
+    const channel = await new Promise<ClientChannel>((resolve, reject) =>
+      conn.client.exec(command, (err, ch) =>
+        err ? reject(new MetajudgeError("refused", `${label}: cannot start a command (${err.message}): ${brief(command)}`, undefined, { cause: err })) : resolve(ch),
+      ),
+    );
+    return new Promise<ExecResult>((resolve, reject) => {
+      const out = new Collector();
+      const err = new Collector();
+      let code: number | null = null;
+      let signal: string | undefined;
+      let sawExit = false;
+      let stopped: MetajudgeError | undefined;
+      const stop = (e: MetajudgeError): void => {
+        if (stopped) return;
+        stopped = e;
+        // Ask sshd to kill the command, then close the channel: a command without a pty would otherwise run on.
+        try {
+          channel.signal("KILL");
+        } catch {
+          // the channel is already gone
+        }
+        channel.close();
+      };
+      const onAbort = (): void => stop(new MetajudgeError("cancelled", `${label}: cancelled: ${brief(command)}`));
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      const timer =
+        opts.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => stop(new MetajudgeError("timeout", `${label}: no end after ${opts.timeoutMs} ms, killed: ${brief(command)}`)), opts.timeoutMs);
+
+      channel.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.add(d)));
+      channel.stderr.on("data", (d: Buffer) => (opts.onStderr ? opts.onStderr(d) : err.add(d)));
+      channel.on("exit", (c: number | null, s?: string) => {
+        sawExit = true;
+        code = typeof c === "number" ? c : null;
+        if (s) signal = s;
+      });
+      channel.on("close", () => {
+        opts.signal?.removeEventListener("abort", onAbort);
+        if (timer) clearTimeout(timer);
+        if (stopped) return reject(stopped);
+        if (!sawExit && !conn.alive)
+          return reject(new MetajudgeError("refused", `${label}: the connection dropped while running: ${brief(command)}; the command may still be running on the host`));
+        resolve({ code, ...(signal ? { signal } : {}), stdout: out.text(), stderr: err.text() });
+      });
+      if (opts.stdin !== undefined) channel.end(opts.stdin);
+      else channel.end();
+    });
+  }
+
+  async home(): Promise<string> {
+    const conn = await this.connection();
+    return conn.home(async () => {
+      const r = await this.exec(`printf '%s' "$HOME"`);
+      const home = r.stdout.trim();
+      if (r.code !== 0 || !home.startsWith("/")) throw new MetajudgeError("server", `${this.label}: cannot find the remote home directory ($HOME is "${home}")`);
+      return home;
+    });
+  }
+
+  private transferHost(): TransferHost {
+    return {
+      label: this.label,
+      exec: (c, o) => this.exec(c, o),
+      sftp: async () => (await this.connection()).sftp(),
+    };
+  }
+
+  async upload(localPath: string, remote: string, opts?: TransferOptions): Promise<TransferResult> {
+    return uploadFile(this.transferHost(), localPath, remotePath(remote, await this.home()), opts);
+  }
+
+  async download(remote: string, localPath: string, opts?: TransferOptions): Promise<TransferResult> {
+    return downloadFile(this.transferHost(), remotePath(remote, await this.home()), localPath, opts);
+  }
+
+  async forward(targetHost: string, targetPort: number): Promise<Forward> {
+    await this.connection();
+    const sockets = new Set<Socket>();
+    const server = createServer((sock) => {
+      sockets.add(sock);
+      sock.on("close", () => sockets.delete(sock));
+      sock.on("error", () => sock.destroy());
+      sock.pause();
+      this.connection()
+        .then((conn) =>
+          conn.client.forwardOut("127.0.0.1", sock.remotePort ?? 0, targetHost, targetPort, (err, channel) => {
+            // The host refused this one connection (nothing listens there): the client sees a reset, as with -L.
+            if (err) return sock.destroy();
+            channel.on("error", () => sock.destroy());
+            channel.on("close", () => sock.destroy());
+            sock.on("close", () => channel.close());
+            sock.pipe(channel).pipe(sock);
+            sock.resume();
+          }),
+        )
+        .catch(() => sock.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new MetajudgeError("internal", "forward: the local listener has no port");
+    return {
+      localPort: address.port,
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn.release();
+  }
+}
