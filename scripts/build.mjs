@@ -5,10 +5,13 @@ import * as esbuild from "esbuild";
 const watch = process.argv.includes("--watch");
 // jsonc-parser's UMD build requires its parts at run time; its ESM build bundles cleanly.
 const common = { bundle: true, platform: "node", target: "node20", format: "cjs", sourcemap: true, logLevel: "warning", mainFields: ["module", "main"] };
+// ssh2 tries a native crypto addon and cpu-features inside try/catch, falling back to pure JS; left
+// outside the bundle, they load when built and present and are skipped otherwise.
+const sshOptionalNative = ["cpu-features", "*.node"];
 const builds = [
-  { ...common, entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", external: ["vscode"] },
+  { ...common, entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", external: ["vscode", ...sshOptionalNative] },
   // node-llama-cpp (native, ESM-only) stays outside: `serve-local` import()s it from node_modules at run time.
-  { ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node" }, external: ["node-llama-cpp"] },
+  { ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node" }, external: ["node-llama-cpp", ...sshOptionalNative] },
   { bundle: true, platform: "browser", target: "chrome120", format: "iife", minify: true, sourcemap: true, logLevel: "warning", entryPoints: ["webview/main.ts"], outfile: "media/inspector.js" },
 ];
 if (watch) {
