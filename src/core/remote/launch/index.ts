@@ -1,10 +1,18 @@
 // Launching generation and DPO training on a remote host: what the CLI and the editor call.
 // Each function writes job records under <experiment>/jobs/ as it goes, so anything it started can be
 // found again (attachJob) after the process that started it is gone.
-import type { GenerationMode } from "../../schema.js";
-import type { HostDeps } from "../types.js";
-import type { JobRecord } from "../jobs/record.js";
+import { iterationSettings, loadConfig, roleEndpoint } from "../../config.js";
 import { MetajudgeError } from "../../errors.js";
+import type { ProgressEvent } from "../../pipeline/events.js";
+import { runIteration } from "../../pipeline/run.js";
+import type { GenerationMode, Role } from "../../schema.js";
+import { JobStore, type JobRecord } from "../jobs/record.js";
+import { TERMINAL_STATES, type HostDeps } from "../types.js";
+import { finalizeBatch, runBatchStages } from "./generation-batch.js";
+import { runServe, servedModel } from "./generation-serve.js";
+import { hostName, loadLaunchConfig, openLaunchHost, type LaunchHost } from "./host.js";
+import { emitJob, followToEnd, startJob } from "./job.js";
+import { finalizeTraining, followTraining, startTraining } from "./training.js";
 
 export type RemoteEvent =
   | { type: "job"; job: JobRecord } // created or changed state
@@ -20,32 +28,125 @@ export interface LaunchContext {
   settingsHosts?: Record<string, unknown>;
   signal?: AbortSignal;
   onEvent?(e: RemoteEvent): void;
+  /** Pipeline progress of the stages run here (serve mode's stages, pairs and export). */
+  onProgress?(e: ProgressEvent): void;
   /** How often job status and logs are polled; default 2000. */
   pollMs?: number;
 }
 
-function notYet(what: string): never {
-  throw new MetajudgeError("internal", `${what} is not implemented yet`);
+const ROLES: readonly Role[] = ["actor", "judge", "meta_judge"];
+
+async function withHost<T>(ctx: LaunchContext, name: string, fn: (host: LaunchHost) => Promise<T>): Promise<T> {
+  const host = await openLaunchHost(ctx, loadConfig(ctx.experimentDir), name);
+  try {
+    return await fn(host);
+  } finally {
+    host.executor.close();
+  }
 }
 
-export async function launchGeneration(_ctx: LaunchContext, _o: { iteration: number; host?: string; mode?: GenerationMode }): Promise<{ jobs: JobRecord[] }> {
-  return notYet("launchGeneration");
+function emitProgress(ctx: LaunchContext): (e: ProgressEvent) => void {
+  return (e) => {
+    ctx.onProgress?.(e);
+    if (e.type === "warning") ctx.onEvent?.({ type: "note", message: e.message });
+  };
 }
 
-export async function launchTraining(_ctx: LaunchContext, _o: { iteration: number; host?: string }): Promise<{ job: JobRecord; checkpoint?: string }> {
-  return notYet("launchTraining");
+export async function launchGeneration(ctx: LaunchContext, o: { iteration: number; host?: string; mode?: GenerationMode }): Promise<{ jobs: JobRecord[] }> {
+  const { config, remote } = loadLaunchConfig(ctx);
+  const settings = iterationSettings(config, o.iteration);
+  const name = hostName(o.host, remote.generation.host, "generation");
+  const mode = o.mode ?? remote.generation.mode;
+  const signal = ctx.signal ?? new AbortController().signal;
+  return withHost(ctx, name, async (host) => {
+    if (mode === "serve") {
+      const models = Object.fromEntries(ROLES.map((r) => [r, roleEndpoint(config, r, settings).model])) as Record<Role, string>;
+      const job = await runServe(ctx, host, o.iteration, remote.generation, servedModel(models), emitProgress(ctx));
+      return { jobs: [job] };
+    }
+    const jobs = await runBatchStages(ctx, host, o.iteration, remote.generation.batch_command);
+    await runIteration({ experimentDir: ctx.experimentDir, iteration: o.iteration, stages: ["pairs", "export"], emit: emitProgress(ctx), signal });
+    return { jobs };
+  });
+}
+
+export async function launchTraining(ctx: LaunchContext, o: { iteration: number; host?: string }): Promise<{ job: JobRecord; checkpoint?: string }> {
+  const { config, remote } = loadLaunchConfig(ctx);
+  const name = hostName(o.host, remote.training.host, "training");
+  return withHost(ctx, name, async (host) => {
+    const started = await startTraining(ctx, host, config, remote, o.iteration);
+    const ended = await followTraining(ctx, host, started.id);
+    return finalizeTraining(ctx, host, ended);
+  });
+}
+
+function mustGet(ctx: LaunchContext, jobId: string): JobRecord {
+  const store = new JobStore(ctx.experimentDir);
+  const record = store.get(jobId);
+  if (!record) throw new MetajudgeError("badInput", `no job ${jobId} in ${store.dir}`);
+  return record;
 }
 
 /** Follows a job to its end, then finalizes it (idempotent): imports batch results, records a checkpoint. */
-export async function attachJob(_ctx: LaunchContext, _jobId: string): Promise<JobRecord> {
-  return notYet("attachJob");
+export async function attachJob(ctx: LaunchContext, jobId: string): Promise<JobRecord> {
+  const record = mustGet(ctx, jobId);
+  if (record.finalized && TERMINAL_STATES.has(record.state)) return record;
+  return withHost(ctx, record.host, async (host) => {
+    const recipe = (record.launch as { recipe?: string } | undefined)?.recipe;
+    const ended = recipe === "train" ? await followTraining(ctx, host, jobId) : await followToEnd(ctx, host, jobId);
+    if (recipe === "train") {
+      try {
+        return (await finalizeTraining(ctx, host, ended)).job;
+      } catch (err) {
+        if (err instanceof MetajudgeError && err.reason === "jobFailed") return mustGet(ctx, jobId);
+        throw err;
+      }
+    }
+    if (recipe === "batch") {
+      await finalizeBatch(ctx, host, ended);
+      return mustGet(ctx, jobId);
+    }
+    return emitJob(ctx, new JobStore(ctx.experimentDir).update(jobId, { finalized: true }));
+  });
 }
 
-export async function cancelJob(_ctx: LaunchContext, _jobId: string): Promise<JobRecord> {
-  return notYet("cancelJob");
+export async function cancelJob(ctx: LaunchContext, jobId: string): Promise<JobRecord> {
+  const record = mustGet(ctx, jobId);
+  if (TERMINAL_STATES.has(record.state)) return record;
+  return withHost(ctx, record.host, async (host) => {
+    await host.executor.cancel(record.remote);
+    const status = await host.executor.status(record.remote);
+    const next = new JobStore(ctx.experimentDir).update(jobId, {
+      state: status.state,
+      ...(status.detail !== undefined ? { detail: status.detail } : {}),
+      ...(status.exitCode !== undefined ? { exit_code: status.exitCode } : {}),
+      ...(TERMINAL_STATES.has(status.state) ? { finished_at: new Date().toISOString() } : {}),
+    });
+    return emitJob(ctx, next);
+  });
 }
 
-/** The same spec under a new job id; the old record is kept. */
-export async function resubmitJob(_ctx: LaunchContext, _jobId: string): Promise<JobRecord> {
-  return notYet("resubmitJob");
+/** The same spec under a new job id; the old record is kept. Follow the new one with attachJob. */
+export async function resubmitJob(ctx: LaunchContext, jobId: string): Promise<JobRecord> {
+  const old = mustGet(ctx, jobId);
+  if (!TERMINAL_STATES.has(old.state)) throw new MetajudgeError("badInput", `job ${jobId} is still ${old.state}; cancel it before submitting it again`);
+  const recipe = (old.launch as { recipe?: string } | undefined)?.recipe;
+  if (recipe === "serve") throw new MetajudgeError("badInput", `job ${jobId} was a server for one run; launch generation again instead`);
+  const iteration = old.iteration ?? 1;
+  if (recipe === "train") {
+    const { config, remote } = loadLaunchConfig(ctx);
+    return withHost(ctx, old.host, (host) => startTraining(ctx, host, config, remote, iteration));
+  }
+  const script = (old.spec as { script?: unknown } | undefined)?.script;
+  if (typeof script !== "string") throw new MetajudgeError("badInput", `job ${jobId} has no script in its record to submit again`);
+  return withHost(ctx, old.host, async (host) => {
+    const inputs = (old.inputs ?? []).map((i) => ({ local: `${ctx.experimentDir}/${i.local}`, name: i.remote.slice(old.remote.dir.length + 1) }));
+    const launch = { ...(old.launch as Record<string, unknown>), resubmitted_from: old.id };
+    const job = await startJob(ctx, host, { kind: old.kind, title: old.title, iteration, ...(old.stage ? { stage: old.stage } : {}), script, inputs, launch });
+    if (recipe === "batch") {
+      const results = `iterations/${iteration}/remote/${old.stage}.${job.id}.results.jsonl`;
+      return emitJob(ctx, new JobStore(ctx.experimentDir).update(job.id, { launch: { ...launch, results } }));
+    }
+    return job;
+  });
 }

@@ -1,0 +1,160 @@
+// Batch generation: each model-calling stage becomes one `vllm run-batch` job over the requests the
+// stage still needs. Results are imported even from a job that failed half way, and whatever is
+// still missing is asked for again in a smaller job, so no finished request is ever paid for twice.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { MetajudgeError, isCancelled } from "../../errors.js";
+import { importStageBatch, writeStageBatch, type BatchImport } from "../../pipeline/batch.js";
+import { openRun, type RunContext } from "../../pipeline/context.js";
+import { LLM_STAGES, planLlmStage, type LlmStageName } from "../../pipeline/run.js";
+import { readJsonl } from "../../store/jsonl.js";
+import { iterationDir } from "../../store/iteration.js";
+import type { Role } from "../../schema.js";
+import { JobStore, type JobRecord } from "../jobs/record.js";
+import { quote } from "../shell.js";
+import type { LaunchHost } from "./host.js";
+import type { LaunchContext } from "./index.js";
+import { emitJob, followToEnd, jobFailure, startJob } from "./job.js";
+import { renderCommand } from "./template.js";
+
+export const MAX_BATCH_ATTEMPTS = 3;
+const ROLE: Record<LlmStageName, Role> = { generate: "actor", judge: "judge", metajudge: "meta_judge" };
+
+export interface BatchLaunch {
+  recipe: "batch";
+  stage: LlmStageName;
+  attempt: number;
+  requests: number;
+  /** Where the results are downloaded to, relative to the experiment. */
+  results: string;
+}
+
+function openStageRun(ctx: LaunchContext, iteration: number): Promise<RunContext> {
+  return openRun({
+    experimentDir: ctx.experimentDir,
+    iteration,
+    signal: ctx.signal ?? new AbortController().signal,
+    emit: (e) => {
+      if (e.type === "warning") ctx.onEvent?.({ type: "note", message: e.message });
+    },
+  });
+}
+
+/** Runs the three model-calling stages as batch jobs on the host, in order; returns every job started. */
+export async function runBatchStages(ctx: LaunchContext, host: LaunchHost, iteration: number, command: string): Promise<JobRecord[]> {
+  const jobs: JobRecord[] = [];
+  for (const stage of LLM_STAGES) {
+    const run = await openStageRun(ctx, iteration);
+    const info = run.stageInfo(stage);
+    const before = await planLlmStage(run, stage);
+    if (before.tasks.length === 0 && info.state === "done") continue;
+    const t0 = Date.now();
+    info.state = "running";
+    info.started_at = new Date(t0).toISOString();
+    delete info.error;
+    info.counts = { ...before.counts, records: before.done, expected: before.total };
+    run.saveManifest();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const job = await batchJob(ctx, host, run, stage, command, attempt);
+        if (!job) break; // nothing missing
+        jobs.push(job.record);
+        if (job.imported.missing === 0) break;
+        if (attempt >= MAX_BATCH_ATTEMPTS) {
+          throw new MetajudgeError(
+            "jobFailed",
+            `${stage}: ${job.imported.missing} request(s) still missing after ${attempt} batch jobs on ${host.name} (last: ${job.record.id}, ${job.record.state}); ` +
+              `the results so far are kept, and launching again asks only for the missing ones`,
+          );
+        }
+        ctx.onEvent?.({ type: "note", message: `${stage}: ${job.imported.missing} request(s) missing after job ${job.record.id}; asking for them again` });
+      }
+      info.counts = await stageCounts(run, stage);
+      info.state = "done";
+    } catch (err) {
+      info.state = isCancelled(err) ? "cancelled" : "failed";
+      if (!isCancelled(err)) info.error = err instanceof Error ? err.message : String(err);
+      throw err;
+    } finally {
+      const t1 = Date.now();
+      info.finished_at = new Date(t1).toISOString();
+      info.seconds = (info.seconds ?? 0) + (t1 - t0) / 1000;
+      run.saveManifest();
+    }
+  }
+  return jobs;
+}
+
+/** Counts as a live run leaves them: every record on disk counted, records = expected when complete. */
+async function stageCounts(run: RunContext, stage: LlmStageName): Promise<Record<string, number>> {
+  const plan = await planLlmStage(run, stage);
+  await readJsonl(run.store.file(plan.file), (r) => plan.count(r as object), { strict: false });
+  return { ...plan.counts, records: plan.done, expected: plan.total };
+}
+
+async function batchJob(
+  ctx: LaunchContext,
+  host: LaunchHost,
+  run: RunContext,
+  stage: LlmStageName,
+  command: string,
+  attempt: number,
+): Promise<{ record: JobRecord; imported: BatchImport } | undefined> {
+  const remoteDir = path.join(iterationDir(ctx.experimentDir, run.iteration), "remote");
+  fs.mkdirSync(remoteDir, { recursive: true });
+  const requestsFile = path.join(remoteDir, `${stage}.requests.jsonl`);
+  const { requests } = await writeStageBatch(run, stage, requestsFile);
+  if (requests === 0) return undefined;
+  const model = run.models[ROLE[stage]];
+  const script = renderCommand(command, { input: "input.jsonl", output: "output.jsonl", model }, "metajudge.json: remote.generation.batch_command");
+  const launch = (id: string): BatchLaunch => ({ recipe: "batch", stage, attempt, requests, results: path.relative(ctx.experimentDir, path.join(remoteDir, `${stage}.${id}.results.jsonl`)) });
+  let record = await startJob(ctx, host, {
+    kind: "generate-batch",
+    title: `Iteration ${run.iteration}: ${stage} (${requests} request${requests === 1 ? "" : "s"}, batch${attempt > 1 ? `, attempt ${attempt}` : ""})`,
+    iteration: run.iteration,
+    stage,
+    script,
+    inputs: [{ local: requestsFile, name: "input.jsonl" }],
+    launch: { recipe: "batch", stage, attempt, requests },
+  });
+  record = new JobStore(ctx.experimentDir).update(record.id, { launch: launch(record.id) });
+  record = await followToEnd(ctx, host, record.id);
+  const imported = await finalizeBatch(ctx, host, record, run);
+  return { record: new JobStore(ctx.experimentDir).get(record.id) ?? record, imported };
+}
+
+/**
+ * Downloads a finished batch job's results (partial ones too) and imports them; idempotent, since
+ * an import skips what is already on disk. A job that left no output at all is a failure.
+ */
+export async function finalizeBatch(ctx: LaunchContext, host: LaunchHost, record: JobRecord, run?: RunContext): Promise<BatchImport> {
+  const store = new JobStore(ctx.experimentDir);
+  const launch = record.launch as BatchLaunch;
+  const results = path.join(ctx.experimentDir, launch.results);
+  const remote = `${record.remote.dir}/output.jsonl`;
+  const there = await host.shell.exec(`test -f ${quote(remote)} && echo yes || echo no`);
+  const empty: BatchImport = { imported: 0, requests: 0, failed: 0, unknown: 0, missing: launch.requests, malformed: [] };
+  if (there.stdout.trim() !== "yes") {
+    const next = store.update(record.id, { finalized: true, error: `no results file on the host (${remote})` });
+    emitJob(ctx, next);
+    if (record.state === "succeeded") throw jobFailure(ctx, next, `${launch.stage} batch`);
+    return empty;
+  }
+  await host.shell.download(remote, results, {
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    onProgress: (done, total) => ctx.onEvent?.({ type: "transfer", direction: "down", file: launch.results, done, total }),
+  });
+  const r = run ?? (await openStageRun(ctx, record.iteration ?? 1));
+  const imported = await importStageBatch(r, launch.stage, results);
+  const next = store.update(record.id, {
+    finalized: true,
+    outputs: { results: launch.results },
+    imported: { records: imported.imported, requests: imported.requests, failed: imported.failed, missing: imported.missing, malformed: imported.malformed.length },
+  });
+  emitJob(ctx, next);
+  ctx.onEvent?.({
+    type: "note",
+    message: `${launch.stage}: imported ${imported.imported} record(s) from ${imported.requests} result(s) of job ${record.id}${imported.failed ? `; ${imported.failed} failed` : ""}${imported.missing ? `; ${imported.missing} still missing` : ""}`,
+  });
+  return imported;
+}

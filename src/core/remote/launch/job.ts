@@ -1,0 +1,141 @@
+// One launched job, from record to end: its folder on the host, the files it reads uploaded there,
+// submission, and following it while its log is copied home. Every recipe goes through here so every
+// job is found, followed and finalized the same way.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { MetajudgeError } from "../../errors.js";
+import { followJob } from "../jobs/follow.js";
+import { newJobId } from "../jobs/ids.js";
+import { JobStore, type JobKind, type JobRecord } from "../jobs/record.js";
+import { jobDir } from "../jobs/script.js";
+import { quote } from "../shell.js";
+import { TERMINAL_STATES } from "../types.js";
+import type { LaunchHost } from "./host.js";
+import { profileGpus } from "./host.js";
+import type { LaunchContext } from "./index.js";
+
+export interface JobInput {
+  local: string;
+  name: string;
+}
+
+/** What a recipe asks for: a script run in the job folder, and files uploaded into it first. */
+export interface JobPlan {
+  kind: JobKind;
+  title: string;
+  iteration: number;
+  stage?: string;
+  /** Relative to the job folder, or absolute on the host when the recipe needs the folder's path. */
+  script: string | ((dir: string) => string);
+  /** Uploaded into the job folder (name relative to it); a function when they depend on the folder. */
+  inputs: JobInput[] | ((dir: string) => JobInput[]);
+  /** Fields of the recipe, kept in the record for finalize and resubmit. */
+  launch: Record<string, unknown>;
+}
+
+export function emitJob(ctx: LaunchContext, job: JobRecord): JobRecord {
+  ctx.onEvent?.({ type: "job", job });
+  return job;
+}
+
+export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPlan): Promise<JobRecord> {
+  const store = new JobStore(ctx.experimentDir);
+  const id = newJobId(plan.kind.replace(/^generate-/, "gen-"), plan.iteration, plan.stage);
+  const workdir = host.profile.workdir;
+  const dir = await jobDir(host.shell, workdir, id);
+  const script = typeof plan.script === "string" ? plan.script : plan.script(dir);
+  let record = store.create({
+    id,
+    kind: plan.kind,
+    title: plan.title,
+    host: host.name,
+    executor: host.profile.kind,
+    iteration: plan.iteration,
+    ...(plan.stage ? { stage: plan.stage } : {}),
+    state: "submitting",
+    remote: { dir, workdir },
+    launch: plan.launch,
+    spec: { script },
+  });
+  emitJob(ctx, record);
+  try {
+    const mk = await host.shell.exec(`mkdir -p ${quote(dir)}`);
+    if (mk.code !== 0) throw new MetajudgeError("internal", `${host.shell.label}: mkdir -p ${dir} failed: ${mk.stderr.trim()}`);
+    const inputs: NonNullable<JobRecord["inputs"]> = [];
+    for (const input of typeof plan.inputs === "function" ? plan.inputs(dir) : plan.inputs) {
+      const remote = `${dir}/${input.name}`;
+      const file = path.relative(ctx.experimentDir, input.local) || input.local;
+      if (input.name.includes("/")) await host.shell.exec(`mkdir -p ${quote(path.posix.dirname(remote))}`);
+      const res = await host.shell.upload(input.local, remote, {
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        onProgress: (done, total) => ctx.onEvent?.({ type: "transfer", direction: "up", file, done, total }),
+      });
+      inputs.push({ local: file, remote, sha256: res.sha256, bytes: res.bytes });
+    }
+    const gpus = profileGpus(host.profile);
+    const ref = await host.executor.submit({ id, dir, script, gpus });
+    record = store.update(id, { inputs, remote: { ...ref, workdir }, state: "queued", submitted_at: new Date().toISOString() });
+  } catch (err) {
+    record = store.update(id, { state: "failed", error: err instanceof Error ? err.message : String(err), finished_at: new Date().toISOString() });
+    emitJob(ctx, record);
+    throw err;
+  }
+  return emitJob(ctx, record);
+}
+
+/** Follows to a terminal state (or until ctx.signal aborts), turning log bytes into text events. */
+export async function followToEnd(ctx: LaunchContext, host: LaunchHost, id: string, onText?: (text: string) => void, signal = ctx.signal): Promise<JobRecord> {
+  const store = new JobStore(ctx.experimentDir);
+  const decoder = new TextDecoder("utf-8");
+  const record = await followJob({
+    store,
+    executor: host.executor,
+    id,
+    intervalMs: ctx.pollMs ?? 2000,
+    ...(signal ? { signal } : {}),
+    onState: (r) => emitJob(ctx, r),
+    onLog: (data) => {
+      const text = decoder.decode(data, { stream: true });
+      if (!text) return;
+      ctx.onEvent?.({ type: "log", jobId: id, text });
+      onText?.(text);
+    },
+    onRetry: (err, attempt, delayMs) =>
+      ctx.onEvent?.({ type: "note", message: `job ${id}: polling failed (${err instanceof Error ? err.message : String(err)}); retry ${attempt} in ${Math.round(delayMs / 1000)} s` }),
+  });
+  if (!TERMINAL_STATES.has(record.state)) {
+    throw new MetajudgeError("cancelled", `stopped following job ${id} (still ${record.state} on ${host.name}); attach to it again to pick it up`);
+  }
+  return record;
+}
+
+/** The last lines of our copy of the job's log, for error messages. */
+export function logTail(experimentDir: string, id: string, lines = 12): string {
+  const file = new JobStore(experimentDir).logPath(id);
+  let text = "";
+  try {
+    const fd = fs.openSync(file, "r");
+    try {
+      const size = fs.fstatSync(fd).size;
+      const len = Math.min(size, 8192);
+      const buf = Buffer.alloc(len);
+      fs.readSync(fd, buf, 0, len, size - len);
+      text = buf.toString("utf8");
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return "(no log)";
+  }
+  const tail = text.trimEnd().split("\n").slice(-lines).join("\n");
+  return tail || "(empty log)";
+}
+
+export function jobFailure(ctx: LaunchContext, record: JobRecord, what: string): MetajudgeError {
+  const how = record.state === "failed" ? `failed${record.exit_code !== undefined && record.exit_code !== null ? ` with exit code ${record.exit_code}` : ""}` : `ended ${record.state}`;
+  const reason = record.state === "cancelled" ? "cancelled" : "jobFailed";
+  return new MetajudgeError(
+    reason,
+    `${what}: job ${record.id} on ${record.host} ${how}${record.detail ? ` (${record.detail})` : ""}; its log is ${path.join(ctx.experimentDir, record.log.local)}. Last lines:\n${logTail(ctx.experimentDir, record.id)}`,
+  );
+}

@@ -1,0 +1,45 @@
+// Recording a trained checkpoint as the next iteration's model in metajudge.json. The file is the
+// user's: jsonc-parser edits just the one property, so comments, order and formatting survive.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { applyEdits, modify, parse } from "jsonc-parser";
+import { CONFIG_FILE } from "../../config.js";
+import { MetajudgeError } from "../../errors.js";
+
+export interface ModelSet {
+  actor: string;
+  judge: string;
+  meta_judge: string;
+}
+
+/**
+ * Sets iterations[next - 1].models; when the list has no entry for iteration `next`, appends one
+ * copying the selection settings of the iteration before it.
+ */
+export function setIterationModels(experimentDir: string, next: number, models: ModelSet): void {
+  const file = path.join(experimentDir, CONFIG_FILE);
+  const text = fs.readFileSync(file, "utf8");
+  const tree = parse(text) as { iterations?: unknown[] } | undefined;
+  const list = Array.isArray(tree?.iterations) ? tree.iterations : undefined;
+  if (!list) throw new MetajudgeError("badInput", `${file}: no "iterations" list to record the trained model in`, { file });
+  const options = { formattingOptions: detectFormatting(text) };
+  let out = text;
+  if (list.length >= next) {
+    out = applyEdits(out, modify(out, ["iterations", next - 1, "models"], models, options));
+  } else if (list.length === next - 1) {
+    const previous = list[next - 2];
+    const copy = previous && typeof previous === "object" ? { ...(previous as Record<string, unknown>) } : {};
+    delete copy.models;
+    out = applyEdits(out, modify(out, ["iterations", -1], { ...copy, models }, { ...options, isArrayInsertion: true }));
+  } else {
+    throw new MetajudgeError("badInput", `${file}: "iterations" lists ${list.length} entries; cannot record a model for iteration ${next}`, { file });
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, out);
+  fs.renameSync(tmp, file);
+}
+
+function detectFormatting(text: string): { insertSpaces: boolean; tabSize: number; eol: string } {
+  const indent = /\n([ \t]+)"/.exec(text)?.[1] ?? "  ";
+  return { insertSpaces: !indent.includes("\t"), tabSize: indent.includes("\t") ? 1 : indent.length, eol: text.includes("\r\n") ? "\r\n" : "\n" };
+}
