@@ -177,6 +177,10 @@ test("launch train on a local host: a job with the stand-in trainer, metrics, an
   assert.ok(result.checkpoint, "a checkpoint");
   assert.ok(r.events.some((e) => e.type === "metrics"), "trainer metrics as events");
   assert.equal(new JobStore(dir).get(result.job.id)?.state, "succeeded");
+  const config = JSON.parse(fs.readFileSync(path.join(dir, "metajudge.json"), "utf8")) as { iterations: { models?: { actor?: string } }[] };
+  const actor = config.iterations[1]?.models?.actor;
+  assert.ok(actor && result.checkpoint.endsWith(actor), `iteration 2's actor is the checkpoint (${actor} vs ${result.checkpoint})`);
+  assert.ok(fs.existsSync(path.join(actor, "config.json")) || fs.readdirSync(actor).length > 0, "the stand-in trainer wrote the checkpoint there");
   const jobs = await runCli(["jobs", dir]);
   assert.match(jobs.stdout, new RegExp(`^${result.job.id}\\s+train\\s+here\\s+succeeded`, "m"));
 });
