@@ -4,7 +4,10 @@
 import { MetajudgeError } from "../errors.js";
 import { HostProfileSchema, type HostProfile } from "../schema.js";
 import { DetachedExecutor } from "./jobs/detached.js";
+import { RayExecutor } from "./jobs/ray.js";
+import { SlurmExecutor } from "./jobs/slurm.js";
 import { LocalShell } from "./local-shell.js";
+import { openSshShell } from "./ssh/index.js";
 import type { Executor, HostDeps } from "./types.js";
 
 export function resolveHost(name: string, configHosts?: Record<string, HostProfile>, settingsHosts?: Record<string, unknown>): HostProfile {
@@ -27,11 +30,39 @@ export function resolveHost(name: string, configHosts?: Record<string, HostProfi
   );
 }
 
-export async function openExecutor(profile: HostProfile, _deps: HostDeps, _opts: { signal?: AbortSignal } = {}): Promise<Executor> {
+/** An executor for the profile, connected (SSH, tunnel) and ready; close() releases what it opened. */
+export async function openExecutor(profile: HostProfile, deps: HostDeps, opts: { signal?: AbortSignal } = {}): Promise<Executor> {
   switch (profile.kind) {
     case "local":
       return new DetachedExecutor(new LocalShell(), profile);
-    default:
-      throw new MetajudgeError("internal", `host kind "${profile.kind}" cannot run jobs yet`);
+    case "ssh":
+      return new DetachedExecutor(await openSshShell(profile.ssh, deps, opts), profile);
+    case "slurm":
+      return new SlurmExecutor(await openSshShell(profile.ssh, deps, opts), profile);
+    case "ray":
+      return openRay(profile, deps, opts);
+  }
+}
+
+async function openRay(profile: Extract<HostProfile, { kind: "ray" }>, deps: HostDeps, opts: { signal?: AbortSignal }): Promise<Executor> {
+  let token: string | undefined;
+  if (profile.auth_token_env) {
+    token = await deps.secret(profile.auth_token_env);
+    if (token === undefined || token === "") {
+      throw new MetajudgeError("auth", `host needs the Ray token named ${profile.auth_token_env}, and none was given (set it in the environment or the editor's secret store)`);
+    }
+  }
+  if (!profile.tunnel) return new RayExecutor(profile.address, { token, profile });
+  // The dashboard has no security of its own: reach it through the SSH host, as seen from there.
+  const shell = await openSshShell(profile.tunnel, deps, opts);
+  try {
+    const url = new URL(profile.address);
+    const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+    const forward = await shell.forward(url.hostname, port);
+    const local = `${url.protocol}//127.0.0.1:${forward.localPort}${url.pathname.replace(/\/+$/, "")}`;
+    return new RayExecutor(local, { token, profile, shell, onClose: () => void forward.close() });
+  } catch (err) {
+    shell.close();
+    throw err;
   }
 }
