@@ -2,7 +2,7 @@
 // user's: jsonc-parser edits just the one property, so comments, order and formatting survive.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { applyEdits, modify, parse } from "jsonc-parser";
+import { applyEdits, findNodeAtLocation, modify, parse, parseTree } from "jsonc-parser";
 import { CONFIG_FILE } from "../../config.js";
 import { MetajudgeError } from "../../errors.js";
 
@@ -30,13 +30,30 @@ export function setIterationModels(experimentDir: string, next: number, models: 
     const previous = list[next - 2];
     const copy = previous && typeof previous === "object" ? { ...(previous as Record<string, unknown>) } : {};
     delete copy.models;
-    out = applyEdits(out, modify(out, ["iterations", -1], { ...copy, models }, { ...options, isArrayInsertion: true }));
+    out = appendEntry(out, { ...copy, models }, options.formattingOptions) ?? applyEdits(out, modify(out, ["iterations", -1], { ...copy, models }, { ...options, isArrayInsertion: true }));
   } else {
     throw new MetajudgeError("badInput", `${file}: "iterations" lists ${list.length} entries; cannot record a model for iteration ${next}`, { file });
   }
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, out);
   fs.renameSync(tmp, file);
+}
+
+/**
+ * Appends after the last entry, indented as it is. jsonc-parser's own insertion reformats the line
+ * it lands on, which would unfold a one-line entry the user wrote.
+ */
+function appendEntry(text: string, entry: unknown, f: { insertSpaces: boolean; tabSize: number; eol: string }): string | undefined {
+  const tree = parseTree(text);
+  const list = tree && findNodeAtLocation(tree, ["iterations"]);
+  const last = list?.children?.[list.children.length - 1];
+  if (!last) return undefined;
+  const indent = text.slice(text.lastIndexOf("\n", last.offset) + 1, last.offset);
+  if (!/^[ \t]*$/.test(indent)) return undefined;
+  const unit = f.insertSpaces ? " ".repeat(f.tabSize) : "\t";
+  const body = JSON.stringify(entry, null, unit).split("\n").join(f.eol + indent);
+  const at = last.offset + last.length;
+  return `${text.slice(0, at)},${f.eol}${indent}${body}${text.slice(at)}`;
 }
 
 function detectFormatting(text: string): { insertSpaces: boolean; tabSize: number; eol: string } {

@@ -1,0 +1,221 @@
+// Launch recipes end to end on a host of kind "local": jobs run detached on this machine through the
+// same executor as on an SSH host, with the vllm / trl stand-ins first on PATH. Batch and serve
+// generation must produce the same records (the stand-in answers the same request the same way
+// whether it arrives in a file or over HTTP); training must land in the manifest and the config.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { makeExperiment, readLines, tmpDir } from "../support/cli.js";
+import { installStandIns, standInSetup } from "../support/stand-ins.js";
+import { LocalShell } from "../../src/core/remote/local-shell.js";
+import { launchGeneration, launchTraining, type LaunchContext, type RemoteEvent } from "../../src/core/remote/launch/index.js";
+import { JobStore, type JobRecord } from "../../src/core/remote/jobs/record.js";
+import { MetajudgeError } from "../../src/core/errors.js";
+import type { HostDeps } from "../../src/core/remote/types.js";
+
+const SECRET = "sk-test-4242-do-not-leak";
+const PWNED = "/tmp/mj-pwned";
+const HOSTILE = `'q' "d" $(touch ${PWNED})`;
+const deps: HostDeps = {
+  sshConfigFile: "/dev/null",
+  knownHostsFile: "/dev/null",
+  confirmHostKey: async () => false,
+  passphrase: async () => undefined,
+  secret: async () => undefined,
+};
+
+let root = "";
+let bin = "";
+
+before(async () => {
+  fs.rmSync(PWNED, { force: true });
+  root = tmpDir("launch-local");
+  bin = await installStandIns(new LocalShell(), path.join(root, "bin"));
+  process.env.MJ_LAUNCH_KEY = SECRET;
+});
+after(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+  delete process.env.MJ_LAUNCH_KEY;
+});
+
+let port = 18600 + (process.pid % 500);
+
+/** A small experiment in a folder whose name is hostile to shells, its jobs in a hostile workdir. */
+function experiment(name: string, hosts: Record<string, Record<string, unknown>> = {}): string {
+  const made = makeExperiment("http://127.0.0.1:9/v1", (c) => {
+    c.endpoint = { base_url: "http://127.0.0.1:9/v1", model: "base-model", api_key_env: "MJ_LAUNCH_KEY" };
+    c.roles.actor.sampling.n = 3;
+    c.roles.judge.sampling.n = 4;
+    const box = { kind: "local", workdir: path.join(root, `work ${name} ${HOSTILE}`), setup: standInSetup(bin) };
+    Object.assign(c, {
+      hosts: { box, ...Object.fromEntries(Object.entries(hosts).map(([k, v]) => [k, { ...box, ...v }])) },
+      remote: {
+        generation: { host: "box", mode: "batch", port: port++, ready_timeout_s: 60 },
+        training: { host: "box", model: "base-model", trainer: { per_device_train_batch_size: 1, gradient_accumulation_steps: 2 } },
+      },
+    });
+  });
+  const prompts = fs.readFileSync(path.join(made, "prompts.jsonl"), "utf8").split("\n").slice(0, 4).join("\n") + "\n";
+  fs.writeFileSync(path.join(made, "prompts.jsonl"), prompts);
+  // The slashes in HOSTILE make it nested folders, each name harmless alone, the whole path not.
+  const dir = path.join(path.dirname(made), `exp ${name} ${HOSTILE}`);
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  fs.renameSync(made, dir);
+  return dir;
+}
+
+function context(experimentDir: string, events: RemoteEvent[] = []): LaunchContext {
+  return { experimentDir, deps, pollMs: 150, onEvent: (e) => events.push(e) };
+}
+
+const RECORD_FILES = ["responses.jsonl", "judgements.jsonl", "meta_judgements.jsonl", "pairs.actor.jsonl", "pairs.judge.jsonl", "dpo.jsonl"];
+
+function counts(dir: string): Record<string, number> {
+  return Object.fromEntries(RECORD_FILES.map((f) => [f, readLines(path.join(dir, "iterations", "1", f)).length]));
+}
+
+function manifest(dir: string, t = 1): Record<string, unknown> & { stages: Record<string, { state: string; counts: Record<string, number> }> } {
+  return JSON.parse(fs.readFileSync(path.join(dir, "iterations", String(t), "manifest.json"), "utf8"));
+}
+
+/** Every file under dir whose content holds needle. */
+function filesHolding(dir: string, needle: string): string[] {
+  const hits: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && fs.readFileSync(p).includes(needle)) hits.push(p);
+    }
+  };
+  walk(dir);
+  return hits;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("launch on a local host", { timeout: 180_000 }, () => {
+  let batchDir = "";
+  let batchJobs: JobRecord[] = [];
+
+  it("batch mode: errored lines are kept out, only the missing requests go out again, stages complete", async () => {
+    // A third of the lines fail, once: the first job of the first stage; its resubmission is clean.
+    batchDir = experiment("batch", {});
+    const cfgFile = path.join(batchDir, "metajudge.json");
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
+    cfg.hosts.box.env = { MJ_VLLM_ERROR_RATE: "0.5", MJ_FAULT_ONCE: "../fault-once" };
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+    const events: RemoteEvent[] = [];
+    const { jobs } = await launchGeneration(context(batchDir, events), { iteration: 1 });
+    batchJobs = jobs;
+    const byStage = (s: string): JobRecord[] => jobs.filter((j) => j.stage === s);
+    assert.equal(byStage("generate").length, 2, "the generate stage needed a second job");
+    assert.equal(byStage("judge").length, 1);
+    assert.equal(byStage("metajudge").length, 1);
+    const [first, second] = byStage("generate") as [JobRecord, JobRecord];
+    const firstImport = first.imported as { requests: number; failed: number; missing: number };
+    assert.ok(firstImport.failed > 0, "some lines failed in the first job");
+    assert.equal(firstImport.missing, firstImport.failed);
+    assert.equal((second.launch as { requests: number }).requests, firstImport.missing, "the second job asked only for the missing requests");
+    for (const j of jobs) assert.equal(j.finalized, true);
+    assert.ok(jobs.every((j) => j.state === "succeeded"));
+    const m = manifest(batchDir);
+    for (const s of ["generate", "judge", "metajudge", "pairs", "export"]) assert.equal(m.stages[s]!.state, "done", s);
+    for (const s of ["generate", "judge", "metajudge"]) assert.equal(m.stages[s]!.counts.records, m.stages[s]!.counts.expected, s);
+    const c = counts(batchDir);
+    assert.equal(c["responses.jsonl"], 4 * 3);
+    assert.equal(c["judgements.jsonl"], 4 * 3 * 4);
+    assert.ok(c["meta_judgements.jsonl"]! > 0 && c["dpo.jsonl"]! > 0);
+    assert.ok(events.some((e) => e.type === "transfer" && e.direction === "up"));
+    assert.ok(events.some((e) => e.type === "log"));
+  });
+
+  it("serve mode: the same records as batch mode, and the server is gone afterwards", async () => {
+    const dir = experiment("serve");
+    const events: RemoteEvent[] = [];
+    const { jobs } = await launchGeneration(context(dir, events), { iteration: 1, mode: "serve" });
+    assert.equal(jobs.length, 1);
+    const job = jobs[0]!;
+    assert.equal(job.kind, "generate-serve");
+    assert.ok(["cancelled", "succeeded"].includes(job.state), job.state);
+    assert.equal(job.finalized, true);
+    assert.deepEqual(counts(dir), counts(batchDir));
+    const texts = (d: string): string[] => readLines<{ id: string; text: string }>(path.join(d, "iterations", "1", "judgements.jsonl")).map((r) => `${r.id} ${r.text}`).sort();
+    assert.deepEqual(texts(dir), texts(batchDir));
+    const m = manifest(dir);
+    for (const s of ["generate", "judge", "metajudge", "pairs", "export"]) assert.equal(m.stages[s]!.state, "done", s);
+    const pid = Number(fs.readFileSync(path.join(job.remote.dir, "pid"), "utf8"));
+    assert.equal(alive(pid), false, "the server process group is gone");
+    assert.match(fs.readFileSync(new JobStore(dir).logPath(job.id), "utf8"), /Uvicorn running on http:\/\/127\.0\.0\.1/);
+  });
+
+  it("training: metrics in the manifest, the checkpoint as iteration 2's model, formatting kept", async () => {
+    const cfgFile = path.join(batchDir, "metajudge.json");
+    // A hand-formatted file: one-line iteration entries and a key order of the user's own.
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
+    cfg.iterations = cfg.iterations.slice(0, 1);
+    const text = JSON.stringify(cfg, null, 4).replace(/\{\s+"rho": 0,\s+"judgement_length_cap": null,\s+"train_judge_pairs": true\s+\}/, '{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true }');
+    assert.match(text, /\{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true \}/);
+    fs.writeFileSync(cfgFile, text);
+    const events: RemoteEvent[] = [];
+    const { job, checkpoint } = await launchTraining(context(batchDir, events), { iteration: 1 });
+    assert.equal(job.state, "succeeded");
+    assert.equal(job.finalized, true);
+    assert.equal(checkpoint, `box:${job.remote.dir}/checkpoint`);
+    assert.ok(fs.existsSync(path.join(job.remote.dir, "checkpoint", "model.safetensors")));
+    const metricEvents = events.filter((e) => e.type === "metrics");
+    assert.ok(metricEvents.length >= 2, "metrics streamed while training");
+    const training = manifest(batchDir).training as { job_id: string; checkpoint: string; base_model: string; final: Record<string, number>; history: unknown[] };
+    assert.equal(training.job_id, job.id);
+    assert.equal(training.checkpoint, checkpoint);
+    assert.equal(training.base_model, "base-model");
+    assert.ok(training.final.loss! > 0 && training.final["rewards/margins"]! > 0 && training.final["rewards/accuracies"]! > 0);
+    assert.ok(training.history.length >= 2);
+    const after = fs.readFileSync(cfgFile, "utf8");
+    assert.ok(after.startsWith(text.slice(0, text.indexOf('"iterations"'))), "everything before iterations is untouched");
+    assert.match(after, /\{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true \}/);
+    const next = JSON.parse(after).iterations[1];
+    const model = `${job.remote.dir}/checkpoint`;
+    assert.deepEqual(next.models, { actor: model, judge: model, meta_judge: model });
+    assert.equal(next.rho, 0);
+  });
+
+  it("a failing trainer: the job fails with its exit code and log tail, no model is recorded", async () => {
+    const dir = experiment("fail", { failing: { env: { MJ_TRL_FAIL: "1" } } });
+    await launchGeneration(context(dir), { iteration: 1 });
+    const before = fs.readFileSync(path.join(dir, "metajudge.json"), "utf8");
+    await assert.rejects(launchTraining(context(dir), { iteration: 1, host: "failing" }), (e: unknown) => {
+      assert.ok(e instanceof MetajudgeError);
+      assert.equal(e.reason, "jobFailed");
+      assert.match(e.message, /exit code 3/);
+      assert.match(e.message, /CUDA out of memory/);
+      return true;
+    });
+    const jobs = new JobStore(dir).list().filter((j) => j.kind === "train");
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0]!.state, "failed");
+    assert.equal(jobs[0]!.exit_code, 3);
+    assert.equal(fs.readFileSync(path.join(dir, "metajudge.json"), "utf8"), before);
+    assert.equal(manifest(dir).training, undefined);
+  });
+
+  it("refuses to train before the export stage", async () => {
+    const dir = experiment("noexport");
+    await assert.rejects(launchTraining(context(dir), { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "badInput" && /run the export stage first/.test(e.message));
+  });
+
+  it("hostile names ran nothing and no secret was written anywhere", () => {
+    assert.equal(fs.existsSync(PWNED), false, `${PWNED} was created: a name reached a shell unquoted`);
+    assert.ok(batchJobs.length > 0);
+    assert.deepEqual(filesHolding(root, SECRET), []);
+    assert.deepEqual(filesHolding(path.dirname(batchDir), SECRET), []);
+  });
+});
