@@ -6,7 +6,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeExperiment, readLines, tmpDir } from "../support/cli.js";
+import { readLines, tmpDir } from "../support/cli.js";
+import { HOSTILE, KEY_ENV, PWNED, SECRET, alive, editConfig, filesHolding, launchExperiment, readManifest as manifest, recordCounts as counts } from "../support/launch-experiment.js";
 import { installStandIns, standInSetup } from "../support/stand-ins.js";
 import { LocalShell } from "../../src/core/remote/local-shell.js";
 import { launchGeneration, launchTraining, type LaunchContext, type RemoteEvent } from "../../src/core/remote/launch/index.js";
@@ -14,9 +15,6 @@ import { JobStore, type JobRecord } from "../../src/core/remote/jobs/record.js";
 import { MetajudgeError } from "../../src/core/errors.js";
 import type { HostDeps } from "../../src/core/remote/types.js";
 
-const SECRET = "sk-test-4242-do-not-leak";
-const PWNED = "/tmp/mj-pwned";
-const HOSTILE = `'q' "d" $(touch ${PWNED})`;
 const deps: HostDeps = {
   sshConfigFile: "/dev/null",
   knownHostsFile: "/dev/null",
@@ -32,74 +30,21 @@ before(async () => {
   fs.rmSync(PWNED, { force: true });
   root = tmpDir("launch-local");
   bin = await installStandIns(new LocalShell(), path.join(root, "bin"));
-  process.env.MJ_LAUNCH_KEY = SECRET;
+  process.env[KEY_ENV] = SECRET;
 });
 after(() => {
   fs.rmSync(root, { recursive: true, force: true });
-  delete process.env.MJ_LAUNCH_KEY;
+  delete process.env[KEY_ENV];
 });
 
-let port = 18600 + (process.pid % 500);
-
-/** A small experiment in a folder whose name is hostile to shells, its jobs in a hostile workdir. */
-function experiment(name: string, hosts: Record<string, Record<string, unknown>> = {}): string {
-  const made = makeExperiment("http://127.0.0.1:9/v1", (c) => {
-    c.endpoint = { base_url: "http://127.0.0.1:9/v1", model: "base-model", api_key_env: "MJ_LAUNCH_KEY" };
-    c.roles.actor.sampling.n = 3;
-    c.roles.judge.sampling.n = 4;
-    const box = { kind: "local", workdir: path.join(root, `work ${name} ${HOSTILE}`), setup: standInSetup(bin) };
-    Object.assign(c, {
-      hosts: { box, ...Object.fromEntries(Object.entries(hosts).map(([k, v]) => [k, { ...box, ...v }])) },
-      remote: {
-        generation: { host: "box", mode: "batch", port: port++, ready_timeout_s: 60 },
-        training: { host: "box", model: "base-model", trainer: { per_device_train_batch_size: 1, gradient_accumulation_steps: 2 } },
-      },
-    });
-  });
-  const prompts = fs.readFileSync(path.join(made, "prompts.jsonl"), "utf8").split("\n").slice(0, 4).join("\n") + "\n";
-  fs.writeFileSync(path.join(made, "prompts.jsonl"), prompts);
-  // The slashes in HOSTILE make it nested folders, each name harmless alone, the whole path not.
-  const dir = path.join(path.dirname(made), `exp ${name} ${HOSTILE}`);
-  fs.mkdirSync(path.dirname(dir), { recursive: true });
-  fs.renameSync(made, dir);
-  return dir;
+/** A small experiment in a hostile folder, its jobs in a hostile workdir on this machine. */
+function experiment(name: string, extra: Record<string, Record<string, unknown>> = {}): string {
+  const box = { kind: "local", workdir: path.join(root, `work ${name} ${HOSTILE}`), setup: standInSetup(bin) };
+  return launchExperiment(name, { box, ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, { ...box, ...v }])) });
 }
 
 function context(experimentDir: string, events: RemoteEvent[] = []): LaunchContext {
   return { experimentDir, deps, pollMs: 150, onEvent: (e) => events.push(e) };
-}
-
-const RECORD_FILES = ["responses.jsonl", "judgements.jsonl", "meta_judgements.jsonl", "pairs.actor.jsonl", "pairs.judge.jsonl", "dpo.jsonl"];
-
-function counts(dir: string): Record<string, number> {
-  return Object.fromEntries(RECORD_FILES.map((f) => [f, readLines(path.join(dir, "iterations", "1", f)).length]));
-}
-
-function manifest(dir: string, t = 1): Record<string, unknown> & { stages: Record<string, { state: string; counts: Record<string, number> }> } {
-  return JSON.parse(fs.readFileSync(path.join(dir, "iterations", String(t), "manifest.json"), "utf8"));
-}
-
-/** Every file under dir whose content holds needle. */
-function filesHolding(dir: string, needle: string): string[] {
-  const hits: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && fs.readFileSync(p).includes(needle)) hits.push(p);
-    }
-  };
-  walk(dir);
-  return hits;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("launch on a local host", { timeout: 180_000 }, () => {
@@ -108,11 +53,8 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
 
   it("batch mode: errored lines are kept out, only the missing requests go out again, stages complete", async () => {
     // A third of the lines fail, once: the first job of the first stage; its resubmission is clean.
-    batchDir = experiment("batch", {});
-    const cfgFile = path.join(batchDir, "metajudge.json");
-    const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
-    cfg.hosts.box.env = { MJ_VLLM_ERROR_RATE: "0.5", MJ_FAULT_ONCE: "../fault-once" };
-    fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2));
+    batchDir = experiment("batch");
+    editConfig(batchDir, (c) => (c.hosts.box!.env = { MJ_VLLM_ERROR_RATE: "0.5", MJ_FAULT_ONCE: "../fault-once" }));
     const events: RemoteEvent[] = [];
     const { jobs } = await launchGeneration(context(batchDir, events), { iteration: 1 });
     batchJobs = jobs;
@@ -160,7 +102,7 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
   it("training: metrics in the manifest, the checkpoint as iteration 2's model, formatting kept", async () => {
     const cfgFile = path.join(batchDir, "metajudge.json");
     // A hand-formatted file: one-line iteration entries and a key order of the user's own.
-    const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8"));
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8")) as { iterations: unknown[] };
     cfg.iterations = cfg.iterations.slice(0, 1);
     const text = JSON.stringify(cfg, null, 4).replace(/\{\s+"rho": 0,\s+"judgement_length_cap": null,\s+"train_judge_pairs": true\s+\}/, '{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true }');
     assert.match(text, /\{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true \}/);
@@ -173,7 +115,7 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     assert.ok(fs.existsSync(path.join(job.remote.dir, "checkpoint", "model.safetensors")));
     const metricEvents = events.filter((e) => e.type === "metrics");
     assert.ok(metricEvents.length >= 2, "metrics streamed while training");
-    const training = manifest(batchDir).training as { job_id: string; checkpoint: string; base_model: string; final: Record<string, number>; history: unknown[] };
+    const training = manifest(batchDir).training!;
     assert.equal(training.job_id, job.id);
     assert.equal(training.checkpoint, checkpoint);
     assert.equal(training.base_model, "base-model");
