@@ -86,6 +86,15 @@ async function pickIteration(deps: JobsDeps, dir: string, a: LaunchArg | undefin
 
 export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
   const { services, workers, model } = deps;
+  // Read from disk, not from the view's cache: a job written a moment ago may not be listed yet.
+  const record = (ref: JobRef): JobRecord | undefined => {
+    try {
+      return new JobStore(ref.experimentDir).get(ref.id);
+    } catch (err) {
+      void showFailure(services, `Cannot read job ${ref.id}`, reasonOf(err));
+      return undefined;
+    }
+  };
 
   const openLog = async (ref: JobRef): Promise<void> => {
     const file = new JobStore(ref.experimentDir).logPath(ref.id);
@@ -146,10 +155,10 @@ export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
   };
 
   const attach = async (ref: JobRef): Promise<void> => {
-    const entry = await model.get(ref.experimentDir, ref.id);
-    if (!entry) return void vscode.window.showWarningMessage(`No job ${ref.id} in ${ref.experimentDir}.`);
+    const job = record(ref);
+    if (!job) return void vscode.window.showWarningMessage(`No job ${ref.id} in ${ref.experimentDir}.`);
     if (workers.follows(ref.experimentDir, ref.id)) return void vscode.window.setStatusBarMessage(`${ref.id} is already followed`, 5000);
-    await onHost(`job ${ref.id}`, ref.experimentDir, entry.job.host, ["jobs", "attach", ref.experimentDir, ref.id], () => attach(ref), ref.id);
+    await onHost(`job ${ref.id}`, ref.experimentDir, job.host, ["jobs", "attach", ref.experimentDir, ref.id], () => attach(ref), ref.id);
   };
 
   return [
@@ -162,17 +171,17 @@ export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
     vscode.commands.registerCommand("metajudge.cancelJob", async (arg?: unknown) => {
       const ref = await pickJob(deps, arg, "Cancel which job?", isLive);
       if (!ref) return;
-      const entry = await model.get(ref.experimentDir, ref.id);
-      if (!entry) return;
+      const job = record(ref);
+      if (!job) return;
       workers.stopFollowing(ref.experimentDir, ref.id);
-      await onHost(`cancel ${ref.id}`, ref.experimentDir, entry.job.host, ["jobs", "cancel", ref.experimentDir, ref.id], () => vscode.commands.executeCommand("metajudge.cancelJob", arg));
+      await onHost(`cancel ${ref.id}`, ref.experimentDir, job.host, ["jobs", "cancel", ref.experimentDir, ref.id], () => vscode.commands.executeCommand("metajudge.cancelJob", arg));
     }),
     vscode.commands.registerCommand("metajudge.resubmitJob", async (arg?: unknown) => {
       const ref = await pickJob(deps, arg, "Resubmit which job?", (j) => !isLive(j));
       if (!ref) return;
-      const entry = await model.get(ref.experimentDir, ref.id);
-      if (!entry) return;
-      const r = await onHost(`resubmit ${ref.id}`, ref.experimentDir, entry.job.host, ["jobs", "resubmit", ref.experimentDir, ref.id], () => vscode.commands.executeCommand("metajudge.resubmitJob", arg));
+      const job = record(ref);
+      if (!job) return;
+      const r = await onHost(`resubmit ${ref.id}`, ref.experimentDir, job.host, ["jobs", "resubmit", ref.experimentDir, ref.id], () => vscode.commands.executeCommand("metajudge.resubmitJob", arg));
       const next = r?.code === 0 ? (r.result?.job as JobRecord | undefined) : undefined;
       if (next && isLive(next)) await attach({ experimentDir: ref.experimentDir, id: next.id });
     }),
