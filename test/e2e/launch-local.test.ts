@@ -10,7 +10,7 @@ import { readLines, tmpDir } from "../support/cli.js";
 import { HOSTILE, KEY_ENV, PWNED, SECRET, alive, editConfig, filesHolding, launchExperiment, readManifest as manifest, recordCounts as counts } from "../support/launch-experiment.js";
 import { installStandIns, standInSetup } from "../support/stand-ins.js";
 import { LocalShell } from "../../src/core/remote/local-shell.js";
-import { launchGeneration, launchTraining, type LaunchContext, type RemoteEvent } from "../../src/core/remote/launch/index.js";
+import { attachJob, cancelJob, launchGeneration, launchTraining, resubmitJob, type LaunchContext, type RemoteEvent } from "../../src/core/remote/launch/index.js";
 import { JobStore, type JobRecord } from "../../src/core/remote/jobs/record.js";
 import { MetajudgeError } from "../../src/core/errors.js";
 import type { HostDeps } from "../../src/core/remote/types.js";
@@ -50,6 +50,8 @@ function context(experimentDir: string, events: RemoteEvent[] = []): LaunchConte
 describe("launch on a local host", { timeout: 180_000 }, () => {
   let batchDir = "";
   let batchJobs: JobRecord[] = [];
+  let serveDir = "";
+  let failDir = "";
 
   it("batch mode: errored lines are kept out, only the missing requests go out again, stages complete", async () => {
     // A third of the lines fail, once: the first job of the first stage; its resubmission is clean.
@@ -82,6 +84,7 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
 
   it("serve mode: the same records as batch mode, and the server is gone afterwards", async () => {
     const dir = experiment("serve");
+    serveDir = dir;
     const events: RemoteEvent[] = [];
     const { jobs } = await launchGeneration(context(dir, events), { iteration: 1, mode: "serve" });
     assert.equal(jobs.length, 1);
@@ -131,7 +134,9 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
   });
 
   it("a failing trainer: the job fails with its exit code and log tail, no model is recorded", async () => {
-    const dir = experiment("fail", { failing: { env: { MJ_TRL_FAIL: "1" } } });
+    // It fails once: the resubmission below goes through.
+    const dir = experiment("fail", { failing: { env: { MJ_TRL_FAIL: "1", MJ_FAULT_ONCE: "../trl-once" } } });
+    failDir = dir;
     await launchGeneration(context(dir), { iteration: 1 });
     const before = fs.readFileSync(path.join(dir, "metajudge.json"), "utf8");
     await assert.rejects(launchTraining(context(dir), { iteration: 1, host: "failing" }), (e: unknown) => {
@@ -147,6 +152,49 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     assert.equal(jobs[0]!.exit_code, 3);
     assert.equal(fs.readFileSync(path.join(dir, "metajudge.json"), "utf8"), before);
     assert.equal(manifest(dir).training, undefined);
+  });
+
+  it("resubmitting the failed training: a new job, the old record kept, attach finalizes it", async () => {
+    const store = new JobStore(failDir);
+    const old = store.list().find((j) => j.kind === "train")!;
+    const fresh = await resubmitJob(context(failDir), old.id);
+    assert.notEqual(fresh.id, old.id);
+    assert.equal(store.get(old.id)!.state, "failed");
+    const done = await attachJob(context(failDir), fresh.id);
+    assert.equal(done.state, "succeeded");
+    assert.equal(done.finalized, true);
+    assert.equal(manifest(failDir).training!.job_id, fresh.id);
+    const cfg = JSON.parse(fs.readFileSync(path.join(failDir, "metajudge.json"), "utf8")) as { iterations: { models?: { actor?: string } }[] };
+    assert.equal(cfg.iterations[1]!.models?.actor, `${fresh.remote.dir}/checkpoint`);
+  });
+
+  it("a launch nobody watched to its end is completed by attach; cancel stops a running job", async () => {
+    const stop = new AbortController();
+    const ctx: LaunchContext = {
+      ...context(serveDir),
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === "job" && e.job.state === "queued") stop.abort();
+      },
+    };
+    await assert.rejects(launchTraining(ctx, { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "cancelled");
+    const job = new JobStore(serveDir).list().find((j) => j.kind === "train")!;
+    assert.notEqual(job.finalized, true);
+    const done = await attachJob(context(serveDir), job.id);
+    assert.equal(done.state, "succeeded");
+    assert.equal(manifest(serveDir).training!.job_id, job.id);
+    const again = await attachJob(context(serveDir), job.id);
+    assert.equal(again.updated_at, done.updated_at, "attaching to a finalized job changes nothing");
+
+    editConfig(serveDir, (c) => (c.hosts.box!.env = { MJ_TRL_STEP_MS: "60000" }));
+    const slow = new AbortController();
+    const ctx2: LaunchContext = { ...context(serveDir), signal: slow.signal, onEvent: (e) => e.type === "job" && e.job.state === "queued" && slow.abort() };
+    await assert.rejects(launchTraining(ctx2, { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "cancelled");
+    const running = new JobStore(serveDir).list().filter((j) => j.kind === "train" && j.id !== job.id)[0]!;
+    const cancelled = await cancelJob(context(serveDir), running.id);
+    assert.equal(cancelled.state, "cancelled");
+    const pid = Number(fs.readFileSync(path.join(running.remote.dir, "pid"), "utf8"));
+    assert.equal(alive(pid), false);
   });
 
   it("refuses to train before the export stage", async () => {

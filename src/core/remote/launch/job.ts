@@ -60,7 +60,7 @@ export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPl
   emitJob(ctx, record);
   try {
     const mk = await host.shell.exec(`mkdir -p ${quote(dir)}`);
-    if (mk.code !== 0) throw new MetajudgeError("internal", `${host.shell.label}: mkdir -p ${dir} failed: ${mk.stderr.trim()}`);
+    if (mk.code !== 0) throw new MetajudgeError("internal", `${host.shell.label}: mkdir -p ${dir} failed (exit ${mk.code}): ${mk.stderr.trim() || "no message"}`);
     const inputs: NonNullable<JobRecord["inputs"]> = [];
     for (const input of typeof plan.inputs === "function" ? plan.inputs(dir) : plan.inputs) {
       const remote = `${dir}/${input.name}`;
