@@ -21,7 +21,7 @@ import { slurmUnavailable, startSlurm, type Slurm } from "../support/slurm.js";
 const unavailable = sshdUnavailable ?? slurmUnavailable;
 const skip = unavailable ? `no test cluster: ${unavailable}` : false;
 const workdir = `mj-jobs-slurm-${process.pid}`;
-const base = { kind: "slurm", ssh: { host: "mj-loop" }, workdir: `~/${workdir}`, gpus: 0, sbatch: [] } as const;
+const base: Extract<HostProfile, { kind: "slurm" }> = { kind: "slurm", ssh: { host: "mj-loop" }, workdir: `~/${workdir}`, gpus: 0, sbatch: [] };
 let sshd: Sshd;
 let slurm: Slurm;
 let experiment: string;
