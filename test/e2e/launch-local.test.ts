@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readLines, tmpDir } from "../support/cli.js";
-import { HOSTILE, KEY_ENV, PWNED, SECRET, alive, editConfig, filesHolding, launchExperiment, readManifest as manifest, recordCounts as counts } from "../support/launch-experiment.js";
+import { HOSTILE, KEY_ENV, PWNED, SECRET, jobAlive, editConfig, filesHolding, launchExperiment, readManifest as manifest, recordCounts as counts } from "../support/launch-experiment.js";
 import { installStandIns, standInSetup } from "../support/stand-ins.js";
 import { LocalShell } from "../../src/core/remote/local-shell.js";
 import { attachJob, cancelJob, launchGeneration, launchTraining, resubmitJob, type LaunchContext, type RemoteEvent } from "../../src/core/remote/launch/index.js";
@@ -98,7 +98,7 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     const m = manifest(dir);
     for (const s of ["generate", "judge", "metajudge", "pairs", "export"]) assert.equal(m.stages[s]!.state, "done", s);
     const pid = Number(fs.readFileSync(path.join(job.remote.dir, "pid"), "utf8"));
-    assert.equal(alive(pid), false, "the server process group is gone");
+    assert.equal(jobAlive(pid, job.remote.dir), false, "the server process group is gone");
     assert.match(fs.readFileSync(new JobStore(dir).logPath(job.id), "utf8"), /Uvicorn running on http:\/\/127\.0\.0\.1/);
   });
 
@@ -194,7 +194,7 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     const cancelled = await cancelJob(context(serveDir), running.id);
     assert.equal(cancelled.state, "cancelled");
     const pid = Number(fs.readFileSync(path.join(running.remote.dir, "pid"), "utf8"));
-    assert.equal(alive(pid), false);
+    assert.equal(jobAlive(pid, running.remote.dir), false);
   });
 
   it("refuses to train before the export stage", async () => {

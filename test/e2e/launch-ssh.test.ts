@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { tmpDir } from "../support/cli.js";
 import { installStandIns, standInSetup } from "../support/stand-ins.js";
 import { sshdUnavailable, startSshd, type Sshd } from "../support/sshd.js";
-import { HOSTILE, KEY_ENV, PWNED, SECRET, alive, filesHolding, launchExperiment, readManifest, recordCounts } from "../support/launch-experiment.js";
+import { HOSTILE, KEY_ENV, PWNED, SECRET, jobAlive, filesHolding, launchExperiment, readManifest, recordCounts } from "../support/launch-experiment.js";
 import { closeAllSsh, openSshShell } from "../../src/core/remote/ssh/index.js";
 import { quote } from "../../src/core/remote/shell.js";
 import { attachJob, launchGeneration, launchTraining, type LaunchContext, type RemoteEvent } from "../../src/core/remote/launch/index.js";
@@ -93,7 +93,7 @@ describe("launch over SSH", { skip, timeout: 240_000 }, () => {
     assert.deepEqual(recordCounts(dir), recordCounts(batchDir));
     const pid = Number((await shell.exec(`cat ${quote(`${job.remote.dir}/pid`)}`)).stdout.trim());
     assert.ok(pid > 0);
-    assert.equal(alive(pid), false, "the server's process group is gone");
+    assert.equal(jobAlive(pid, job.remote.dir), false, "the server's process group is gone");
     const ps = await shell.exec("ps -u mjremote -o args= | grep -c '[v]llm.mjs serve' || true");
     assert.equal(ps.stdout.trim(), "0", "no stand-in server left running as mjremote");
   });

@@ -79,15 +79,14 @@ export function filesHolding(dir: string, needle: string): string[] {
   return hits;
 }
 
-export function alive(pid: number): boolean {
+/**
+ * Whether the job's process is still there. PIDs wrap quickly on a busy machine (pid_max may be
+ * 32768), so a live PID counts only if its process still works in the job's folder.
+ */
+export function jobAlive(pid: number, jobDir: string): boolean {
   try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie awaiting its parent is gone for our purposes.
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
+    if (fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] === "Z") return false;
+    return fs.readlinkSync(`/proc/${pid}/cwd`) === jobDir;
   } catch {
     return false;
   }

@@ -14,7 +14,7 @@ import { JobStore, type JobRecord } from "../jobs/record.js";
 import { quote } from "../shell.js";
 import type { LaunchHost } from "./host.js";
 import type { LaunchContext } from "./index.js";
-import { emitJob, followToEnd, jobFailure, startJob } from "./job.js";
+import { emitJob, followToEnd, jobFailure, staged, startJob } from "./job.js";
 import { renderCommand } from "./template.js";
 
 export const MAX_BATCH_ATTEMPTS = 3;
@@ -132,7 +132,11 @@ export async function finalizeBatch(ctx: LaunchContext, host: LaunchHost, record
   const launch = record.launch as BatchLaunch;
   const results = path.join(ctx.experimentDir, launch.results);
   const remote = `${record.remote.dir}/output.jsonl`;
-  const there = await host.shell.exec(`test -f ${quote(remote)} && echo yes || echo no`);
+  const there = await staged(ctx, `looking for ${remote}`, async () => {
+    const r = await host.shell.exec(`if test -f ${quote(remote)}; then echo yes; else echo no; fi`);
+    if (r.code !== 0 || !/^(yes|no)$/.test(r.stdout.trim())) throw new MetajudgeError("server", `${host.shell.label}: cannot tell whether ${remote} exists (exit ${r.code})`);
+    return r;
+  });
   const empty: BatchImport = { imported: 0, requests: 0, failed: 0, unknown: 0, missing: launch.requests, malformed: [] };
   if (there.stdout.trim() !== "yes") {
     const next = store.update(record.id, { finalized: true, error: `no results file on the host (${remote})` });
@@ -140,10 +144,12 @@ export async function finalizeBatch(ctx: LaunchContext, host: LaunchHost, record
     if (record.state === "succeeded") throw jobFailure(ctx, next, `${launch.stage} batch`);
     return empty;
   }
-  await host.shell.download(remote, results, {
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-    onProgress: (done, total) => ctx.onEvent?.({ type: "transfer", direction: "down", file: launch.results, done, total }),
-  });
+  await staged(ctx, `downloading ${launch.results}`, () =>
+    host.shell.download(remote, results, {
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      onProgress: (done, total) => ctx.onEvent?.({ type: "transfer", direction: "down", file: launch.results, done, total }),
+    }),
+  );
   const r = run ?? (await openStageRun(ctx, record.iteration ?? 1));
   const imported = await importStageBatch(r, launch.stage, results);
   const next = store.update(record.id, {

@@ -9,7 +9,7 @@ import { JobStore, type JobRecord } from "../jobs/record.js";
 import { TERMINAL_STATES, type Forward } from "../types.js";
 import type { LaunchHost } from "./host.js";
 import type { LaunchContext } from "./index.js";
-import { emitJob, followToEnd, jobFailure, startJob } from "./job.js";
+import { emitJob, followToEnd, jobFailure, staged, startJob } from "./job.js";
 import { renderCommand } from "./template.js";
 
 export interface ServeLaunch {
@@ -63,7 +63,7 @@ export async function runServe(
   }
   try {
     const now = store.get(record.id);
-    if (now && !TERMINAL_STATES.has(now.state)) await host.executor.cancel(now.remote);
+    if (now && !TERMINAL_STATES.has(now.state)) await staged(ctx, `stopping the server job ${record.id}`, () => host.executor.cancel(now.remote));
   } catch (err) {
     ctx.onEvent?.({ type: "note", message: `stopping the server job ${record.id} on ${host.name} failed: ${err instanceof Error ? err.message : String(err)}; cancel it by hand` });
   }
@@ -88,7 +88,7 @@ async function waitReady(ctx: LaunchContext, host: LaunchHost, id: string, gen: 
       if (ctx.signal?.aborted) throw new MetajudgeError("cancelled", `cancelled while waiting for vllm serve (job ${id}) on ${host.name}`);
       const record = store.get(id);
       if (!record) throw new MetajudgeError("internal", `job record ${id} disappeared`);
-      const status = await host.executor.status(record.remote);
+      const status = await staged(ctx, `checking the server job ${id}`, () => host.executor.status(record.remote));
       if (TERMINAL_STATES.has(status.state)) {
         const ended = store.update(id, { state: status.state, ...(status.exitCode !== undefined ? { exit_code: status.exitCode } : {}), ...(status.detail ? { detail: status.detail } : {}) });
         // The follower may not have copied the last lines yet; one read makes the tail in the message true.

@@ -3,7 +3,7 @@
 // job is found, followed and finalized the same way.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MetajudgeError } from "../../errors.js";
+import { MetajudgeError, isCancelled } from "../../errors.js";
 import { followJob } from "../jobs/follow.js";
 import { newJobId } from "../jobs/ids.js";
 import { JobStore, type JobKind, type JobRecord } from "../jobs/record.js";
@@ -59,21 +59,23 @@ export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPl
   });
   emitJob(ctx, record);
   try {
-    const mk = await host.shell.exec(`mkdir -p ${quote(dir)}`);
-    if (mk.code !== 0) throw new MetajudgeError("internal", `${host.shell.label}: mkdir -p ${dir} failed (exit ${mk.code}): ${mk.stderr.trim() || "no message"}`);
+    await staged(ctx, `creating ${dir}`, () => mkdirs(host, dir));
     const inputs: NonNullable<JobRecord["inputs"]> = [];
     for (const input of typeof plan.inputs === "function" ? plan.inputs(dir) : plan.inputs) {
       const remote = `${dir}/${input.name}`;
       const file = path.relative(ctx.experimentDir, input.local) || input.local;
-      if (input.name.includes("/")) await host.shell.exec(`mkdir -p ${quote(path.posix.dirname(remote))}`);
-      const res = await host.shell.upload(input.local, remote, {
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-        onProgress: (done, total) => ctx.onEvent?.({ type: "transfer", direction: "up", file, done, total }),
-      });
+      if (input.name.includes("/")) await staged(ctx, `creating ${path.posix.dirname(remote)}`, () => mkdirs(host, path.posix.dirname(remote)));
+      const res = await staged(ctx, `uploading ${file}`, () =>
+        host.shell.upload(input.local, remote, {
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+          onProgress: (done, total) => ctx.onEvent?.({ type: "transfer", direction: "up", file, done, total }),
+        }),
+      );
       inputs.push({ local: file, remote, sha256: res.sha256, bytes: res.bytes });
     }
     const gpus = profileGpus(host.profile);
-    const ref = await host.executor.submit({ id, dir, script, gpus });
+    // Submitting one id twice starts one job, so a submission lost with its link is safe to repeat.
+    const ref = await staged(ctx, `submitting job ${id}`, () => host.executor.submit({ id, dir, script, gpus }));
     record = store.update(id, { inputs, remote: { ...ref, workdir }, state: "queued", submitted_at: new Date().toISOString() });
   } catch (err) {
     record = store.update(id, { state: "failed", error: err instanceof Error ? err.message : String(err), finished_at: new Date().toISOString() });
@@ -81,6 +83,31 @@ export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPl
     throw err;
   }
   return emitJob(ctx, record);
+}
+
+async function mkdirs(host: LaunchHost, dir: string): Promise<void> {
+  const mk = await host.shell.exec(`mkdir -p ${quote(dir)}`);
+  if (mk.code !== 0) throw new MetajudgeError("server", `${host.shell.label}: mkdir -p ${dir} failed (exit ${mk.code}): ${mk.stderr.trim() || "no message"}`);
+}
+
+const STAGING_ATTEMPTS = 3;
+
+/**
+ * Runs a staging step that is safe to repeat (mkdir -p, a transfer that resumes from its .part and
+ * checks sha256, a submission by id) again when the link fails it; a wrong key, a bad profile or a
+ * cancel is not retried.
+ */
+export async function staged<T>(ctx: LaunchContext, what: string, step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      const final = err instanceof MetajudgeError && ["badInput", "auth", "hostKey", "cancelled"].includes(err.reason);
+      if (final || isCancelled(err) || ctx.signal?.aborted || attempt >= STAGING_ATTEMPTS) throw err;
+      ctx.onEvent?.({ type: "note", message: `${what} failed (${err instanceof Error ? err.message : String(err)}); trying again (${attempt + 1}/${STAGING_ATTEMPTS})` });
+      await new Promise((r) => setTimeout(r, 300 * attempt));
+    }
+  }
 }
 
 /** Follows to a terminal state (or until ctx.signal aborts), turning log bytes into text events. */

@@ -10,7 +10,7 @@ import { IterationStore, iterationDir } from "../../store/iteration.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
 import { profileGpus, type LaunchHost } from "./host.js";
 import type { LaunchContext } from "./index.js";
-import { emitJob, followToEnd, jobFailure, startJob } from "./job.js";
+import { emitJob, followToEnd, jobFailure, staged, startJob } from "./job.js";
 import { setIterationModels } from "./next-model.js";
 import { renderCommand } from "./template.js";
 import { toYaml, trainerFields } from "./trainer.js";
@@ -106,7 +106,7 @@ export async function finalizeTraining(ctx: LaunchContext, host: LaunchHost, rec
   let history = ((record.metrics as { history?: MetricsEntry[] } | undefined)?.history ?? []) as MetricsEntry[];
   const stateLocal = path.join(iterationDir(ctx.experimentDir, t), "remote", `${record.id}.trainer_state.json`);
   try {
-    await host.shell.download(`${launch.checkpoint}/trainer_state.json`, stateLocal, ctx.signal ? { signal: ctx.signal } : {});
+    await staged(ctx, "downloading trainer_state.json", () => host.shell.download(`${launch.checkpoint}/trainer_state.json`, stateLocal, ctx.signal ? { signal: ctx.signal } : {}));
     const fromState = parseTrainerState(fs.readFileSync(stateLocal, "utf8"));
     if (fromState.length > 0) history = fromState.slice(-HISTORY_KEPT);
   } catch (err) {
