@@ -29,6 +29,29 @@ class Collector {
   }
 }
 
+/**
+ * A "signal" request on the channel (sshd killpg()s the command). ssh2's channel.signal() sends it only
+ * while our side is writable, and we send EOF on stdin at once so commands that read it do not hang;
+ * the request is still valid after EOF, so it goes out through the protocol object directly.
+ */
+function signalChannel(channel: ClientChannel, name: string): void {
+  const internals = channel as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal?(id: number, signal: string): void } } };
+  const protocol = internals._client?._protocol;
+  try {
+    const state = internals.outgoing?.state;
+    if (internals.outgoing && (state === "open" || state === "eof") && protocol?.signal) protocol.signal(internals.outgoing.id, name);
+    else channel.signal(name);
+  } catch {
+    // the channel is already gone
+  }
+}
+
+class StartFailed extends Error {
+  constructor(readonly error: MetajudgeError) {
+    super(error.message);
+  }
+}
+
 export class SshShell implements RemoteShell {
   private closed = false;
 
@@ -51,58 +74,72 @@ export class SshShell implements RemoteShell {
     return this.conn;
   }
 
+/** Starts the command; rejects with startFailed when the channel could not even be opened. */
+  private run(conn: SshConnection, command: string, opts: ExecOptions): Promise<ExecResult> {
+    const label = conn.label;
+    return new Promise<ExecResult>((resolve, reject) => {
+      conn.client.exec(command, (openErr, channel) => {
+        if (openErr) return reject(new StartFailed(new MetajudgeError("refused", `${label}: cannot start a command (${openErr.message}): ${brief(command)}`, undefined, { cause: openErr })));
+        // Listeners go on in this callback, not after an await: a quick command's output, exit status
+        // and close can arrive in the same read as the go-ahead, and an "exit" missed is a code lost.
+        const out = new Collector();
+        const err = new Collector();
+        let code: number | null = null;
+        let signal: string | undefined;
+        let sawExit = false;
+        let stopped: MetajudgeError | undefined;
+        const stop = (e: MetajudgeError): void => {
+          if (stopped) return;
+          stopped = e;
+          // Ask sshd to kill the command, then close the channel: a command without a pty would otherwise run on.
+          signalChannel(channel, "KILL");
+          channel.close();
+        };
+        const onAbort = (): void => stop(new MetajudgeError("cancelled", `${label}: cancelled: ${brief(command)}`));
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
+        const timer =
+          opts.timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => stop(new MetajudgeError("timeout", `${label}: no end after ${opts.timeoutMs} ms, killed: ${brief(command)}`)), opts.timeoutMs);
+
+        channel.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.add(d)));
+        channel.stderr.on("data", (d: Buffer) => (opts.onStderr ? opts.onStderr(d) : err.add(d)));
+        channel.on("exit", (c: number | null, s?: string) => {
+          sawExit = true;
+          code = typeof c === "number" ? c : null;
+          if (s) signal = s;
+        });
+        channel.on("close", () => {
+          opts.signal?.removeEventListener("abort", onAbort);
+          if (timer) clearTimeout(timer);
+          if (stopped) return reject(stopped);
+          if (!sawExit && !conn.alive)
+            return reject(new MetajudgeError("refused", `${label}: the connection dropped while running: ${brief(command)}; the command may still be running on the host`));
+          resolve({ code, ...(signal ? { signal } : {}), stdout: out.text(), stderr: err.text() });
+        });
+        if (opts.signal?.aborted) onAbort();
+        if (opts.stdin !== undefined) channel.end(opts.stdin);
+        else channel.end();
+      });
+    });
+  }
+
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const conn = await this.connection();
-    const label = conn.label;
-    if (opts.signal?.aborted) throw new MetajudgeError("cancelled", `${label}: cancelled before running: ${brief(command)}`);
-    const channel = await new Promise<ClientChannel>((resolve, reject) =>
-      conn.client.exec(command, (err, ch) =>
-        err ? reject(new MetajudgeError("refused", `${label}: cannot start a command (${err.message}): ${brief(command)}`, undefined, { cause: err })) : resolve(ch),
-      ),
-    );
-    return new Promise<ExecResult>((resolve, reject) => {
-      const out = new Collector();
-      const err = new Collector();
-      let code: number | null = null;
-      let signal: string | undefined;
-      let sawExit = false;
-      let stopped: MetajudgeError | undefined;
-      const stop = (e: MetajudgeError): void => {
-        if (stopped) return;
-        stopped = e;
-        // Ask sshd to kill the command, then close the channel: a command without a pty would otherwise run on.
-        try {
-          channel.signal("KILL");
-        } catch {
-          // the channel is already gone
-        }
-        channel.close();
-      };
-      const onAbort = (): void => stop(new MetajudgeError("cancelled", `${label}: cancelled: ${brief(command)}`));
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
-      const timer =
-        opts.timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => stop(new MetajudgeError("timeout", `${label}: no end after ${opts.timeoutMs} ms, killed: ${brief(command)}`)), opts.timeoutMs);
-
-      channel.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.add(d)));
-      channel.stderr.on("data", (d: Buffer) => (opts.onStderr ? opts.onStderr(d) : err.add(d)));
-      channel.on("exit", (c: number | null, s?: string) => {
-        sawExit = true;
-        code = typeof c === "number" ? c : null;
-        if (s) signal = s;
-      });
-      channel.on("close", () => {
-        opts.signal?.removeEventListener("abort", onAbort);
-        if (timer) clearTimeout(timer);
-        if (stopped) return reject(stopped);
-        if (!sawExit && !conn.alive)
-          return reject(new MetajudgeError("refused", `${label}: the connection dropped while running: ${brief(command)}; the command may still be running on the host`));
-        resolve({ code, ...(signal ? { signal } : {}), stdout: out.text(), stderr: err.text() });
-      });
-      if (opts.stdin !== undefined) channel.end(opts.stdin);
-      else channel.end();
-    });
+    if (opts.signal?.aborted) throw new MetajudgeError("cancelled", `${conn.label}: cancelled before running: ${brief(command)}`);
+    try {
+      return await this.run(conn, command, opts);
+    } catch (e) {
+      if (!(e instanceof StartFailed)) throw e;
+      // A link that died before we noticed: the command never started, so one retry on a fresh connection is safe.
+      await new Promise((r) => setImmediate(r));
+      if (conn.alive) throw e.error;
+      try {
+        return await this.run(await this.connection(), command, opts);
+      } catch (again) {
+        throw again instanceof StartFailed ? again.error : again;
+      }
+    }
   }
 
   async home(): Promise<string> {
