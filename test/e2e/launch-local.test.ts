@@ -97,6 +97,10 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     assert.deepEqual(texts(dir), texts(batchDir));
     const m = manifest(dir);
     for (const s of ["generate", "judge", "metajudge", "pairs", "export"]) assert.equal(m.stages[s]!.state, "done", s);
+    // The same requests answered the same way: the same tokens, whether sent live or in files.
+    const b = manifest(batchDir);
+    for (const s of ["generate", "judge", "metajudge"]) assert.deepEqual(b.stages[s]!.usage, m.stages[s]!.usage, s);
+    assert.ok(m.stages.judge!.usage!.completion_tokens > 0);
     const pid = Number(fs.readFileSync(path.join(job.remote.dir, "pid"), "utf8"));
     assert.equal(jobAlive(pid, job.remote.dir), false, "the server process group is gone");
     assert.match(fs.readFileSync(new JobStore(dir).logPath(job.id), "utf8"), /Uvicorn running on http:\/\/127\.0\.0\.1/);

@@ -57,7 +57,7 @@ export function recordCounts(dir: string, t = 1): Record<string, number> {
 }
 
 export interface ManifestView {
-  stages: Record<string, { state: string; counts: Record<string, number> }>;
+  stages: Record<string, { state: string; counts: Record<string, number>; usage?: { prompt_tokens: number; completion_tokens: number; requests: number } }>;
   training?: { job_id: string; checkpoint: string; base_model: string; final: Record<string, number>; history: unknown[] };
 }
 

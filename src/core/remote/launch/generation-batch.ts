@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MetajudgeError, isCancelled } from "../../errors.js";
+import { readBatchResults } from "../../llm/batch.js";
 import { importStageBatch, writeStageBatch, type BatchImport } from "../../pipeline/batch.js";
 import { openRun, type RunContext } from "../../pipeline/context.js";
 import { LLM_STAGES, planLlmStage, type LlmStageName } from "../../pipeline/run.js";
@@ -85,6 +86,24 @@ export async function runBatchStages(ctx: LaunchContext, host: LaunchHost, itera
   return jobs;
 }
 
+/** Token usage of the results just imported (those the stage still needed), added as a live run adds it. */
+async function addUsage(run: RunContext, stage: LlmStageName, results: string, needed: ReadonlySet<string>): Promise<void> {
+  const add = { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
+  await readBatchResults(results, (res) => {
+    if (!res.ok || !needed.has(res.customId)) return;
+    add.prompt_tokens += res.result.usage.prompt_tokens;
+    add.completion_tokens += res.result.usage.completion_tokens;
+    add.requests++;
+  });
+  const info = run.stageInfo(stage);
+  const su = info.usage ?? { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
+  info.usage = { prompt_tokens: su.prompt_tokens + add.prompt_tokens, completion_tokens: su.completion_tokens + add.completion_tokens, requests: su.requests + add.requests };
+  const u = run.manifest.usage;
+  u.prompt_tokens += add.prompt_tokens;
+  u.completion_tokens += add.completion_tokens;
+  u.requests += add.requests;
+}
+
 /** Counts as a live run leaves them: every record on disk counted, records = expected when complete. */
 async function stageCounts(run: RunContext, stage: LlmStageName): Promise<Record<string, number>> {
   const plan = await planLlmStage(run, stage);
@@ -151,7 +170,10 @@ export async function finalizeBatch(ctx: LaunchContext, host: LaunchHost, record
     }),
   );
   const r = run ?? (await openStageRun(ctx, record.iteration ?? 1));
+  const open = new Set((await planLlmStage(r, launch.stage)).tasks.map((t) => t.id));
   const imported = await importStageBatch(r, launch.stage, results);
+  await addUsage(r, launch.stage, results, open);
+  if (!run) r.saveManifest();
   const next = store.update(record.id, {
     finalized: true,
     outputs: { results: launch.results },
