@@ -1,6 +1,9 @@
 // Every job of every experiment in the workspace, read from <experiment>/jobs/*.json. Job records
 // are written by whoever follows the job (a worker, a CLI in a terminal, the poller); this model
-// only reads them, re-reading when a record file changes (coalesced) or when asked.
+// only reads them, re-reading when a record file changes (coalesced) or when asked. File events can
+// come late or not at all for a folder made after the window opened, so each read also compares the
+// jobs/ folders' mtimes (records are replaced by rename, which touches the folder).
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { JobStore, type JobRecord } from "../../core/remote/jobs/record.js";
@@ -21,6 +24,7 @@ export class JobsModel implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   /** Bumped by refresh(): a read that began before it must not be kept. */
   private generation = 0;
+  private readonly stamps = new Map<string, number>();
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly disposables: vscode.Disposable[] = [];
   readonly onDidChange = this.changed.event;
@@ -36,6 +40,7 @@ export class JobsModel implements vscode.Disposable {
   }
 
   async all(): Promise<JobEntry[]> {
+    if (this.entries && this.stale()) this.refresh();
     if (this.entries) return this.entries;
     this.loading ??= this.load();
     return this.loading;
@@ -55,6 +60,11 @@ export class JobsModel implements vscode.Disposable {
     this.changed.fire();
   }
 
+  private stale(): boolean {
+    for (const [dir, stamp] of this.stamps) if (mtime(dir) !== stamp) return true;
+    return false;
+  }
+
   private refreshSoon(): void {
     if (this.timer) return;
     this.timer = setTimeout(() => this.refresh(), this.services.settings.refreshDelayMs());
@@ -63,7 +73,9 @@ export class JobsModel implements vscode.Disposable {
   private async load(): Promise<JobEntry[]> {
     const generation = this.generation;
     const out: JobEntry[] = [];
+    const stamps = new Map<string, number>();
     for (const e of await this.experiments.experiments()) {
+      stamps.set(path.join(e.dir, "jobs"), mtime(path.join(e.dir, "jobs")));
       try {
         const { records, problems } = new JobStore(e.dir).scan();
         for (const p of problems) this.services.log.warn("jobs", `skipped ${p.message}`);
@@ -72,7 +84,11 @@ export class JobsModel implements vscode.Disposable {
         this.services.log.error("jobs", `cannot read ${path.join(e.dir, "jobs")}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    if (generation === this.generation) this.entries = out;
+    if (generation === this.generation) {
+      this.entries = out;
+      this.stamps.clear();
+      for (const [d, m] of stamps) this.stamps.set(d, m);
+    }
     void vscode.commands.executeCommand("setContext", "metajudge.hasJobs", out.length > 0);
     void vscode.commands.executeCommand("setContext", "metajudge.jobsReady", true);
     return out;
@@ -81,5 +97,13 @@ export class JobsModel implements vscode.Disposable {
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     for (const d of this.disposables) d.dispose();
+  }
+}
+
+function mtime(dir: string): number {
+  try {
+    return fs.statSync(dir).mtimeMs;
+  } catch {
+    return -1;
   }
 }

@@ -81,10 +81,17 @@ export class JobsTree implements vscode.TreeDataProvider<JobsNode>, vscode.Dispo
     this.disposables.push(model.onDidChange(() => this.emitter.fire(undefined)));
   }
 
-  /** Elapsed times of live jobs move on while the view is open; once a minute is enough to read them. */
+  /**
+   * While the view shows: every 5 s the model checks its folders (a missed file event costs at most
+   * that), and once a minute live jobs' elapsed times are redrawn.
+   */
   setVisible(visible: boolean): void {
     if (visible && !this.ticker) {
-      this.ticker = setInterval(() => void this.model.all().then((all) => all.some((e) => isLive(e.job)) && this.emitter.fire(undefined)), 60_000);
+      let ticks = 0;
+      this.ticker = setInterval(() => {
+        ticks++;
+        void this.model.all().then((all) => ticks % 12 === 0 && all.some((e) => isLive(e.job)) && this.emitter.fire(undefined));
+      }, 5_000);
     } else if (!visible && this.ticker) {
       clearInterval(this.ticker);
       this.ticker = undefined;

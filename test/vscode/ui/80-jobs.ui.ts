@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Locator, Page } from "playwright-core";
-import type { UiContext } from "../harness.js";
+import { ROOT, type UiContext } from "../harness.js";
 import { DetachedExecutor } from "../../../src/core/remote/jobs/detached.js";
 import { JobStore, type NewJobRecord } from "../../../src/core/remote/jobs/record.js";
 import { jobDir } from "../../../src/core/remote/jobs/script.js";
@@ -68,6 +68,7 @@ export default async function jobs(ctx: UiContext): Promise<void> {
     for (const r of ended) store.create(r);
     store.appendLog("it2-train-ui-failed", "step 10: loss 0.6931\nstep 20: loss 0.6410\ntorch.OutOfMemoryError: CUDA out of memory.\n");
 
+    await ctx.runCommand("View: Close All Editors");
     await openMetajudgeView(ctx);
     await ctx.runCommand("Metajudge: Focus on Jobs View");
     const rows = await ctx.waitFor(
@@ -116,7 +117,10 @@ async function actionsOf(page: Page, label: string, want: string[]): Promise<voi
   if (names.join(",") !== [...want].sort().join(",")) throw new Error(`inline actions of "${label}": ${names.join(", ")}; expected ${want.join(", ")}`);
 }
 
-/** The first connection to the loopback sshd from the editor: the modal shows the host key; trusting it writes known_hosts. */
+/**
+ * The first connection to the loopback sshd from the editor: the modal shows the host key; trusting
+ * it writes known_hosts, and the launch then trains over SSH with the stand-in trainer.
+ */
 async function hostKeyModal(ctx: UiContext): Promise<void> {
   if (sshdUnavailable) {
     ctx.log(`host-key modal not shown: ${sshdUnavailable}`);
@@ -124,19 +128,29 @@ async function hostKeyModal(ctx: UiContext): Promise<void> {
   }
   const { page } = ctx;
   const sshd = await startSshd();
-  const settingsFile = path.join(ctx.server.userDataDir, "User", "settings.json");
-  const settingsText = fs.readFileSync(settingsFile, "utf8");
-  const knownHosts = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mj-ui-kh-")), "known_hosts");
+  // The profile names address, user and key itself, and known_hosts is the default one under the
+  // server's fresh HOME: nothing in the editor's settings has to change.
+  const knownHosts = path.join(ctx.server.home, ".ssh", "known_hosts");
+  const store = new JobStore(ctx.workspace);
+  const before = new Set(store.list().map((j) => j.id));
   try {
     const fp = /SHA256:[A-Za-z0-9+/]+/.exec(execFileSync("ssh-keygen", ["-lf", sshd.hostKeyPub], { encoding: "utf8" }))?.[0];
     if (!fp) throw new Error("ssh-keygen printed no fingerprint");
+    if (fs.existsSync(knownHosts) && fs.readFileSync(knownHosts, "utf8").includes(`:${sshd.port} `)) throw new Error(`${knownHosts} knows the key already`);
     const configFile = path.join(ctx.workspace, "metajudge.json");
     const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as Record<string, unknown>;
-    config.hosts = { ...(config.hosts as object), loopback: { kind: "ssh", ssh: { host: "mj-loop" }, workdir: "~/mj-ui-jobs" } };
+    const bin = path.join(ROOT, "test", "support", "remote-bin");
+    config.hosts = {
+      ...(config.hosts as object),
+      loopback: {
+        kind: "ssh",
+        ssh: { host: sshd.host, port: sshd.port, user: sshd.user, identity_file: sshd.clientKey },
+        workdir: "~/mj-ui-jobs",
+        setup: `export PATH='${bin}':"$PATH"\nexport MJ_TRL_STEP_MS=20`,
+      },
+    };
+    config.remote = { training: { model: "stand-in/base-model" } };
     fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
-    const settings = JSON.parse(settingsText) as Record<string, unknown>;
-    fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, "metajudge.sshConfigFile": sshd.configFile, "metajudge.knownHostsFile": knownHosts }, null, 2));
-    await page.waitForTimeout(1000); // the settings file watcher's own delay: not an assertion
 
     await ctx.runCommand("Metajudge: Launch DPO Training on Host");
     // Iteration 2 has DPO data too once the live-run test has run: then the iteration is asked first.
@@ -153,8 +167,18 @@ async function hostKeyModal(ctx: UiContext): Promise<void> {
       message: "the trusted key in known_hosts",
       timeoutMs: WAIT,
     });
+    // The worker then trains over SSH; the job ends in the view like any other.
+    const job = await ctx.waitFor(
+      () => {
+        const j = store.list().find((r) => !before.has(r.id) && r.host === "loopback");
+        return j && ["succeeded", "failed", "cancelled", "timeout", "lost"].includes(j.state) ? j : undefined;
+      },
+      { message: "the training job on loopback to end", timeoutMs: 120_000 },
+    );
+    if (job.state !== "succeeded") throw new Error(`the training job on loopback ended ${job.state}: ${job.detail ?? ""} ${job.error ?? ""}`);
+    await ctx.waitFor(async () => (await jobRows(page)).some((r) => r.label === "loopback"), { message: "the loopback host in the view" });
+    await shot(ctx, "jobs-after-ssh-training");
   } finally {
-    fs.writeFileSync(settingsFile, settingsText);
     await sshd.stop();
   }
 }
