@@ -136,6 +136,17 @@ test("a job killed without a chance to record its end is lost", async () => {
   assert.deepEqual([final.state, final.detail], ["lost", LOST_DETAIL]);
 });
 
+test("a pid that now belongs to another process (after a reboot) is not taken for the job", async () => {
+  const ex = executor();
+  const dir = path.join(workdir, "jobs", "it1-command-rebooted");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "pid"), `${process.pid}\n`);
+  fs.mkdirSync(path.join(dir, "launched"));
+  assert.deepEqual(await ex.status({ dir, pid: process.pid }), { state: "lost", exitCode: null, detail: LOST_DETAIL });
+  await ex.cancel({ dir, pid: process.pid }); // would end this very test run if it signalled the group
+  assert.equal((await ex.status({ dir, pid: process.pid })).state, "cancelled");
+});
+
 test("submitting one id twice starts one job", async () => {
   const ex = executor();
   const store = new JobStore(experiment);

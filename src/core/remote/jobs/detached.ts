@@ -56,6 +56,8 @@ export class DetachedExecutor implements Executor {
     const probe = [
       `p=$(cat ${d}/pid 2>/dev/null || true)`,
       `alive=0; if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then alive=1; [ "$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null)" = Z ] && alive=0; fi`,
+      // After a reboot the pid may belong to someone else: our wrapper's command line names its folder.
+      ...(ref.dir.includes("'") ? [] : [`if [ "$alive" = 1 ] && [ -r /proc/$p/cmdline ] && ! tr '\\0' ' ' </proc/$p/cmdline | grep -qF -- ${quote(ref.dir)}; then alive=0; fi`]),
       `code=$(cat ${d}/exit_code 2>/dev/null || true)`,
       `c=0; [ -e ${d}/cancelled ] && c=1`,
       `s=0; [ -e ${d}/launched ] && s=1`,
@@ -87,6 +89,8 @@ export class DetachedExecutor implements Executor {
       `touch ${d}/cancelled`,
       `p=$(cat ${d}/pid 2>/dev/null || true)`,
       `[ -n "$p" ] || exit 0`,
+      // Never signal a group whose leader is not our wrapper (a pid reused after a reboot).
+      ...(ref.dir.includes("'") ? [] : [`if [ -r /proc/$p/cmdline ] && ! tr '\\0' ' ' </proc/$p/cmdline | grep -qF -- ${quote(ref.dir)}; then exit 0; fi`]),
       `kill -TERM -- "-$p" 2>/dev/null || exit 0`,
       `for i in $(seq ${this.grace * 10}); do kill -0 -- "-$p" 2>/dev/null || exit 0; sleep 0.1; done`,
       `kill -KILL -- "-$p" 2>/dev/null || true`,
