@@ -1,0 +1,48 @@
+// Recording the trained checkpoint in metajudge.json: one property edited, the rest of the user's
+// file byte for byte as it was.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { setIterationModels } from "../../src/core/remote/launch/next-model.js";
+import { MetajudgeError } from "../../src/core/errors.js";
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+function withConfig(text: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "mj-next-"));
+  dirs.push(d);
+  fs.writeFileSync(path.join(d, "metajudge.json"), text);
+  return d;
+}
+const read = (d: string): string => fs.readFileSync(path.join(d, "metajudge.json"), "utf8");
+const M = { actor: "/ckpt", judge: "/ckpt", meta_judge: "/ckpt" };
+
+describe("setIterationModels", () => {
+  it("appends iteration t+1 after the last entry, copying its settings, in the file's tabs and CRLF", () => {
+    const text = '{\r\n\t"name": "x",\r\n\t"iterations": [\r\n\t\t{ "rho": 0.32, "train_judge_pairs": false, "models": { "actor": "old" } }\r\n\t],\r\n\t"concurrency": 4\r\n}\r\n';
+    const d = withConfig(text);
+    setIterationModels(d, 2, M);
+    const out = read(d);
+    assert.ok(out.startsWith('{\r\n\t"name": "x",\r\n\t"iterations": [\r\n\t\t{ "rho": 0.32, "train_judge_pairs": false, "models": { "actor": "old" } },\r\n\t\t{\r\n\t\t\t"rho": 0.32,'), out);
+    assert.ok(out.endsWith('\r\n\t],\r\n\t"concurrency": 4\r\n}\r\n'));
+    const parsed = JSON.parse(out) as { iterations: Record<string, unknown>[] };
+    assert.deepEqual(parsed.iterations[1], { rho: 0.32, train_judge_pairs: false, models: M });
+  });
+
+  it("sets the models of an iteration that is already listed, leaving the other entries alone", () => {
+    const text = '{\n  "iterations": [\n    { "rho": 0 },\n    { "rho": 0.4, "judgement_length_cap": 1000 }\n  ]\n}\n';
+    const d = withConfig(text);
+    setIterationModels(d, 2, M);
+    const out = read(d);
+    assert.ok(out.startsWith('{\n  "iterations": [\n    { "rho": 0 },\n'));
+    assert.deepEqual((JSON.parse(out) as { iterations: unknown[] }).iterations[1], { rho: 0.4, judgement_length_cap: 1000, models: M });
+  });
+
+  it("refuses a gap in the iterations list", () => {
+    const d = withConfig('{ "iterations": [ { "rho": 0 } ] }');
+    assert.throws(() => setIterationModels(d, 3, M), (e: unknown) => e instanceof MetajudgeError && e.reason === "badInput" && /lists 1 entries/.test(e.message));
+  });
+});
