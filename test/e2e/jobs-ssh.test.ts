@@ -9,13 +9,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { openExecutor } from "../../src/core/remote/hosts.js";
 import { closeAllSsh } from "../../src/core/remote/ssh/index.js";
-import { followJob } from "../../src/core/remote/jobs/follow.js";
+import { followJob, waitForState } from "../../src/core/remote/jobs/follow.js";
 import { JobStore, type JobRecord } from "../../src/core/remote/jobs/record.js";
 import { jobDir } from "../../src/core/remote/jobs/script.js";
 import { newJobId } from "../../src/core/remote/jobs/ids.js";
 import type { HostProfile } from "../../src/core/schema.js";
 import type { Executor, HostDeps } from "../../src/core/remote/types.js";
+import { MetajudgeError } from "../../src/core/errors.js";
 import { killConnections, sshdUnavailable, startSshd, type Sshd } from "../support/sshd.js";
+import { startRayServer } from "../support/ray-server.js";
 
 const skip = sshdUnavailable ? `no test sshd: ${sshdUnavailable}` : false;
 const workdir = `mj-jobs-ssh-${process.pid}`;
@@ -37,13 +39,13 @@ after(async () => {
   await sshd.stop();
 });
 
-function deps(): HostDeps {
+function deps(secrets: Record<string, string> = {}): HostDeps {
   return {
     sshConfigFile: sshd.configFile,
     knownHostsFile: sshd.knownHostsFile,
     confirmHostKey: async () => false,
     passphrase: async () => undefined,
-    secret: async () => undefined,
+    secret: async (name) => secrets[name],
   };
 }
 
@@ -111,6 +113,22 @@ test("a log of gigabytes is followed with bounded memory: a skip marker and the 
   assert.ok(mirror.subarray(-20).toString().endsWith("xxx\nthe-end\n"), JSON.stringify(mirror.subarray(-20).toString()));
   const growth = peak - before;
   assert.ok(growth < 256 * 1024 * 1024, `rss grew by ${Math.round(growth / 1024 / 1024)} MiB following a ${gib} GiB log`);
+});
+
+test("a Ray dashboard is reached through an SSH forward, with its token from the secrets", { skip, timeout: 60_000 }, async () => {
+  const ray = await startRayServer({ token: "tunnel-token" });
+  try {
+    const ex = await openExecutor({ kind: "ray", address: ray.url, tunnel: { host: "mj-loop" }, auth_token_env: "RAY_TOKEN", workdir: "/tmp", gpus: 0 }, deps({ RAY_TOKEN: "tunnel-token" }));
+    assert.match(ex.shell?.label ?? "", /ssh/);
+    const ref = await ex.submit({ id: newJobId("command", 1), dir: path.join(experiment, "ray-job"), script: "echo through the tunnel" });
+    await waitForState(ex, ref, ["succeeded"], { intervalMs: 100, timeoutMs: 30_000 });
+    assert.equal((await ex.readLog(ref, 0, 1000)).data.toString(), "through the tunnel\n");
+    ex.close();
+    // Closing the executor closed the forward it went through.
+    await assert.rejects(ex.status(ref), (e) => e instanceof MetajudgeError && e.reason === "refused");
+  } finally {
+    await ray.close();
+  }
 });
 
 function markers(mirror: Buffer): { count: number; bytes: number } {
