@@ -201,6 +201,40 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     assert.equal(jobAlive(pid, running.remote.dir), false);
   });
 
+  it("batch mode gives up after three jobs, keeping what came back and saying how many are missing", async () => {
+    const dir = experiment("stubborn", { errors: { env: { MJ_VLLM_ERROR_RATE: "0.5" } } });
+    await assert.rejects(launchGeneration(context(dir), { iteration: 1, host: "errors" }), (e: unknown) => {
+      assert.ok(e instanceof MetajudgeError && e.reason === "jobFailed", String(e));
+      assert.match(e.message, /^generate: \d+ request\(s\) still missing after 3 batch jobs on errors/);
+      assert.match(e.message, /launching again asks only for the missing ones/);
+      return true;
+    });
+    assert.equal(new JobStore(dir).list().length, 3);
+    const m = manifest(dir);
+    assert.equal(m.stages.generate!.state, "failed");
+    assert.ok(counts(dir)["responses.jsonl"]! > 0, "the answers that came back are kept");
+  });
+
+  it("serve mode: a server that cannot start fails with its log; a cancelled run stops the server", async () => {
+    const dir = experiment("serve-fail");
+    editConfig(dir, (c) => ((c.remote as { generation: Record<string, unknown> }).generation.serve_command = "vllm serve {model} --host 0.0.0.0 --port {port}"));
+    await assert.rejects(launchGeneration(context(dir), { iteration: 1, mode: "serve" }), (e: unknown) => {
+      assert.ok(e instanceof MetajudgeError && e.reason === "jobFailed", String(e));
+      assert.match(e.message, /vllm serve ended before it answered \/v1\/models/);
+      assert.match(e.message, /listens on 127\.0\.0\.1 only/);
+      return true;
+    });
+
+    const dir2 = experiment("serve-cancel");
+    const stop = new AbortController();
+    const ctx: LaunchContext = { ...context(dir2), signal: stop.signal, onEvent: (e) => e.type === "note" && /is ready/.test(e.message) && stop.abort() };
+    await assert.rejects(launchGeneration(ctx, { iteration: 1, mode: "serve" }), (e: unknown) => e instanceof MetajudgeError && e.reason === "cancelled");
+    const job = new JobStore(dir2).list()[0]!;
+    assert.ok(["cancelled", "succeeded"].includes(job.state), job.state);
+    const pid = Number(fs.readFileSync(path.join(job.remote.dir, "pid"), "utf8"));
+    assert.equal(jobAlive(pid, job.remote.dir), false, "the server was stopped");
+  });
+
   it("refuses to train before the export stage", async () => {
     const dir = experiment("noexport");
     await assert.rejects(launchTraining(context(dir), { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "badInput" && /run the export stage first/.test(e.message));

@@ -43,10 +43,9 @@ export async function runServe(
   const launch: ServeLaunch = { recipe: "serve", model, port: gen.port };
   const record = await startJob(ctx, host, { kind: "generate-serve", title: `Iteration ${iteration}: vllm serve ${model}`, iteration, script, inputs: [], launch: { ...launch } });
   const store = new JobStore(ctx.experimentDir);
-  const stopFollowing = new AbortController();
-  const onAbort = (): void => stopFollowing.abort();
-  ctx.signal?.addEventListener("abort", onAbort, { once: true });
   // The log is copied home while the server runs, so its output is there when something goes wrong.
+  // Following outlives a cancel of the run: it stops once the server job has ended, below.
+  const stopFollowing = new AbortController();
   const following = followToEnd(ctx, host, record.id, undefined, stopFollowing.signal).then(
     (r) => r,
     () => undefined,
@@ -72,7 +71,6 @@ export async function runServe(
   const poll = setTimeout(() => stopFollowing.abort(), Math.max(30_000, 4 * (ctx.pollMs ?? 2000)));
   const final = (await following) ?? store.get(record.id) ?? record;
   clearTimeout(poll);
-  ctx.signal?.removeEventListener("abort", onAbort);
   const done = emitJob(ctx, store.update(final.id, { finalized: true, ...(failure ? { error: failure instanceof Error ? failure.message : String(failure) } : {}) }));
   if (failure) throw failure;
   return done;
