@@ -7,6 +7,7 @@ import { randomBytes, createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MetajudgeError, type ErrorReason } from "../../src/core/errors.js";
@@ -369,6 +370,26 @@ describe("ssh: connection failures", { skip }, () => {
     const port = (srv.address() as { port: number }).port;
     await new Promise<void>((r) => srv.close(() => r()));
     await rejectsWith(openSshShell({ host: "127.0.0.1", port, user: sshd.user }, deps()), "refused", `nothing listens on 127.0.0.1:${port}`);
+  });
+
+  it("times out on a port that accepts but never speaks SSH, and stops dialling when cancelled", async () => {
+    const accepted = new Set<Socket>();
+    const mute = createNetServer((sock) => {
+      accepted.add(sock);
+      sock.on("error", () => undefined);
+    });
+    await new Promise<void>((r) => mute.listen(0, "127.0.0.1", () => r()));
+    const port = (mute.address() as { port: number }).port;
+    try {
+      await rejectsWith(openSshShell({ host: "127.0.0.1", port, user: sshd.user }, deps(), { readyTimeoutMs: 1000 }), "timeout", `127.0.0.1:${port}`);
+      const ac = new AbortController();
+      const p = openSshShell({ host: "127.0.0.1", port, user: sshd.user }, deps(), { signal: ac.signal, readyTimeoutMs: 60_000 });
+      setTimeout(() => ac.abort(), 200);
+      await rejectsWith(p, "cancelled");
+    } finally {
+      for (const sock of accepted) sock.destroy();
+      mute.close();
+    }
   });
 
   it("lists the keys tried when the host accepts none", async () => {

@@ -126,7 +126,8 @@ export function connectClient(r: ResolvedSshTarget, deps: HostDeps, opts: Connec
       settled = true;
       opts.signal?.removeEventListener("abort", onAbort);
       if (err) {
-        client.end();
+        // end() only says goodbye once the handshake is done; before that the socket must be torn down.
+        client.destroy();
         reject(err);
       } else resolve(client);
     };

@@ -11,10 +11,17 @@ export { resolveSshTarget, type ResolvedSshTarget };
 // The process's one pool: connections are a per-process resource, like sockets.
 const pool = new SshPool();
 
-export async function openSshShell(target: SshTarget, deps: HostDeps, opts: { signal?: AbortSignal } = {}): Promise<RemoteShell> {
+export interface OpenSshOptions {
+  signal?: AbortSignal;
+  /** How long the TCP connect + SSH handshake + authentication may take (default 20 s). */
+  readyTimeoutMs?: number;
+}
+
+export async function openSshShell(target: SshTarget, deps: HostDeps, opts: OpenSshOptions = {}): Promise<RemoteShell> {
   const resolved = resolveSshTarget(target, deps.sshConfigFile);
-  const conn = await pool.acquire(resolved, deps, opts.signal);
-  return new SshShell(conn, () => pool.acquire(resolved, deps));
+  const dial = { ...(opts.readyTimeoutMs ? { readyTimeoutMs: opts.readyTimeoutMs } : {}) };
+  const conn = await pool.acquire(resolved, deps, { ...dial, ...(opts.signal ? { signal: opts.signal } : {}) });
+  return new SshShell(conn, () => pool.acquire(resolved, deps, dial));
 }
 
 /** Ends every pooled connection (extension deactivation, CLI exit). */

@@ -6,7 +6,9 @@ import type { Client, SFTPWrapper } from "ssh2";
 import { MetajudgeError } from "../../errors.js";
 import type { HostDeps } from "../types.js";
 import { previousHop, type ResolvedSshTarget } from "./config.js";
-import { connectClient, sshLabel } from "./connection.js";
+import { connectClient, sshLabel, type ConnectOptions } from "./connection.js";
+
+export type DialOptions = Omit<ConnectOptions, "sock">;
 
 export class SshConnection {
   alive = true;
@@ -86,12 +88,12 @@ export class SshPool {
     return JSON.stringify([`${r.user}@${r.hostName}:${r.port}`, r.proxyJump ?? "", r.identityFiles, deps.knownHostsFile, r.configFile]);
   }
 
-  async acquire(r: ResolvedSshTarget, deps: HostDeps, signal?: AbortSignal, depth = 0): Promise<SshConnection> {
+  async acquire(r: ResolvedSshTarget, deps: HostDeps, opts: DialOptions = {}, depth = 0): Promise<SshConnection> {
     const key = SshPool.keyOf(r, deps);
     for (;;) {
       let pending = this.entries.get(key);
       if (!pending) {
-        pending = this.dial(key, r, deps, signal, depth);
+        pending = this.dial(key, r, deps, opts, depth);
         this.entries.set(key, pending);
         pending.catch(() => {
           if (this.entries.get(key) === pending) this.entries.delete(key);
@@ -103,23 +105,23 @@ export class SshPool {
     }
   }
 
-  private async dial(key: string, r: ResolvedSshTarget, deps: HostDeps, signal: AbortSignal | undefined, depth: number): Promise<SshConnection> {
+  private async dial(key: string, r: ResolvedSshTarget, deps: HostDeps, opts: DialOptions, depth: number): Promise<SshConnection> {
     const forget = (c: SshConnection): void => {
       void this.entries.get(key)?.then((cur) => {
         if (cur === c) this.entries.delete(key);
       });
     };
-    if (!r.proxyJump) return new SshConnection(key, await connectClient(r, deps, signal ? { signal } : {}), sshLabel(r), forget);
+    if (!r.proxyJump) return new SshConnection(key, await connectClient(r, deps, opts), sshLabel(r), forget);
     if (depth >= MAX_JUMPS) throw new MetajudgeError("badInput", `${sshLabel(r)}: ProxyJump goes more than ${MAX_JUMPS} hops deep (a loop?) in ${r.configFile}`, { file: r.configFile });
     const hop = previousHop(r.proxyJump, r.configFile);
-    const jump = await this.acquire(hop, deps, signal, depth + 1);
+    const jump = await this.acquire(hop, deps, opts, depth + 1);
     try {
       const sock = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
         jump.client.forwardOut("127.0.0.1", 0, r.hostName, r.port, (err, stream) =>
           err ? reject(new MetajudgeError("refused", `${sshLabel(r)}: the jump host ${jump.label} could not reach ${r.hostName}:${r.port}: ${err.message}`, undefined, { cause: err })) : resolve(stream),
         ),
       );
-      const client = await connectClient(r, deps, { sock: sock as Readable, ...(signal ? { signal } : {}) });
+      const client = await connectClient(r, deps, { ...opts, sock: sock as Readable });
       return new SshConnection(key, client, `${sshLabel(r)} via ${jump.label}`, forget, jump);
     } catch (e) {
       jump.release();
