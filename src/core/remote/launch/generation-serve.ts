@@ -71,10 +71,14 @@ export async function runServe(
   const poll = setTimeout(() => stopFollowing.abort(), Math.max(30_000, 4 * (ctx.pollMs ?? 2000)));
   const final = (await following) ?? store.get(record.id) ?? record;
   clearTimeout(poll);
+  if (failure instanceof ServerEnded) failure = jobFailure(ctx, final, "vllm serve ended before it answered /v1/models");
   const done = emitJob(ctx, store.update(final.id, { finalized: true, ...(failure ? { error: failure instanceof Error ? failure.message : String(failure) } : {}) }));
   if (failure) throw failure;
   return done;
 }
+
+/** The server job ended before it was ready; reported once its whole log is home. */
+class ServerEnded extends Error {}
 
 async function waitReady(ctx: LaunchContext, host: LaunchHost, id: string, gen: GenerationSettings): Promise<Forward> {
   const store = new JobStore(ctx.experimentDir);
@@ -87,12 +91,7 @@ async function waitReady(ctx: LaunchContext, host: LaunchHost, id: string, gen: 
       const record = store.get(id);
       if (!record) throw new MetajudgeError("internal", `job record ${id} disappeared`);
       const status = await staged(ctx, `checking the server job ${id}`, () => host.executor.status(record.remote));
-      if (TERMINAL_STATES.has(status.state)) {
-        const ended = store.update(id, { state: status.state, ...(status.exitCode !== undefined ? { exit_code: status.exitCode } : {}), ...(status.detail ? { detail: status.detail } : {}) });
-        // The follower may not have copied the last lines yet; one read makes the tail in the message true.
-        await new Promise((r) => setTimeout(r, 200));
-        throw jobFailure(ctx, ended, "vllm serve ended before it answered /v1/models");
-      }
+      if (TERMINAL_STATES.has(status.state)) throw new ServerEnded();
       if (status.state === "running") {
         forward ??= await host.shell.forward(status.node ?? "127.0.0.1", gen.port);
         if (await answers(`http://127.0.0.1:${forward.localPort}/v1/models`)) return forward;
