@@ -4,7 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createNetServer, type Socket } from "node:net";
@@ -389,6 +389,25 @@ describe("ssh: connection failures", { skip }, () => {
     } finally {
       for (const sock of accepted) sock.destroy();
       mute.close();
+    }
+  });
+
+  it("authenticates with a key held by ssh-agent when no identity file works", async () => {
+    const sock = join(local, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+    const saved = process.env.SSH_AUTH_SOCK;
+    try {
+      await until("ssh-agent to listen", () => existsSync(sock));
+      execFileSync("ssh-add", ["-q", sshd.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" });
+      process.env.SSH_AUTH_SOCK = sock;
+      const missing = join(local, "no-such-key");
+      const sh = await openSshShell({ host: "mj-loop", identity_file: missing }, deps());
+      assert.equal((await sh.exec("echo agent")).stdout, "agent\n");
+      sh.close();
+    } finally {
+      if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
+      else process.env.SSH_AUTH_SOCK = saved;
+      agent.kill();
     }
   });
 
