@@ -3,6 +3,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { toYaml, trainerFields, yamlValue } from "../../src/core/remote/launch/trainer.js";
 import { MetajudgeError } from "../../src/core/errors.js";
+import { baseModel } from "../../src/core/remote/launch/training.js";
+import { ConfigSchema, RemoteSettingsSchema, type Config, type IterationSettings, type RemoteSettings } from "../../src/core/schema.js";
 
 const paths = { model: "Qwen/Qwen2.5-0.5B", dataset: "/home/u/metajudge/jobs/it1-train/data", output: "/home/u/metajudge/jobs/it1-train/checkpoint" };
 
@@ -39,5 +41,18 @@ describe("trainer config", () => {
     assert.equal(yamlValue(["sigmoid", "sft"], "x"), '["sigmoid", "sft"]');
     assert.throws(() => yamlValue(Number.NaN, "x"), MetajudgeError);
     assert.throws(() => toYaml({ "bad key": 1 }), MetajudgeError);
+  });
+});
+
+describe("base model of a training", () => {
+  const config = (iterations: IterationSettings[]): Config =>
+    ConfigSchema.parse({ endpoint: { base_url: "http://127.0.0.1:1/v1", model: "endpoint-model" }, roles: { actor: { sampling: {} }, judge: { sampling: {} }, meta_judge: { sampling: {} } }, iterations });
+  const remote = (model?: string): RemoteSettings => RemoteSettingsSchema.parse({ training: model ? { model } : {} });
+
+  it("is M_t: iteration t's own model, recorded there by the training of iteration t-1", () => {
+    const c = config([{ rho: 0 } as IterationSettings, { rho: 0, models: { actor: "/ckpt/it1" } } as IterationSettings]);
+    assert.equal(baseModel(c, remote("base"), 2), "/ckpt/it1");
+    assert.equal(baseModel(c, remote("base"), 1), "base");
+    assert.equal(baseModel(c, remote(), 1), "endpoint-model");
   });
 });

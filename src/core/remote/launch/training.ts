@@ -26,10 +26,12 @@ export interface TrainLaunch {
   config: string; // the YAML we wrote, relative to the experiment
 }
 
-/** M_t: the model iteration t generated with; iteration 1 starts from remote.training.model. */
+/**
+ * M_t, the model iteration t generated with: iteration t's own models.actor (where the training of
+ * iteration t-1 recorded its checkpoint), else remote.training.model, else the endpoint's model.
+ */
 export function baseModel(config: Config, remote: RemoteSettings, t: number): string {
-  const fromPrevious = t > 1 ? config.iterations[t - 2]?.models?.actor : undefined;
-  return fromPrevious ?? remote.training.model ?? roleEndpoint(config, "actor", config.iterations[t - 1]).model;
+  return config.iterations[t - 1]?.models?.actor ?? remote.training.model ?? roleEndpoint(config, "actor").model;
 }
 
 export async function startTraining(ctx: LaunchContext, host: LaunchHost, config: Config, remote: RemoteSettings, t: number): Promise<JobRecord> {
