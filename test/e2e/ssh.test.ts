@@ -230,6 +230,16 @@ describe("ssh: SFTP", { skip }, () => {
     assert.equal((await sh.download(`~/${remoteDir}/rt/data.bin`, back)).skipped, true);
   });
 
+  it("copies an empty file both ways", async () => {
+    const empty = join(local, "empty.jsonl");
+    writeFileSync(empty, "");
+    const up = await sh.upload(empty, `~/${remoteDir}/empty/empty.jsonl`);
+    assert.deepEqual(up, { bytes: 0, sha256: sha(Buffer.alloc(0)), skipped: false, resumedFrom: 0 });
+    const back = join(local, "empty-back.jsonl");
+    assert.equal((await sh.download(`~/${remoteDir}/empty/empty.jsonl`, back)).bytes, 0);
+    assert.equal(readFileSync(back, "utf8"), "");
+  });
+
   it("resumes an upload cut off mid-way", async () => {
     const dest = `~/${remoteDir}/resume/data.bin`;
     const ac = new AbortController();

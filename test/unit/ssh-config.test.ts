@@ -28,6 +28,8 @@ writeFileSync(
     "Host chained",
     "  HostName 10.2.0.1",
     "  ProxyJump carol@bastion:2022,gpu",
+    "Host *.lab",
+    "  HostName %h.example.org",
     "Host nojump",
     "  ProxyJump none",
     `Include ${join(dir, "conf.d", "*")}`,
@@ -55,6 +57,10 @@ describe("resolveSshTarget", () => {
   it("falls back to Host * and port 22 for a plain host name", () => {
     const r = resolveSshTarget({ host: "example.org" }, cfg);
     assert.deepEqual([r.hostName, r.user, r.port, r.identityFiles], ["example.org", "fallback", 22, []]);
+  });
+
+  it("expands %h in HostName to the name typed", () => {
+    assert.equal(resolveSshTarget({ host: "gpu7.lab" }, cfg).hostName, "gpu7.lab.example.org");
   });
 
   it("follows Include with a glob", () => {

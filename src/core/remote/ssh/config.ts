@@ -101,7 +101,8 @@ export function resolveSshTarget(target: SshTarget, configFile: string): Resolve
   const jump = first(computed.proxyjump);
   return {
     host: target.host,
-    hostName: expandTokens(hostName, tokens),
+    // In HostName, %h is the name the user typed (OpenSSH: "HostName %h.example.org").
+    hostName: hostName.replace(/%(.)/g, (m, c: string) => (c === "h" ? target.host : c === "%" ? "%" : m)),
     port: Number.isFinite(port) && port > 0 ? port : 22,
     user,
     identityFiles,

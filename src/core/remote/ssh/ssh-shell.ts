@@ -88,9 +88,13 @@ export class SshShell implements RemoteShell {
         let signal: string | undefined;
         let sawExit = false;
         let stopped: MetajudgeError | undefined;
+        // A timeout or a cancel answers at once: on a dead link the channel's close could take minutes.
         const stop = (e: MetajudgeError): void => {
           if (stopped) return;
           stopped = e;
+          opts.signal?.removeEventListener("abort", onAbort);
+          if (timer) clearTimeout(timer);
+          reject(e);
           // Ask sshd to kill the command, then close the channel: a command without a pty would otherwise run on.
           signalChannel(channel, "KILL");
           channel.close();
@@ -112,7 +116,7 @@ export class SshShell implements RemoteShell {
         channel.on("close", () => {
           opts.signal?.removeEventListener("abort", onAbort);
           if (timer) clearTimeout(timer);
-          if (stopped) return reject(stopped);
+          if (stopped) return;
           if (!sawExit && !conn.alive)
             return reject(new MetajudgeError("refused", `${label}: the connection dropped while running: ${brief(command)}; the command may still be running on the host`));
           resolve({ code, ...(signal ? { signal } : {}), stdout: out.text(), stderr: err.text() });

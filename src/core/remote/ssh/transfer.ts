@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, posix } from "node:path";
 import type { SFTPWrapper } from "ssh2";
 import { MetajudgeError } from "../../errors.js";
 import { quote } from "../shell.js";
@@ -103,8 +103,10 @@ export async function uploadFile(host: TransferHost, localPath: string, dest: st
   }
   let resumedFrom = 0;
   if (remote.partSize && remote.partSize <= total && remote.partSha === (await sha256Local(localPath, remote.partSize))) resumedFrom = remote.partSize;
-  const mk = await host.exec(`mkdir -p -- ${quote(dirname(dest))}`);
-  if (mk.code !== 0) throw new MetajudgeError("server", `${label}: cannot create ${dirname(dest)}: ${mk.stderr.trim()}`);
+  // The host is POSIX whatever this machine is.
+  const destDir = posix.dirname(dest);
+  const mk = await host.exec(`mkdir -p -- ${quote(destDir)}`);
+  if (mk.code !== 0) throw new MetajudgeError("server", `${label}: cannot create ${destDir}: ${mk.stderr.trim()}`);
 
   const sftp = await host.sftp();
   // "w" truncates a .part we do not trust; "r+" keeps the prefix we checked.
