@@ -213,6 +213,15 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     const m = manifest(dir);
     assert.equal(m.stages.generate!.state, "failed");
     assert.ok(counts(dir)["responses.jsonl"]! > 0, "the answers that came back are kept");
+
+    // A batch job submitted again sends the same requests file and is imported when attached.
+    const last = new JobStore(dir).list().sort((a, b) => a.created_at.localeCompare(b.created_at)).at(-1)!;
+    const again = await resubmitJob(context(dir), last.id);
+    assert.equal(again.kind, "generate-batch");
+    assert.equal(again.inputs?.[0]?.sha256, last.inputs?.[0]?.sha256);
+    const done = await attachJob(context(dir), again.id);
+    assert.equal(done.finalized, true);
+    assert.ok(fs.existsSync(path.join(dir, (done.launch as { results: string }).results)));
   });
 
   it("serve mode: a server that cannot start fails with its log; a cancelled run stops the server", async () => {

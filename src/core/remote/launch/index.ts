@@ -1,6 +1,7 @@
 // Launching generation and DPO training on a remote host: what the CLI and the editor call.
 // Each function writes job records under <experiment>/jobs/ as it goes, so anything it started can be
 // found again (attachJob) after the process that started it is gone.
+import * as path from "node:path";
 import { iterationSettings, loadConfig, roleEndpoint } from "../../config.js";
 import { MetajudgeError } from "../../errors.js";
 import type { ProgressEvent } from "../../pipeline/events.js";
@@ -140,11 +141,11 @@ export async function resubmitJob(ctx: LaunchContext, jobId: string): Promise<Jo
   const script = (old.spec as { script?: unknown } | undefined)?.script;
   if (typeof script !== "string") throw new MetajudgeError("badInput", `job ${jobId} has no script in its record to submit again`);
   return withHost(ctx, old.host, async (host) => {
-    const inputs = (old.inputs ?? []).map((i) => ({ local: `${ctx.experimentDir}/${i.local}`, name: i.remote.slice(old.remote.dir.length + 1) }));
+    // The very files the old job read, copied on the host: the local ones may have been rewritten since.
     const launch = { ...(old.launch as Record<string, unknown>), resubmitted_from: old.id };
-    const job = await startJob(ctx, host, { kind: old.kind, title: old.title, iteration, ...(old.stage ? { stage: old.stage } : {}), script, inputs, launch });
+    const job = await startJob(ctx, host, { kind: old.kind, title: old.title, iteration, ...(old.stage ? { stage: old.stage } : {}), script, inputs: [], copies: (old.inputs ?? []).map((i) => ({ ...i, name: i.remote.slice(old.remote.dir.length + 1) })), launch });
     if (recipe === "batch") {
-      const results = `iterations/${iteration}/remote/${old.stage}.${job.id}.results.jsonl`;
+      const results = path.join("iterations", String(iteration), "remote", `${old.stage}.${job.id}.results.jsonl`);
       return emitJob(ctx, new JobStore(ctx.experimentDir).update(job.id, { launch: { ...launch, results } }));
     }
     return job;

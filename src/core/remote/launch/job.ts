@@ -29,6 +29,8 @@ export interface JobPlan {
   script: string | ((dir: string) => string);
   /** Uploaded into the job folder (name relative to it); a function when they depend on the folder. */
   inputs: JobInput[] | ((dir: string) => JobInput[]);
+  /** Files already on the host (an earlier job's inputs), copied in there rather than uploaded again. */
+  copies?: (NonNullable<JobRecord["inputs"]>[number] & { name: string })[];
   /** Fields of the recipe, kept in the record for finalize and resubmit. */
   launch: Record<string, unknown>;
 }
@@ -72,6 +74,14 @@ export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPl
         }),
       );
       inputs.push({ local: file, remote, sha256: res.sha256, bytes: res.bytes });
+    }
+    for (const { name, ...c } of plan.copies ?? []) {
+      const to = `${dir}/${name}`;
+      await staged(ctx, `copying ${c.remote}`, async () => {
+        const r = await host.shell.exec(`mkdir -p "$(dirname ${quote(to)})" && cp -- ${quote(c.remote)} ${quote(to)}`);
+        if (r.code !== 0) throw new MetajudgeError("server", `${host.shell.label}: copying ${c.remote} failed (exit ${r.code}): ${r.stderr.trim() || "no message"}`);
+      });
+      inputs.push({ ...c, remote: to });
     }
     const gpus = profileGpus(host.profile);
     // Submitting one id twice starts one job, so a submission lost with its link is safe to repeat.

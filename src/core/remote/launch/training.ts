@@ -55,7 +55,9 @@ export async function startTraining(ctx: LaunchContext, host: LaunchHost, config
       const yaml = toYaml(trainerFields({ model, dataset: `${dir}/data`, output: `${dir}/checkpoint` }, remote.training.trainer), `DPO config written by Metajudge for iteration ${t}`);
       yamlFile = path.join(remoteDir, `${path.posix.basename(dir)}.dpo.yaml`);
       fs.writeFileSync(yamlFile, yaml);
-      return renderCommand(remote.training.command, { config: "dpo.yaml", gpus, output: "checkpoint" }, "metajudge.json: remote.training.command");
+      // {model} and {input} too, for trainers driven by flags rather than a config file (OpenRLHF:
+      // --pretrain {model} --dataset {input} --prompt_key prompt --chosen_key chosen --rejected_key rejected --apply_chat_template).
+      return renderCommand(remote.training.command, { config: "dpo.yaml", gpus, output: "checkpoint", model, input: "data/train.jsonl" }, "metajudge.json: remote.training.command");
     },
     inputs: () => [
       { local: dpo, name: "data/train.jsonl" },
