@@ -38,7 +38,8 @@ install_packages() {
 
 ensure_user() {
   if ! id "$USER_NAME" >/dev/null 2>&1; then
-    useradd --create-home --home-dir "/home/$USER_NAME" --shell /bin/bash "$USER_NAME"
+    # Another test starting its own server at the same moment may have just created it.
+    useradd --create-home --home-dir "/home/$USER_NAME" --shell /bin/bash "$USER_NAME" || id "$USER_NAME" >/dev/null
   fi
   # useradd leaves the password "!" (locked), and without PAM sshd refuses locked accounts even for keys.
   usermod -p '*' "$USER_NAME"
