@@ -1,5 +1,6 @@
 // The Jobs view inside a real VS Code: records under the experiment's jobs/ folder appear with their
-// state; the poller moves a job that ended to its final state; Cancel Job ends a running one; Launch
+// state; the poller moves a job that ended to its final state; Cancel Job ends a running one; Attach
+// to Job follows one in a worker; Launch
 // DPO Training on a local host runs the stand-in trainer in a worker and hands its checkpoint on.
 // Jobs run on a host of kind "local" (real detached processes), defined in the metajudge.hosts setting.
 import * as assert from "node:assert/strict";
@@ -124,6 +125,15 @@ suite("jobs", () => {
     await until("cancelled in the record", () => new JobStore(dir).get(job.id)?.state === "cancelled");
     await until("the process is gone", () => !alive(job.remote.pid!));
     await until("cancelled in the view", async () => (await jobItem(job.id))?.item.contextValue === "metajudge.job.cancelled");
+  });
+
+  test("Attach to Job follows a running local job to its end and copies its log", async () => {
+    const job = await startJob("for i in 1 2 3; do echo attached $i; sleep 0.3; done", "it 1 job to attach to");
+    await vscode.commands.executeCommand("metajudge.attachJob", { experimentDir: dir, jobId: job.id });
+    const done = new JobStore(dir).get(job.id);
+    assert.equal(done?.state, "succeeded");
+    assert.equal(fs.readFileSync(new JobStore(dir).logPath(job.id), "utf8"), "attached 1\nattached 2\nattached 3\n");
+    assert.equal(api.jobs.workers.running.length, 0, "the worker is gone");
   });
 
   test("Launch DPO Training on a local host: a train job that succeeds, and the checkpoint as the next iteration's actor", async function () {

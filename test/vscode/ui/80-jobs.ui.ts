@@ -88,12 +88,15 @@ export default async function jobs(ctx: UiContext): Promise<void> {
     // Inline actions show on hover and focus: cancel for the running one, resubmit for the failed one.
     await actionsOf(page, "it 2 generation (vllm run-batch)", ["Cancel Job", "Open Job Log"]);
     await actionsOf(page, "it 2 DPO training", ["Open Job Log", "Resubmit Job"]);
+    // The Iterations pane folded away, so the picture is of the Jobs view.
+    await iterationsPane(page, false);
     await page.locator(`${TREE} .monaco-list-row`, { has: page.locator(".label-name", { hasText: /^it 2 DPO training$/ }) }).hover();
     await page.waitForTimeout(1500); // the hover tooltip's own delay: not an assertion
     await shot(ctx, "jobs");
 
     await hostKeyModal(ctx);
   } finally {
+    await iterationsPane(page, true).catch(() => undefined);
     if (runningPid) {
       try {
         process.kill(-runningPid, "SIGKILL");
@@ -103,6 +106,12 @@ export default async function jobs(ctx: UiContext): Promise<void> {
     }
     fs.writeFileSync(configFile, configText);
   }
+}
+
+/** Folds or unfolds the Iterations pane by its header, as a click does. */
+async function iterationsPane(page: Page, expanded: boolean): Promise<void> {
+  const header = page.locator(".sidebar .pane-header", { hasText: /^Iterations/i }).first();
+  if ((await header.getAttribute("aria-expanded")) !== String(expanded)) await header.click();
 }
 
 function expectMatch(value: string, re: RegExp, what: string): void {
@@ -176,7 +185,7 @@ async function hostKeyModal(ctx: UiContext): Promise<void> {
       { message: "the training job on loopback to end", timeoutMs: 120_000 },
     );
     if (job.state !== "succeeded") throw new Error(`the training job on loopback ended ${job.state}: ${job.detail ?? ""} ${job.error ?? ""}`);
-    await ctx.waitFor(async () => (await jobRows(page)).some((r) => r.label === "loopback"), { message: "the loopback host in the view" });
+    await ctx.waitFor(async () => (await jobRows(page)).some((r) => r.description.startsWith("succeeded") && r.label === job.title), { message: "the loopback job succeeded in the view", timeoutMs: WAIT });
     await shot(ctx, "jobs-after-ssh-training");
   } finally {
     await sshd.stop();
