@@ -87,7 +87,6 @@ UsePAM no
 StrictModes no
 AllowUsers $USER_NAME
 AllowTcpForwarding yes
-MaxSessions 64
 MaxStartups 50:30:100
 ClientAliveInterval 15
 ClientAliveCountMax 4

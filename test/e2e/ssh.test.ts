@@ -138,6 +138,14 @@ describe("ssh: commands", { skip }, () => {
     await rejectsWith(p, "cancelled");
   });
 
+  it("runs more commands at once than sshd allows sessions per connection (MaxSessions 10)", async () => {
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => sh.exec(`sleep 0.2; echo ${i}`)));
+    assert.deepEqual(
+      results.map((r) => [r.code, r.stdout]),
+      Array.from({ length: 30 }, (_, i) => [0, `${i}\n`]),
+    );
+  });
+
   it("bounds collected output at 4 MiB", async () => {
     const r = await sh.exec("head -c 5000000 /dev/zero");
     assert.equal(r.code, 0);

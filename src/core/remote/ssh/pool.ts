@@ -10,9 +10,13 @@ import { connectClient, sshLabel, type ConnectOptions } from "./connection.js";
 
 export type DialOptions = Omit<ConnectOptions, "sock">;
 
+const MAX_COMMAND_CHANNELS = 8;
+
 export class SshConnection {
   alive = true;
   private refs = 0;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
   private sftpSession?: Promise<SFTPWrapper>;
   private homeDir?: Promise<string>;
 
@@ -33,6 +37,22 @@ export class SshConnection {
     client.on("end", gone);
     // After "ready", errors (a reset link, a keepalive timeout) end in "close"; keep them from throwing.
     client.on("error", () => undefined);
+  }
+
+  /**
+   * A slot for one command channel. sshd allows 10 sessions per connection by default (MaxSessions),
+   * the SFTP session included; beyond that a channel is refused, so the rest wait their turn here.
+   */
+  async slot(): Promise<() => void> {
+    if (this.running >= MAX_COMMAND_CHANNELS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    let freed = false;
+    return () => {
+      if (freed) return;
+      freed = true;
+      this.running--;
+      this.waiting.shift()?.();
+    };
   }
 
   acquire(): this {

@@ -75,7 +75,16 @@ export class SshShell implements RemoteShell {
   }
 
 /** Starts the command; rejects with startFailed when the channel could not even be opened. */
-  private run(conn: SshConnection, command: string, opts: ExecOptions): Promise<ExecResult> {
+  private async run(conn: SshConnection, command: string, opts: ExecOptions): Promise<ExecResult> {
+    const free = await conn.slot();
+    try {
+      return await this.runInSlot(conn, command, opts);
+    } finally {
+      free();
+    }
+  }
+
+  private runInSlot(conn: SshConnection, command: string, opts: ExecOptions): Promise<ExecResult> {
     const label = conn.label;
     return new Promise<ExecResult>((resolve, reject) => {
       conn.client.exec(command, (openErr, channel) => {
