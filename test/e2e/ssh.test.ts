@@ -197,12 +197,18 @@ describe("ssh: ~/.ssh/config aliases and the pool", { skip }, () => {
     assert.equal((await sh.exec("echo before")).stdout, "before\n");
     const before = accepted();
     assert.ok(killConnections(sshd) > 0);
-    assert.equal((await sh.exec("echo after")).stdout, "after\n");
+    const after = await Promise.all([1, 2, 3, 4, 5].map((i) => sh.exec(`echo after ${i}`)));
+    assert.deepEqual(after.map((r) => r.stdout), [1, 2, 3, 4, 5].map((i) => `after ${i}\n`));
     const other = await openSshShell({ host: "mj-loop" }, deps());
     assert.equal((await other.exec("echo other")).stdout, "other\n");
     assert.equal(accepted(), before + 1, "one new connection, shared");
     sh.close();
     other.close();
+    // Both references are gone, so the reconnected link ended too: the next open dials again.
+    const third = await openSshShell({ host: "mj-loop" }, deps());
+    assert.equal((await third.exec("echo third")).stdout, "third\n");
+    assert.equal(accepted(), before + 2);
+    third.close();
   });
 });
 

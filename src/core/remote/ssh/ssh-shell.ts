@@ -54,6 +54,7 @@ class StartFailed extends Error {
 
 export class SshShell implements RemoteShell {
   private closed = false;
+  private reconnecting?: Promise<SshConnection>;
 
   constructor(
     private conn: SshConnection,
@@ -66,15 +67,24 @@ export class SshShell implements RemoteShell {
 
   private async connection(): Promise<SshConnection> {
     if (this.closed) throw new MetajudgeError("internal", `${this.label}: this shell was closed`);
-    if (!this.conn.alive) {
-      const fresh = await this.reconnect();
-      this.conn.release();
-      this.conn = fresh;
-    }
-    return this.conn;
+    if (this.conn.alive) return this.conn;
+    // Calls that find the link dead together share one reconnect, so the shell holds one reference.
+    this.reconnecting ??= this.reconnect().then(
+      (fresh) => {
+        this.reconnecting = undefined;
+        this.conn.release();
+        this.conn = fresh;
+        return fresh;
+      },
+      (e: unknown) => {
+        this.reconnecting = undefined;
+        throw e;
+      },
+    );
+    return this.reconnecting;
   }
 
-/** Starts the command; rejects with startFailed when the channel could not even be opened. */
+  /** Runs the command in a channel slot; rejects with StartFailed when the channel could not even be opened. */
   private async run(conn: SshConnection, command: string, opts: ExecOptions): Promise<ExecResult> {
     const free = await conn.slot();
     try {
