@@ -12,8 +12,8 @@ import { DetachedExecutor } from "../../../src/core/remote/jobs/detached.js";
 import { JobStore, type NewJobRecord } from "../../../src/core/remote/jobs/record.js";
 import { jobDir } from "../../../src/core/remote/jobs/script.js";
 import { LocalShell } from "../../../src/core/remote/local-shell.js";
-import { sshdUnavailable, startSshd } from "../../support/sshd.js";
-import { openMetajudgeView, pick, quickInputTitle, shot, WAIT } from "./support.js";
+import { sshdUnavailable, startSshd, type Sshd } from "../../support/sshd.js";
+import { openMetajudgeView, pick, quickInputTitle, shot, waitForQuickInput, WAIT } from "./support.js";
 
 const TREE = '.sidebar [role="tree"][aria-label="Jobs"]';
 
@@ -187,7 +187,54 @@ async function hostKeyModal(ctx: UiContext): Promise<void> {
     if (job.state !== "succeeded") throw new Error(`the training job on loopback ended ${job.state}: ${job.detail ?? ""} ${job.error ?? ""}`);
     await ctx.waitFor(async () => (await jobRows(page)).some((r) => r.description.startsWith("succeeded") && r.label === job.title), { message: "the loopback job succeeded in the view", timeoutMs: WAIT });
     await shot(ctx, "jobs-after-ssh-training");
+
+    await passphraseLaunch(ctx, sshd, bin, before);
   } finally {
     await sshd.stop();
   }
+}
+
+/**
+ * An encrypted key: its passphrase is asked in a password box, reaches the worker through its
+ * environment, and is kept in the secret store, never in a file the extension writes or its log.
+ */
+async function passphraseLaunch(ctx: UiContext, sshd: Sshd, bin: string, before: Set<string>): Promise<void> {
+  const { page } = ctx;
+  const store = new JobStore(ctx.workspace);
+  const configFile = path.join(ctx.workspace, "metajudge.json");
+  const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as { hosts: Record<string, unknown> };
+  config.hosts["loopback-enc"] = {
+    kind: "ssh",
+    ssh: { host: sshd.host, port: sshd.port, user: sshd.user, identity_file: sshd.encryptedKey },
+    workdir: "~/mj-ui-jobs",
+    setup: `export PATH='${bin}':"$PATH"\nexport MJ_TRL_STEP_MS=20`,
+  };
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+
+  await ctx.runCommand("Metajudge: Launch DPO Training on Host");
+  const first = await ctx.waitFor(async () => /Train on which (iteration|host)/.exec((await quickInputTitle(page)) ?? "")?.[1], { message: "the launch's first question", timeoutMs: WAIT });
+  if (first === "iteration") await pick(ctx, /Train on which iteration/, "Iteration 1");
+  await pick(ctx, /Train on which host/, "loopback-enc");
+  const box = await waitForQuickInput(ctx, "SSH key passphrase");
+  if ((await box.locator("input.input").getAttribute("type")) !== "password") throw new Error("the passphrase box does not hide what is typed");
+  await box.locator("input.input").fill(sshd.passphrase);
+  await shot(ctx, "jobs-passphrase");
+  await page.keyboard.press("Enter");
+  const job = await ctx.waitFor(
+    () => {
+      const j = store.list().find((r) => !before.has(r.id) && r.host === "loopback-enc");
+      return j && ["succeeded", "failed", "cancelled", "timeout", "lost"].includes(j.state) ? j : undefined;
+    },
+    { message: "the training job on loopback-enc to end", timeoutMs: 120_000 },
+  );
+  if (job.state !== "succeeded") throw new Error(`the training job on loopback-enc ended ${job.state}: ${job.detail ?? ""} ${job.error ?? ""}`);
+  for (const root of [path.join(ctx.workspace, "jobs"), path.join(ctx.server.userDataDir, "logs")]) {
+    const leak = filesUnder(root).find((f) => fs.readFileSync(f).includes(sshd.passphrase));
+    if (leak) throw new Error(`the passphrase was written to ${leak}`);
+  }
+}
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));
 }
