@@ -130,11 +130,16 @@ async function withHostKeyHint<T>(deps: CliHostDeps, f: () => Promise<T>): Promi
 
 function eventPrinter(json: boolean): (e: RemoteEvent) => void {
   if (json) return (e) => void process.stdout.write(JSON.stringify(e) + "\n");
+  // Job events also come for changes a person does not read (offsets, metrics): one line per new state.
+  const shown = new Map<string, string>();
   return (e) => {
     switch (e.type) {
-      case "job":
-        note(`job ${e.job.id} on ${e.job.host}: ${e.job.state}${jobDetail(e.job) ? ` (${jobDetail(e.job)})` : ""}`);
+      case "job": {
+        const line = `job ${e.job.id} on ${e.job.host}: ${e.job.state}${jobDetail(e.job) ? ` (${jobDetail(e.job)})` : ""}`;
+        if (shown.get(e.job.id) !== line) note(line);
+        shown.set(e.job.id, line);
         break;
+      }
       case "log":
         process.stdout.write(e.text);
         break;
