@@ -233,6 +233,23 @@ test("hosts check: an unknown host key is refused with its fingerprint and the f
   assert.ok(again.stdout.includes(fp), "the known key's fingerprint is shown");
 });
 
+test("hosts check: a changed host key is refused, even with --trust-new-host-key, naming known_hosts:line", { skip: sshSkip }, async () => {
+  const s = await server();
+  const dir = makeExperiment(fake.url);
+  withHosts(dir, { box: { kind: "ssh", ssh: { host: "mj-loop" }, workdir: "~/mj-cli-test" } });
+  const knownHosts = path.join(tmpDir("kh"), "known_hosts");
+  const other = path.join(path.dirname(knownHosts), "other");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+  const impostor = fs.readFileSync(`${other}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+  fs.writeFileSync(knownHosts, `# pinned\n[127.0.0.1]:${s.port} ${impostor}\n`);
+  const r = await runCli(["hosts", "check", dir, "box", "--trust-new-host-key", "--json"], { METAJUDGE_SSH_CONFIG: s.configFile, METAJUDGE_KNOWN_HOSTS: knownHosts });
+  assert.equal(r.code, 1, r.stdout);
+  assert.equal((r.events.find((e) => e.type === "error") as { reason?: string } | undefined)?.reason, "hostKey");
+  assert.ok(r.stderr.includes(`${knownHosts}:2`), r.stderr);
+  assert.ok(!r.events.some((e) => e.type === "host-check"), "no command ran on the host");
+  assert.equal(fs.readFileSync(knownHosts, "utf8"), `# pinned\n[127.0.0.1]:${s.port} ${impostor}\n`, "known_hosts is left as it was");
+});
+
 test("an encrypted key: the passphrase comes from METAJUDGE_SSH_PASSPHRASE and is never printed; without it, auth fails", { skip: sshSkip }, async () => {
   const s = await server();
   const dir = makeExperiment(fake.url);
