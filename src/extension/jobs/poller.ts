@@ -39,53 +39,59 @@ export class JobPoller implements vscode.Disposable {
   async pollNow(): Promise<void> {
     const live = (await this.model.all()).filter((e) => isLive(e.job) && !this.followed(e.experimentDir, e.job.id));
     const byHost = new Map<string, JobEntry[]>();
-    for (const e of live) {
-      const key = `${e.experimentDir}\u0000${e.job.host}`;
-      byHost.set(key, [...(byHost.get(key) ?? []), e]);
-    }
+    for (const e of live) byHost.set(e.job.host, [...(byHost.get(e.job.host) ?? []), e]);
     const polls: Promise<void>[] = [];
-    for (const [key, entries] of byHost) {
-      const running = this.inFlight.get(key);
+    for (const [host, entries] of byHost) {
+      const running = this.inFlight.get(host);
       if (running) {
         polls.push(running);
         continue;
       }
-      const p = this.pollHost(entries).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, p);
+      const p = this.pollHost(host, entries).finally(() => this.inFlight.delete(host));
+      this.inFlight.set(host, p);
       polls.push(p);
     }
     await Promise.all(polls);
   }
 
-  private async pollHost(entries: JobEntry[]): Promise<void> {
-    const { experimentDir, job: first } = entries[0]!;
-    const host = first.host;
+  /** One host, one experiment at a time (each experiment may define the host its own way). */
+  private async pollHost(host: string, entries: JobEntry[]): Promise<void> {
+    const byExperiment = new Map<string, JobEntry[]>();
+    for (const e of entries) byExperiment.set(e.experimentDir, [...(byExperiment.get(e.experimentDir) ?? []), e]);
     let changed = false;
-    try {
-      const profile = resolveHost(host, loadConfig(experimentDir).hosts, this.services.settings.hosts());
-      const executor = await openExecutor(profile, editorHostDeps(this.services, this.secrets, false));
+    let problem: string | undefined;
+    for (const [experimentDir, list] of byExperiment) {
       try {
-        const store = new JobStore(experimentDir);
-        for (const { job } of entries) {
-          const status = await executor.status(job.remote);
-          const current = store.get(job.id);
-          if (!current || !isLive(current)) continue; // someone else finished it meanwhile
-          const patch = statusPatch(current, status);
-          if (!patch) continue;
-          store.update(job.id, patch);
-          changed = true;
-          this.services.log.info("jobs", `${job.id} on ${host}: ${current.state} → ${status.state}${status.detail ? ` (${status.detail})` : ""}`);
-        }
-      } finally {
-        executor.close();
+        if (await this.pollJobs(host, experimentDir, list)) changed = true;
+      } catch (err) {
+        problem = err instanceof Error ? err.message : String(err);
+        this.services.log.warn("jobs", `cannot poll ${host}: ${problem}`);
       }
-      this.tree.setHostProblem(host, undefined);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.services.log.warn("jobs", `cannot poll ${host}: ${message}`);
-      this.tree.setHostProblem(host, message);
     }
+    this.tree.setHostProblem(host, problem);
     if (changed) this.model.refresh();
+  }
+
+  private async pollJobs(host: string, experimentDir: string, entries: JobEntry[]): Promise<boolean> {
+    let changed = false;
+    const profile = resolveHost(host, loadConfig(experimentDir).hosts, this.services.settings.hosts());
+    const executor = await openExecutor(profile, editorHostDeps(this.services, this.secrets, false));
+    try {
+      const store = new JobStore(experimentDir);
+      for (const { job } of entries) {
+        const status = await executor.status(job.remote);
+        const current = store.get(job.id);
+        if (!current || !isLive(current)) continue; // someone else finished it meanwhile
+        const patch = statusPatch(current, status);
+        if (!patch) continue;
+        store.update(job.id, patch);
+        changed = true;
+        this.services.log.info("jobs", `${job.id} on ${host}: ${current.state} → ${status.state}${status.detail ? ` (${status.detail})` : ""}`);
+      }
+    } finally {
+      executor.close();
+    }
+    return changed;
   }
 
   dispose(): void {
