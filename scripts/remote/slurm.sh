@@ -8,7 +8,9 @@
 #
 # Both are idempotent. Needs root: apt-get, and slurmd must be root to run jobs as their submitter.
 # Environment: MJ_SLURM_DIR (state, config, logs; default /tmp/metajudge-slurm),
-#              MJ_SLURM_CTLD_PORT / MJ_SLURM_SLURMD_PORT (default 6817 / 6818).
+#              MJ_SLURM_CTLD_PORT / MJ_SLURM_SLURMD_PORT (default 6817 / 6818),
+#              MJ_SLURM_LEASE (a pid): start records it as a user of the cluster; stop drops it and
+#              leaves the cluster up while another recorded user is still alive.
 set -euo pipefail
 
 D=${MJ_SLURM_DIR:-/tmp/metajudge-slurm}
@@ -133,7 +135,7 @@ start_munge() {
   chmod 600 "$M/munge.key"
   rm -f "$M/munge.socket.2" "$M/munge.socket.2.lock"
   runuser -u munge -- /usr/sbin/munged --socket="$M/munge.socket.2" --key-file="$M/munge.key" \
-    --pid-file="$M/munged.pid" --log-file="$M/munged.log" --seed-file="$M/munged.seed" || fail "munged did not start"
+    --pid-file="$M/munged.pid" --log-file="$M/munged.log" --seed-file="$M/munged.seed" 9>&- || fail "munged did not start"
   local i
   for i in $(seq 50); do munge -n --socket="$M/munge.socket.2" >/dev/null 2>&1 && return 0; sleep 0.1; done
   fail "munged does not answer on $M/munge.socket.2"
@@ -155,11 +157,11 @@ start() {
   start_munge
   if ! running "$D/run/slurmctld.pid"; then
     port_taken "$CTLD_PORT" && fail "port $CTLD_PORT is taken by another program (set MJ_SLURM_CTLD_PORT)"
-    /usr/sbin/slurmctld -f "$CONF" || fail "slurmctld did not start"
+    /usr/sbin/slurmctld -f "$CONF" 9>&- || fail "slurmctld did not start"
   fi
   if ! running "$D/run/slurmd.pid"; then
     port_taken "$SLURMD_PORT" && fail "port $SLURMD_PORT is taken by another program (set MJ_SLURM_SLURMD_PORT)"
-    /usr/sbin/slurmd -f "$CONF" -N "$NODE" || fail "slurmd did not start"
+    /usr/sbin/slurmd -f "$CONF" -N "$NODE" 9>&- || fail "slurmd did not start"
   fi
   local end=$((SECONDS + 60)) state
   for (( ; ; )); do
@@ -219,9 +221,36 @@ stop() {
   return 0
 }
 
+# True when another live process still holds a lease on the cluster.
+still_leased() {
+  local f pid
+  for f in "$D"/leases/*; do
+    [ -f "$f" ] || continue
+    pid=$(basename "$f")
+    if kill -0 "$pid" 2>/dev/null; then say "still used by pid $pid: leaving Slurm up"; return 0; fi
+    rm -f "$f"
+  done
+  return 1
+}
+
 [ "$(id -u)" = 0 ] || { say "error: must run as root"; exit 1; }
+# One start or stop at a time: two test runs must not tear the cluster down under each other. The
+# daemons are started with this descriptor closed, or they would hold the lock for their lifetime.
+mkdir -p "$D"
+exec 9>"$D/start-stop.lock"
+flock -w 300 9 || { say "error: another start or stop has held $D/start-stop.lock for 5 minutes"; exit 1; }
+LEASE=${MJ_SLURM_LEASE:-}
 case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
+  start)
+    if [ -n "$LEASE" ]; then mkdir -p "$D/leases" && : >"$D/leases/$LEASE"; fi
+    start
+    ;;
+  stop)
+    if [ -n "$LEASE" ]; then
+      rm -f "$D/leases/$LEASE"
+      still_leased && exit 0
+    fi
+    stop
+    ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac
