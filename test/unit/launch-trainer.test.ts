@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { toYaml, trainerFields, yamlValue } from "../../src/core/remote/launch/trainer.js";
 import { MetajudgeError } from "../../src/core/errors.js";
-import { baseModel } from "../../src/core/remote/launch/training.js";
+import { baseModel, trainCommand } from "../../src/core/remote/launch/training.js";
 import { ConfigSchema, RemoteSettingsSchema, type Config, type IterationSettings, type RemoteSettings } from "../../src/core/schema.js";
 
 const paths = { model: "Qwen/Qwen2.5-0.5B", dataset: "/home/u/metajudge/jobs/it1-train/data", output: "/home/u/metajudge/jobs/it1-train/checkpoint" };
@@ -54,5 +54,13 @@ describe("base model of a training", () => {
     assert.equal(baseModel(c, remote("base"), 2), "/ckpt/it1");
     assert.equal(baseModel(c, remote("base"), 1), "base");
     assert.equal(baseModel(c, remote(), 1), "endpoint-model");
+  });
+});
+
+describe("training command", () => {
+  it("uses accelerate for the default command on several GPUs, and leaves a command of the user's alone", () => {
+    assert.equal(trainCommand("trl dpo --config {config}", 1), "trl dpo --config {config}");
+    assert.equal(trainCommand("trl dpo --config {config}", 4), "accelerate launch --num_processes {gpus} -m trl.cli dpo --config {config}");
+    assert.equal(trainCommand("my-train {config}", 4), "my-train {config}");
   });
 });

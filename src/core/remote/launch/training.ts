@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { iterationSettings, roleEndpoint } from "../../config.js";
 import { MetajudgeError } from "../../errors.js";
-import type { Config, RemoteSettings } from "../../schema.js";
+import { DEFAULT_TRAIN_COMMAND, DEFAULT_TRAIN_COMMAND_MULTI_GPU, type Config, type RemoteSettings } from "../../schema.js";
 import { IterationStore, iterationDir } from "../../store/iteration.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
 import { profileGpus, type LaunchHost } from "./host.js";
@@ -57,7 +57,7 @@ export async function startTraining(ctx: LaunchContext, host: LaunchHost, config
       fs.writeFileSync(yamlFile, yaml);
       // {model} and {input} too, for trainers driven by flags rather than a config file (OpenRLHF:
       // --pretrain {model} --dataset {input} --prompt_key prompt --chosen_key chosen --rejected_key rejected --apply_chat_template).
-      return renderCommand(remote.training.command, { config: "dpo.yaml", gpus, output: "checkpoint", model, input: "data/train.jsonl" }, "metajudge.json: remote.training.command");
+      return renderCommand(trainCommand(remote.training.command, gpus), { config: "dpo.yaml", gpus, output: "checkpoint", model, input: "data/train.jsonl" }, "metajudge.json: remote.training.command");
     },
     inputs: () => [
       { local: dpo, name: "data/train.jsonl" },
@@ -67,6 +67,11 @@ export async function startTraining(ctx: LaunchContext, host: LaunchHost, config
   });
   const launch: TrainLaunch = { recipe: "train", base_model: model, checkpoint: `${record.remote.dir}/checkpoint`, config: path.relative(ctx.experimentDir, yamlFile) };
   return emitJob(ctx, new JobStore(ctx.experimentDir).update(record.id, { launch }));
+}
+
+/** The default command trains on one GPU; on a host with several, the default becomes accelerate's. */
+export function trainCommand(command: string, gpus: number): string {
+  return command === DEFAULT_TRAIN_COMMAND && gpus > 1 ? DEFAULT_TRAIN_COMMAND_MULTI_GPU : command;
 }
 
 /** Follows a training job, turning its log into metrics events and a bounded history in the record. */
