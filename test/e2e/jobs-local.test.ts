@@ -11,7 +11,8 @@ import { followJob, waitForState } from "../../src/core/remote/jobs/follow.js";
 import { JobStore, type JobRecord } from "../../src/core/remote/jobs/record.js";
 import { jobDir } from "../../src/core/remote/jobs/script.js";
 import { newJobId } from "../../src/core/remote/jobs/ids.js";
-import type { JobSpec } from "../../src/core/remote/types.js";
+import type { Executor, JobSpec } from "../../src/core/remote/types.js";
+import { MetajudgeError } from "../../src/core/errors.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "mj-jobs-local-"));
 const experiment = path.join(root, "experiment");
@@ -198,4 +199,45 @@ test("a log far ahead of the copy is followed by its tail, with a marker saying 
   assert.match(mirror, new RegExp(`^\\n\\[metajudge: skipped ${final.log.skipped} bytes; the whole log is on the host at ${job.remote.dir}/log\\]\\n`));
   assert.ok(mirror.endsWith("xxthe-end\n"), mirror.slice(-200));
   assert.ok(mirror.length < 70 * 1024, `mirror is ${mirror.length} bytes`);
+});
+
+/** A real executor whose next status calls fail as a dropped link (or a refused key) would. */
+function flaky(real: Executor, failures: MetajudgeError[]): Executor {
+  return Object.assign(Object.create(real) as Executor, {
+    status: (ref: Parameters<Executor["status"]>[0]) => {
+      const next = failures.shift();
+      return next ? Promise.reject(next) : real.status(ref);
+    },
+  });
+}
+
+test("a poll that fails on the link is retried with a fresh executor; a refused key is not", async () => {
+  const store = new JobStore(experiment);
+  const ex = executor();
+  const job = await start(ex, store, "echo one; sleep 0.5; echo two");
+  const retries: number[] = [];
+  let reconnects = 0;
+  const broken = flaky(ex, [new MetajudgeError("refused", "link dropped"), new MetajudgeError("timeout", "no answer")]);
+  const final = await followJob({
+    store,
+    executor: broken,
+    id: job.id,
+    intervalMs: 20,
+    onRetry: (_e, attempt) => retries.push(attempt),
+    reconnect: async () => {
+      reconnects++;
+      return broken;
+    },
+  });
+  assert.equal(final.state, "succeeded");
+  assert.deepEqual(retries, [1, 2]);
+  assert.equal(reconnects, 2);
+  assert.equal(fs.readFileSync(store.logPath(job.id), "utf8"), "one\ntwo\n");
+
+  const other = await start(ex, store, "sleep 2");
+  await assert.rejects(
+    followJob({ store, executor: flaky(ex, [new MetajudgeError("auth", "key refused")]), id: other.id, intervalMs: 20 }),
+    (e) => e instanceof MetajudgeError && e.reason === "auth",
+  );
+  await ex.cancel(other.remote);
 });
