@@ -78,6 +78,9 @@ test("logs are followed by offset, escapes and non-ASCII decoded to the job's by
     const final = await followJob({ store, executor: ex, id, intervalMs: 50, maxChunk: 7 });
     assert.equal(final.state, "succeeded");
     assert.equal(fs.readFileSync(store.logPath(id), "utf8"), text.repeat(3));
+    const downloads = ray.requests.filter((r) => r.path.endsWith("/logs")).length;
+    const chunks = Math.ceil((Buffer.byteLength(text) * 3) / 7);
+    assert.ok(downloads < chunks, `${downloads} downloads of the whole log for ${chunks} chunks: later chunks come from the first`);
     const middle = await ex.readLog(ref, 5, 10);
     assert.deepEqual(middle.data, Buffer.from(text.repeat(3)).subarray(5, 15));
     assert.equal(middle.size, Buffer.byteLength(text) * 3);

@@ -27,10 +27,14 @@ interface JobDetails {
   driver_info?: { node_ip_address?: string } | null;
 }
 
+/** The most of a log kept from one download, to serve the next reads. */
+const LOG_CACHE_BYTES = 8 * 1024 * 1024;
+
 export class RayExecutor implements Executor {
   readonly kind: HostKind = "ray";
   readonly shell: RemoteShell | undefined;
   private readonly base: string;
+  private cache: { id: string; start: number; data: Buffer; size: number } | undefined;
 
   constructor(
     address: string,
@@ -91,15 +95,23 @@ export class RayExecutor implements Executor {
 
   async readLog(ref: RemoteJobRef, offset: number, maxBytes: number): Promise<LogChunk> {
     const id = this.idOf(ref);
+    // Every answer carries the whole log, so one download fills a window larger than asked for and the
+    // next reads are served from it. Only whole windows come from it: a short read (the end of the
+    // log) is always fresh, or a follower could stop before the last lines.
+    const c = this.cache;
+    if (c && c.id === id && offset >= c.start && offset + maxBytes <= c.start + c.data.length) {
+      return { data: c.data.subarray(offset - c.start, offset - c.start + maxBytes), size: c.size };
+    }
     const r = await this.request("GET", `/api/jobs/${encodeURIComponent(id)}/logs`, { allow404: true });
     if (r.status === 404 || !r.body) {
       await r.body?.cancel();
       return { data: Buffer.alloc(0), size: 0 };
     }
-    const window = new LogWindow(offset, maxBytes);
+    const window = new LogWindow(offset, Math.max(maxBytes, LOG_CACHE_BYTES));
     // Read to the end even when the window is full: the size is what lets a follower skip ahead.
     for await (const chunk of r.body) window.push(chunk);
-    return { data: window.data(), size: window.size };
+    this.cache = { id, start: offset, data: window.data(), size: window.size };
+    return { data: window.data().subarray(0, maxBytes), size: window.size };
   }
 
   async cancel(ref: RemoteJobRef): Promise<void> {
