@@ -24,7 +24,8 @@ let shell: RemoteShell;
 let bin = "";
 let home = "";
 let local = "";
-const WORKDIR = `~/mj launch ${HOSTILE}`;
+// Per process: several runs of this file may share the host's one test user.
+const WORKDIR = `~/mj launch ${process.pid} ${HOSTILE}`;
 
 before(async () => {
   if (skip) return;
@@ -39,7 +40,7 @@ before(async () => {
   };
   shell = await openSshShell({ host: "mj-enc" }, deps);
   home = await shell.home();
-  bin = await installStandIns(shell);
+  bin = await installStandIns(shell, `~/mj-bin-${process.pid}`);
   local = tmpDir("launch-ssh");
   process.env[KEY_ENV] = SECRET;
 });
@@ -47,7 +48,7 @@ before(async () => {
 after(async () => {
   if (skip) return;
   delete process.env[KEY_ENV];
-  await shell.exec(`rm -rf ${quote(`${home}/mj launch `)}* ${quote(bin)}`).catch(() => undefined);
+  await shell.exec(`rm -rf ${quote(`${home}/mj launch ${process.pid} `)}* ${quote(bin)}`).catch(() => undefined);
   shell.close();
   closeAllSsh();
   await sshd.stop();
@@ -75,7 +76,7 @@ describe("launch over SSH", { skip, timeout: 240_000 }, () => {
     assert.ok(first.requests > 0, "its partial output was imported");
     assert.equal((gen[1]!.launch as { requests: number }).requests, first.missing);
     assert.equal(gen[1]!.state, "succeeded");
-    assert.ok(gen[0]!.remote.dir.startsWith(`${home}/mj launch '`), gen[0]!.remote.dir);
+    assert.ok(gen[0]!.remote.dir.startsWith(`${home}/mj launch ${process.pid} '`), gen[0]!.remote.dir);
     const m = readManifest(batchDir);
     for (const s of ["generate", "judge", "metajudge", "pairs", "export"]) assert.equal(m.stages[s]!.state, "done", s);
     const c = recordCounts(batchDir);
@@ -94,8 +95,9 @@ describe("launch over SSH", { skip, timeout: 240_000 }, () => {
     const pid = Number((await shell.exec(`cat ${quote(`${job.remote.dir}/pid`)}`)).stdout.trim());
     assert.ok(pid > 0);
     assert.equal(jobAlive(pid, job.remote.dir), false, "the server's process group is gone");
-    const ps = await shell.exec("ps -u mjremote -o args= | grep -c '[v]llm.mjs serve' || true");
-    assert.equal(ps.stdout.trim(), "0", "no stand-in server left running as mjremote");
+    const port = (job.launch as { port: number }).port;
+    const ps = await shell.exec(`ps -u mjremote -o args= | grep -c -- ${quote(`[v]llm.mjs serve .* --port ${port}$`)} || true`);
+    assert.equal(ps.stdout.trim(), "0", `a stand-in server on port ${port} is still running`);
   });
 
   it("training: metrics streamed, the manifest and the next iteration's models recorded", async () => {
@@ -130,7 +132,7 @@ describe("launch over SSH", { skip, timeout: 240_000 }, () => {
     assert.equal(fs.existsSync(PWNED), false, `${PWNED} exists: a name reached a shell unquoted`);
     for (const secret of [SECRET, sshd.passphrase]) {
       assert.deepEqual(filesHolding(path.dirname(batchDir), secret), []);
-      const r = await shell.exec(`grep -rlF -e ${quote(secret)} ${quote(home)} || true`);
+      const r = await shell.exec(`grep -rlF -e ${quote(secret)} ${quote(home)} 2>/dev/null || true`);
       assert.equal(r.stdout.trim(), "", `on the host: ${r.stdout}`);
     }
     const scripts = await shell.exec(`find ${quote(home)} -name run.sh -path '*/jobs/*' -exec cat {} +`);
