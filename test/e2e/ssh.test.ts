@@ -388,6 +388,13 @@ describe("ssh: connection failures", { skip }, () => {
     await rejectsWith(openSshShell({ host: "mj-nope.invalid" }, deps()), "badInput", "mj-nope.invalid", sshd.configFile);
   });
 
+  it("names the alias, its HostName and the config file when the HostName does not resolve", async () => {
+    const cfg = join(local, "ssh_config_bad");
+    writeFileSync(cfg, "Host mj-bad\n  HostName nowhere.invalid\n  User nobody\n");
+    const e = await rejectsWith(openSshShell({ host: "mj-bad" }, deps({ sshConfigFile: cfg })), "badInput", "mj-bad", "nowhere.invalid", cfg);
+    assert.equal(e.where?.file, cfg);
+  });
+
   it("says nothing listens on a closed port", async () => {
     const srv = createServer();
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
