@@ -34,9 +34,12 @@ before(async () => {
 after(async () => {
   if (skip) return;
   closeAllSsh();
-  // Jobs run as the test user; anything still running in its job folders was started here.
-  execFileSync("bash", ["-c", `for p in /home/${sshd.user}/${workdir}/jobs/*/pid; do [ -f "$p" ] && kill -KILL -- -$(cat "$p") 2>/dev/null; done; rm -rf /home/${sshd.user}/${workdir}`]);
-  await sshd.stop();
+  try {
+    // Jobs run as the test user; anything still running in its job folders was started here.
+    execFileSync("bash", ["-c", `for p in /home/${sshd.user}/${workdir}/jobs/*/pid; do [ -f "$p" ] && kill -KILL -- -$(cat "$p") 2>/dev/null; done; rm -rf /home/${sshd.user}/${workdir}`]);
+  } finally {
+    await sshd.stop();
+  }
 });
 
 function deps(secrets: Record<string, string> = {}): HostDeps {
