@@ -71,7 +71,8 @@ export class SshConnection {
   }
 
   sftp(): Promise<SFTPWrapper> {
-    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) =>
+    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) => {
+      if (!this.alive) return reject(new MetajudgeError("refused", `${this.label}: the connection is gone`));
       this.client.sftp((err, s) => {
         if (err) {
           this.sftpSession = undefined;
@@ -80,8 +81,8 @@ export class SshConnection {
           s.on("close", () => (this.sftpSession = undefined));
           resolve(s);
         }
-      }),
-    );
+      });
+    });
     return this.sftpSession;
   }
 

@@ -9,6 +9,7 @@ import type { SshConnection } from "./pool.js";
 import { downloadFile, uploadFile, type TransferHost } from "./transfer.js";
 
 const MAX_COLLECTED = 4 * 1024 * 1024;
+const START_ATTEMPTS = 6; // about 1.5 s of backing off in all
 
 function brief(command: string): string {
   const one = command.replace(/\s+/g, " ").trim();
@@ -97,8 +98,18 @@ export class SshShell implements RemoteShell {
   private runInSlot(conn: SshConnection, command: string, opts: ExecOptions): Promise<ExecResult> {
     const label = conn.label;
     return new Promise<ExecResult>((resolve, reject) => {
-      conn.client.exec(command, (openErr, channel) => {
-        if (openErr) return reject(new StartFailed(new MetajudgeError("refused", `${label}: cannot start a command (${openErr.message}): ${brief(command)}`, undefined, { cause: openErr })));
+      const startFailed = (openErr: Error): void =>
+        reject(new StartFailed(new MetajudgeError("refused", `${label}: cannot start a command (${openErr.message}): ${brief(command)}`, undefined, { cause: openErr })));
+      // ssh2 throws "Not connected" at once on a socket it already knows is gone.
+      const started = (fn: () => void): void => {
+        try {
+          fn();
+        } catch (e) {
+          startFailed(e instanceof Error ? e : new Error(String(e)));
+        }
+      };
+      started(() => conn.client.exec(command, (openErr, channel) => {
+        if (openErr) return startFailed(openErr);
         // Listeners go on in this callback, not after an await: a quick command's output, exit status
         // and close can arrive in the same read as the go-ahead, and an "exit" missed is a code lost.
         const out = new Collector();
@@ -143,26 +154,27 @@ export class SshShell implements RemoteShell {
         if (opts.signal?.aborted) onAbort();
         if (opts.stdin !== undefined) channel.end(opts.stdin);
         else channel.end();
-      });
+      }));
     });
   }
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const conn = await this.connection();
-    if (opts.signal?.aborted) throw new MetajudgeError("cancelled", `${conn.label}: cancelled before running: ${brief(command)}`);
-    try {
-      return await this.run(conn, command, opts);
-    } catch (e) {
-      if (!(e instanceof StartFailed)) throw e;
-      // A link that died before we noticed: the command never started, so one retry on a fresh connection is safe.
-      await new Promise((r) => setImmediate(r));
-      if (conn.alive) throw e.error;
+    let lastError: MetajudgeError | undefined;
+    // A channel that could not be opened never ran its command, so trying again is always safe: the
+    // link may have died before we noticed (the next try dials again), or sshd may still be counting
+    // a session that just ended against MaxSessions (the next try, a moment later, gets in).
+    for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+      const conn = await this.connection();
+      if (opts.signal?.aborted) throw new MetajudgeError("cancelled", `${conn.label}: cancelled before running: ${brief(command)}`);
       try {
-        return await this.run(await this.connection(), command, opts);
-      } catch (again) {
-        throw again instanceof StartFailed ? again.error : again;
+        return await this.run(conn, command, opts);
+      } catch (e) {
+        if (!(e instanceof StartFailed)) throw e;
+        lastError = e.error;
+        await new Promise((r) => setTimeout(r, conn.alive ? 50 * 2 ** attempt : 0));
       }
     }
+    throw lastError ?? new MetajudgeError("internal", `${this.label}: cannot start: ${brief(command)}`);
   }
 
   async home(): Promise<string> {
