@@ -109,9 +109,6 @@ export function parseTrainerState(json: string): MetricsEntry[] {
   return out;
 }
 
-/** The keys a dashboard shows for a DPO run; the final summary line has train_loss instead of loss. */
-export const HEADLINE_METRICS = ["loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected", "grad_norm", "learning_rate", "epoch"] as const;
-
 /** The last value of each key over the history: what "final metrics" means for a finished run. */
 export function finalMetrics(history: readonly MetricsEntry[]): Record<string, number> {
   const out: Record<string, number> = {};
