@@ -148,6 +148,16 @@ test("a pid that now belongs to another process (after a reboot) is not taken fo
   assert.equal((await ex.status({ dir, pid: process.pid })).state, "cancelled");
 });
 
+test("a launch that never wrote a pid is starting for a minute, then lost", async () => {
+  const ex = executor();
+  const dir = path.join(workdir, "jobs", "it1-command-halfway");
+  fs.mkdirSync(path.join(dir, "launched"), { recursive: true });
+  assert.equal((await ex.status({ dir })).state, "submitting");
+  const past = new Date(Date.now() - 5 * 60_000);
+  fs.utimesSync(path.join(dir, "launched"), past, past);
+  assert.deepEqual(await ex.status({ dir }), { state: "lost", exitCode: null, detail: `the launch in ${dir} ended before the job started` });
+});
+
 test("submitting one id twice starts one job", async () => {
   const ex = executor();
   const store = new JobStore(experiment);

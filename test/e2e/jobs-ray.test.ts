@@ -26,6 +26,7 @@ test("submit runs the entrypoint with its environment, and a second submit finds
     assert.deepEqual(ref, { dir, raySubmissionId: id });
     assert.equal((await ex.status(ref)).state, "queued");
     assert.deepEqual(await ex.submit(spec), ref);
+    assert.equal((await ex.status({ dir })).state, "queued", "a record that missed the submission id finds it by its folder");
     const final = await waitForState(ex, ref, ["succeeded"], { intervalMs: 100, timeoutMs: 30_000 });
     assert.deepEqual([final.state, final.exitCode, final.node], ["succeeded", 0, "127.0.0.1"]);
     assert.equal((await ex.readLog(ref, 0, 1 << 20)).data.toString(), `h s j tok\n${dir}\n`);

@@ -123,6 +123,8 @@ test("after a restart, a new executor and store re-attach to a running job", { s
   first.close();
   closeAllSsh();
   const store = new JobStore(experiment);
+  // As if the launcher died between sbatch and saving the id: the job folder still names it.
+  store.update(job.id, { remote: { dir: job.remote.dir } });
   const ex = await open(base);
   const final = await followJob({ store, executor: ex, id: job.id, intervalMs: 250 });
   ex.close();

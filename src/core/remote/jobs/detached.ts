@@ -60,7 +60,8 @@ export class DetachedExecutor implements Executor {
       ...(ref.dir.includes("'") ? [] : [`if [ "$alive" = 1 ] && [ -r /proc/$p/cmdline ] && ! tr '\\0' ' ' </proc/$p/cmdline | grep -qF -- ${quote(ref.dir)}; then alive=0; fi`]),
       `code=$(cat ${d}/exit_code 2>/dev/null || true)`,
       `c=0; [ -e ${d}/cancelled ] && c=1`,
-      `s=0; [ -e ${d}/launched ] && s=1`,
+      // A launch that has not written its pid after a minute is not going to.
+      `s=0; [ -e ${d}/launched ] && s=1; [ -n "$(find ${d}/launched -maxdepth 0 -mmin +1 2>/dev/null)" ] && s=2`,
       `printf '%s|%s|%s|%s|%s\\n' "$p" "$alive" "$code" "$c" "$s"`,
     ].join("; ");
     const r = await this.shell.exec(probe);
@@ -75,6 +76,7 @@ export class DetachedExecutor implements Executor {
     if (alive === "1") return { state: "running" };
     if (cancelled === "1") return { state: "cancelled", exitCode: null, detail: "cancelled (killed)" };
     if (pid === "" && launched === "1") return { state: "submitting", detail: "starting" };
+    if (pid === "" && launched === "2") return { state: "lost", exitCode: null, detail: `the launch in ${ref.dir} ended before the job started` };
     if (pid === "") return { state: "lost", exitCode: null, detail: `no job was started in ${ref.dir}` };
     return { state: "lost", exitCode: null, detail: LOST_DETAIL };
   }

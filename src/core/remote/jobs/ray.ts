@@ -126,9 +126,11 @@ export class RayExecutor implements Executor {
     this.shell?.close();
   }
 
+  /** The submission id is our job id, which also names the job folder: a record that missed it still finds it. */
   private idOf(ref: RemoteJobRef): string {
-    if (!ref.raySubmissionId) throw new MetajudgeError("internal", `the job in ${ref.dir} has no Ray submission id`);
-    return ref.raySubmissionId;
+    const id = ref.raySubmissionId ?? ref.dir.replace(/\/+$/, "").split("/").pop() ?? "";
+    if (id === "") throw new MetajudgeError("badInput", `the job in ${ref.dir} has no Ray submission id`);
+    return id;
   }
 
   private async request(method: string, path: string, o: { body?: unknown; allow404?: boolean; allow400?: boolean } = {}): Promise<Response> {

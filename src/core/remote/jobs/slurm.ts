@@ -98,7 +98,8 @@ export class SlurmExecutor implements Executor {
   }
 
   async status(ref: RemoteJobRef): Promise<JobStatus> {
-    const id = this.idOf(ref);
+    const id = await this.idOf(ref);
+    if (id === undefined) return { state: "lost", exitCode: null, detail: `no Slurm job was submitted from ${ref.dir}` };
     const q = quote(id);
     const d = quote(ref.dir);
     // One round trip: the live queue, then (only when it has forgotten the job) accounting, the
@@ -158,7 +159,8 @@ export class SlurmExecutor implements Executor {
   }
 
   async cancel(ref: RemoteJobRef): Promise<void> {
-    const id = this.idOf(ref);
+    const id = await this.idOf(ref);
+    if (id === undefined) return;
     const r = await this.shell.exec(`scancel ${quote(id)}`);
     if (r.code !== 0) throw remoteFailure(this.shell, `scancel ${id}`, r.stderr);
   }
@@ -167,8 +169,15 @@ export class SlurmExecutor implements Executor {
     this.shell.close();
   }
 
-  private idOf(ref: RemoteJobRef): string {
-    if (!ref.slurmId || !/^\d+(_\d+)?$/.test(ref.slurmId)) throw new MetajudgeError("internal", `the job in ${ref.dir} has no Slurm id (${ref.slurmId ?? "none"})`);
-    return ref.slurmId;
+  /** The record's Slurm id, or the one the folder holds when the record missed it (a crash mid-submit). */
+  private async idOf(ref: RemoteJobRef): Promise<string | undefined> {
+    let id = ref.slurmId;
+    if (id === undefined) {
+      const r = await this.shell.exec(`cat ${quote(ref.dir)}/slurm_id 2>/dev/null || true`);
+      id = r.stdout.trim() || undefined;
+    }
+    if (id !== undefined && !/^\d+(_\d+)?$/.test(id)) throw new MetajudgeError("badInput", `${this.shell.label}: "${id}" in ${ref.dir} is not a Slurm job id`);
+    return id;
   }
+
 }
