@@ -77,7 +77,8 @@ function applyStatus(o: FollowOptions, record: JobRecord, status: JobStatus, log
   if (status.exitCode !== undefined && status.exitCode !== record.exit_code) patch.exit_code = status.exitCode;
   if (status.node !== undefined && status.node !== record.node) patch.node = status.node;
   const terminal = TERMINAL_STATES.has(status.state);
-  if (!record.started_at && (status.state === "running" || (terminal && status.state !== "lost" && record.state !== "queued"))) patch.started_at = now;
+  // A job that ended between two polls ran all the same (cancelled or lost ones may never have).
+  if (!record.started_at && ["running", "succeeded", "failed", "timeout"].includes(status.state)) patch.started_at = now;
   if (terminal && !record.finished_at) patch.finished_at = now;
   if (log.offset !== record.log.offset || log.skipped !== record.log.skipped) patch.log = log;
   if (Object.keys(patch).length === 0) return record;
