@@ -15,9 +15,10 @@ import { standInSetup } from "../support/stand-ins.js";
 import { startFakeOpenAI, type FakeServer } from "../support/fake-openai.js";
 import { ensureBuilt, makeExperiment, runCli, tmpDir } from "../support/cli.js";
 import { sshdUnavailable, startSshd, type Sshd } from "../support/sshd.js";
+import { endJobGroup, type StartedJob } from "../support/job-groups.js";
 
 const BIN = path.join(__dirname, "..", "support", "remote-bin");
-const started: number[] = [];
+const started: StartedJob[] = [];
 let fake: FakeServer;
 
 before(async () => {
@@ -26,13 +27,7 @@ before(async () => {
 });
 after(async () => {
   // Whatever a failed test left running was started here: end it by its process group.
-  for (const pid of started) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // already ended
-    }
-  }
+  for (const job of started) endJobGroup(job);
   await fake.close();
 });
 
@@ -59,7 +54,7 @@ async function startJob(dir: string, workdir: string, script: string): Promise<J
   const remoteDir = await jobDir(ex.shell, workdir, id);
   store.create({ id, kind: "command", title: `it 1 ${script}`, host: "here", executor: "local", iteration: 1, state: "submitting", remote: { dir: remoteDir } });
   const ref = await ex.submit({ id, dir: remoteDir, script });
-  if (ref.pid) started.push(ref.pid);
+  started.push(ref);
   return store.update(id, { remote: { ...ref }, state: "running", submitted_at: new Date().toISOString(), started_at: new Date().toISOString() });
 }
 

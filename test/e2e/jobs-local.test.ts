@@ -13,11 +13,12 @@ import { jobDir } from "../../src/core/remote/jobs/script.js";
 import { newJobId } from "../../src/core/remote/jobs/ids.js";
 import type { Executor, JobSpec } from "../../src/core/remote/types.js";
 import { MetajudgeError } from "../../src/core/errors.js";
+import { endJobGroup, type StartedJob } from "../support/job-groups.js";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "mj-jobs-local-"));
 const experiment = path.join(root, "experiment");
 const workdir = path.join(root, "host");
-const started: number[] = [];
+const started: StartedJob[] = [];
 
 function executor(): DetachedExecutor {
   return new DetachedExecutor(new LocalShell(), { kind: "local", setup: "export FROM_SETUP=yes", env: { GREETING: "hello 'world'" } }, { graceSeconds: 2 });
@@ -28,7 +29,7 @@ async function start(ex: DetachedExecutor, store: JobStore, script: string, extr
   const dir = await jobDir(ex.shell, workdir, id);
   store.create({ id, kind: "command", title: script, host: "here", executor: "local", state: "submitting", remote: { dir } });
   const ref = await ex.submit({ id, dir, script, ...extra });
-  if (ref.pid) started.push(ref.pid);
+  started.push(ref);
   return store.update(id, { remote: { ...ref }, state: "queued", submitted_at: new Date().toISOString() });
 }
 
@@ -49,13 +50,7 @@ function liveMembers(pgid: number): string[] {
 
 test.after(() => {
   // Anything a failed test left running was started by this file: end it by its group id.
-  for (const pid of started) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // already ended
-    }
-  }
+  for (const job of started) endJobGroup(job);
 });
 
 test("a job's log is streamed into the mirror and its exit code ends it", async () => {

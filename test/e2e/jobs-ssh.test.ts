@@ -35,8 +35,10 @@ after(async () => {
   if (skip) return;
   closeAllSsh();
   try {
-    // Jobs run as the test user; anything still running in its job folders was started here.
-    execFileSync("bash", ["-c", `for p in /home/${sshd.user}/${workdir}/jobs/*/pid; do [ -f "$p" ] && kill -KILL -- -$(cat "$p") 2>/dev/null; done; rm -rf /home/${sshd.user}/${workdir}`]);
+    // Jobs run as the throwaway test user, so the kill runs as that user too: whatever a recycled pid
+    // now names, it can only reach that user's processes, all of them started by these tests.
+    execFileSync("runuser", ["-u", sshd.user, "--", "bash", "-c", `for p in ~/${workdir}/jobs/*/pid; do [ -f "$p" ] && kill -KILL -- -$(cat "$p") 2>/dev/null; done; true`]);
+    execFileSync("rm", ["-rf", `/home/${sshd.user}/${workdir}`]);
   } finally {
     await sshd.stop();
   }

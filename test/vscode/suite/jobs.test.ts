@@ -16,6 +16,7 @@ import { newJobId } from "../../../src/core/remote/jobs/ids.js";
 import { JobStore, type JobRecord } from "../../../src/core/remote/jobs/record.js";
 import { jobDir } from "../../../src/core/remote/jobs/script.js";
 import { LocalShell } from "../../../src/core/remote/local-shell.js";
+import { endJobGroup, type StartedJob } from "../../support/job-groups.js";
 
 const ID = "metajudge.metajudge";
 const HOST = "ext-local";
@@ -23,7 +24,7 @@ let api: MetajudgeApi;
 let dir: string;
 let workdir: string;
 let configText: string;
-const started: number[] = [];
+const started: StartedJob[] = [];
 
 async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
@@ -52,7 +53,7 @@ async function startJob(script: string, title: string): Promise<JobRecord> {
   const remoteDir = await jobDir(ex.shell, workdir, id);
   store.create({ id, kind: "command", title, host: HOST, executor: "local", iteration: 1, state: "submitting", remote: { dir: remoteDir } });
   const ref = await ex.submit({ id, dir: remoteDir, script });
-  if (ref.pid) started.push(ref.pid);
+  started.push(ref);
   const now = new Date().toISOString();
   return store.update(id, { remote: { ...ref }, state: "running", submitted_at: now, started_at: now });
 }
@@ -84,13 +85,7 @@ suite("jobs", () => {
   });
 
   suiteTeardown(async () => {
-    for (const pid of started) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        // already ended
-      }
-    }
+    for (const job of started) endJobGroup(job);
     fs.writeFileSync(path.join(dir, "metajudge.json"), configText);
   });
 

@@ -14,6 +14,7 @@ import { jobDir } from "../../../src/core/remote/jobs/script.js";
 import { LocalShell } from "../../../src/core/remote/local-shell.js";
 import { sshdUnavailable, startSshd, type Sshd } from "../../support/sshd.js";
 import { openMetajudgeView, pick, quickInputTitle, shot, waitForQuickInput, WAIT } from "./support.js";
+import { endJobGroup, type StartedJob } from "../../support/job-groups.js";
 
 const TREE = '.sidebar [role="tree"][aria-label="Jobs"]';
 
@@ -45,7 +46,7 @@ export default async function jobs(ctx: UiContext): Promise<void> {
   const configText = fs.readFileSync(configFile, "utf8");
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), "mj-ui-jobs-"));
   const store = new JobStore(ctx.workspace);
-  let runningPid: number | undefined;
+  let running: StartedJob | undefined;
   try {
     // A job that really runs on a host of kind local, so the view's poller finds it running.
     const config = JSON.parse(configText) as Record<string, unknown>;
@@ -57,7 +58,7 @@ export default async function jobs(ctx: UiContext): Promise<void> {
     const base = { executor: "local" as const, host: "gpu-box" };
     store.create({ ...base, id: runId, kind: "generate-batch", title: "it 2 generation (vllm run-batch)", iteration: 2, state: "submitting", remote: { dir: runDir } });
     const ref = await ex.submit({ id: runId, dir: runDir, script: "echo loading model; sleep 600" });
-    runningPid = ref.pid;
+    running = ref;
     store.update(runId, { remote: { ...ref }, state: "running", submitted_at: ago(12), started_at: ago(11) });
     // Finished jobs are never polled: records as a launch leaves them.
     const ended: NewJobRecord[] = [
@@ -97,13 +98,7 @@ export default async function jobs(ctx: UiContext): Promise<void> {
     await hostKeyModal(ctx);
   } finally {
     await iterationsPane(page, true).catch(() => undefined);
-    if (runningPid) {
-      try {
-        process.kill(-runningPid, "SIGKILL");
-      } catch {
-        // already ended
-      }
-    }
+    if (running) endJobGroup(running);
     fs.writeFileSync(configFile, configText);
   }
 }
