@@ -1,6 +1,6 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MetajudgeError } from "../../src/core/errors.js";
@@ -8,7 +8,15 @@ import { ROLES } from "../../src/core/schema.js";
 import { TEMPLATE_VARIABLES, loadTemplate, parseTemplate, renderTemplate, sha256Hex } from "../../src/core/templates.js";
 
 const PROMPTS_DIR = join(__dirname, "..", "..", "prompts");
-const tmp = (): string => mkdtempSync(join(tmpdir(), "metajudge-templates-"));
+const made: string[] = [];
+const tmp = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), "metajudge-templates-"));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 test("role variables", () => {
   assert.deepEqual(TEMPLATE_VARIABLES.actor, ["prompt"]);
