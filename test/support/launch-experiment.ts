@@ -30,7 +30,14 @@ export function launchExperiment(name: string, hosts: Record<string, Record<stri
     });
   });
   const lines = fs.readFileSync(path.join(made, "prompts.jsonl"), "utf8").split("\n").slice(0, prompts).join("\n") + "\n";
-  fs.writeFileSync(path.join(made, "prompts.jsonl"), lines);
+  // The prompt file's own name is hostile too (its slashes make folders of the path).
+  const promptFile = `prompts ${HOSTILE}.jsonl`;
+  fs.rmSync(path.join(made, "prompts.jsonl"));
+  fs.mkdirSync(path.dirname(path.join(made, promptFile)), { recursive: true });
+  fs.writeFileSync(path.join(made, promptFile), lines);
+  editConfig(made, (c) => {
+    c.prompts = promptFile;
+  });
   const dir = path.join(path.dirname(made), `exp ${name} ${HOSTILE}`);
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   fs.renameSync(made, dir);
