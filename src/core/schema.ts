@@ -120,6 +120,13 @@ const HostCommon = {
     .optional()
     .describe('Shell lines run before every job, e.g. "source ~/venv/bin/activate" or "module load cuda"'),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional().describe("Environment variables set for every job (no secrets: they are written to the job script)"),
+  secret_env: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
+    .optional()
+    .describe(
+      'Names of secret environment variables every job needs, e.g. ["HF_TOKEN"] for a gated model. Their values come from your environment (CLI) ' +
+        "or the editor's secret store when a job starts, and reach the job at launch only: never the job script, a record or a log",
+    ),
 };
 
 export const SshHostSchema = z

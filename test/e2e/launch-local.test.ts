@@ -4,6 +4,7 @@
 // whether it arrives in a file or over HTTP); training must land in the manifest and the config.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readLines, tmpDir } from "../support/cli.js";
@@ -247,6 +248,26 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
   it("refuses to train before the export stage", async () => {
     const dir = experiment("noexport");
     await assert.rejects(launchTraining(context(dir), { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "badInput" && /run the export stage first/.test(e.message));
+  });
+
+  it("secret_env: the job gets the secret in its environment, and no file on either side holds it; without it nothing starts", async () => {
+    const token = `tok-${process.pid}-never-on-disk`;
+    const dir = experiment("secret");
+    editConfig(dir, (c) => {
+      const box = c.hosts.box!;
+      box.secret_env = ["MJ_JOB_TOKEN"];
+      box.setup = `${String(box.setup)}\necho "job token sha256: $(printf %s "$MJ_JOB_TOKEN" | sha256sum | cut -c1-16)"`;
+    });
+    const without = context(dir);
+    await assert.rejects(launchGeneration(without, { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "auth" && /MJ_JOB_TOKEN/.test(e.message));
+    assert.deepEqual(new JobStore(dir).list(), [], "no job was created without the secret");
+    const withSecret: LaunchContext = { ...context(dir), deps: { ...deps, secret: async (name) => (name === "MJ_JOB_TOKEN" ? token : undefined) } };
+    const { jobs } = await launchGeneration(withSecret, { iteration: 1 });
+    assert.ok(jobs.length >= 3 && jobs.every((j) => j.state === "succeeded"));
+    const sha = createHash("sha256").update(token).digest("hex").slice(0, 16);
+    assert.match(fs.readFileSync(new JobStore(dir).logPath(jobs[0]!.id), "utf8"), new RegExp(`job token sha256: ${sha}`));
+    assert.deepEqual(filesHolding(root, token), []);
+    assert.deepEqual(filesHolding(path.dirname(dir), token), []);
   });
 
   it("hostile names ran nothing and no secret was written anywhere", () => {

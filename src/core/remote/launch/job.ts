@@ -40,7 +40,26 @@ export function emitJob(ctx: LaunchContext, job: JobRecord): JobRecord {
   return job;
 }
 
+/** The values of the profile's secret_env, asked for before anything is created: a missing one stops the launch. */
+async function jobSecrets(ctx: LaunchContext, host: LaunchHost): Promise<Record<string, string> | undefined> {
+  const names = host.profile.secret_env ?? [];
+  if (names.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = await ctx.deps.secret(name);
+    if (!value) {
+      throw new MetajudgeError(
+        "auth",
+        `host ${host.name} lists ${name} in secret_env, but it has no value: set it in the environment (CLI) or with "Metajudge: Set Host Secret" (editor)`,
+      );
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
 export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPlan): Promise<JobRecord> {
+  const secretEnv = await jobSecrets(ctx, host);
   const store = new JobStore(ctx.experimentDir);
   const id = newJobId(plan.kind.replace(/^generate-/, "gen-"), plan.iteration, plan.stage);
   const workdir = host.profile.workdir;
@@ -85,7 +104,7 @@ export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPl
     }
     const gpus = profileGpus(host.profile);
     // Submitting one id twice starts one job, so a submission lost with its link is safe to repeat.
-    const ref = await staged(ctx, `submitting job ${id}`, () => host.executor.submit({ id, dir, script, gpus }));
+    const ref = await staged(ctx, `submitting job ${id}`, () => host.executor.submit({ id, dir, script, gpus, ...(secretEnv ? { secretEnv } : {}) }));
     record = store.update(id, { inputs, remote: { ...ref, workdir }, state: "queued", submitted_at: new Date().toISOString() });
   } catch (err) {
     record = store.update(id, { state: "failed", error: err instanceof Error ? err.message : String(err), finished_at: new Date().toISOString() });
