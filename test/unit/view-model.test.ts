@@ -355,6 +355,39 @@ test("refresh picks up appended records; a reopened iteration reads its saved in
   again.dispose();
 });
 
+test("summary: the DPO training a launch recorded in the manifest, read defensively", async () => {
+  const { dir, iter } = build();
+  const before = await IterationModel.open(dir, 1);
+  assert.equal(before.summary().training, null, "no training yet");
+  before.dispose();
+  const file = path.join(iter, "manifest.json");
+  const manifest = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  manifest.training = {
+    job_id: "it1-train-x",
+    host: "gpu-box",
+    base_model: "m",
+    checkpoint: "gpu-box:/ckpt/1",
+    final: { loss: 0.61, "rewards/margins": 0.4, "rewards/accuracies": 0.75, train_loss: null },
+    history: [{ step: 1, metrics: {} }, { step: 2, metrics: {} }],
+  };
+  fs.writeFileSync(file, JSON.stringify(manifest));
+  const m = await IterationModel.open(dir, 1);
+  assert.deepEqual(m.summary().training, {
+    jobId: "it1-train-x",
+    host: "gpu-box",
+    checkpoint: "gpu-box:/ckpt/1",
+    baseModel: "m",
+    final: { loss: 0.61, "rewards/margins": 0.4, "rewards/accuracies": 0.75 },
+    steps: 2,
+  });
+  m.dispose();
+  manifest.training = { job_id: 7 };
+  fs.writeFileSync(file, JSON.stringify(manifest));
+  const broken = await IterationModel.open(dir, 1);
+  assert.equal(broken.summary().training, null, "a section without a job id and checkpoint is ignored");
+  broken.dispose();
+});
+
 test("a config that does not load leaves the workbench open on the manifest's settings", async () => {
   const { dir, iter } = build();
   const manifest = JSON.parse(fs.readFileSync(path.join(iter, "manifest.json"), "utf8")) as Record<string, unknown>;

@@ -21,6 +21,7 @@ import type {
   FlaggedItem,
   InspectorData,
   IterationSummary,
+  TrainingSummary,
   JudgementRow,
   LineInfo,
   PromptRow,
@@ -139,6 +140,7 @@ export class IterationModel {
       dir: this.dir,
       models: m?.models ?? null,
       stages,
+      training: trainingSummary((m as Record<string, unknown> | null | undefined)?.training),
       prompts: v.agg.rowKeys.length,
       flagged: v.agg.flaggedItems.length,
       usage: m?.usage ?? null,
@@ -300,4 +302,24 @@ export class IterationModel {
     };
     return true;
   }
+}
+
+/** The manifest's training section, read defensively: another tool (or an older version) may have written it. */
+function trainingSummary(raw: unknown): TrainingSummary | null {
+  if (!raw || typeof raw !== "object") return null;
+  const t = raw as Record<string, unknown>;
+  if (typeof t.job_id !== "string" || typeof t.checkpoint !== "string") return null;
+  const final: Record<string, number> = {};
+  if (t.final && typeof t.final === "object") {
+    for (const [k, v] of Object.entries(t.final as Record<string, unknown>)) if (typeof v === "number" && Number.isFinite(v)) final[k] = v;
+  }
+  return {
+    jobId: t.job_id,
+    host: typeof t.host === "string" ? t.host : "",
+    checkpoint: t.checkpoint,
+    ...(typeof t.base_model === "string" ? { baseModel: t.base_model } : {}),
+    ...(typeof t.finished_at === "string" ? { finishedAt: t.finished_at } : {}),
+    final,
+    steps: Array.isArray(t.history) ? t.history.length : 0,
+  };
 }

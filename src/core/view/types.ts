@@ -15,11 +15,24 @@ export interface StageSummary {
   counts: Record<string, number>;
 }
 
+/** The DPO training of this iteration's pairs, as a remote launch recorded it in the manifest. */
+export interface TrainingSummary {
+  jobId: string;
+  host: string;
+  checkpoint: string;
+  baseModel?: string;
+  finishedAt?: string;
+  /** loss, rewards/margins, rewards/accuracies, train_loss: whichever the trainer logged. */
+  final: Record<string, number>;
+  steps: number;
+}
+
 export interface IterationSummary {
   iteration: number;
   dir: string;
   models: { actor: string; judge: string; meta_judge: string } | null;
   stages: StageSummary[];
+  training: TrainingSummary | null;
   prompts: number;
   flagged: number;
   usage: { prompt_tokens: number; completion_tokens: number; requests: number } | null;

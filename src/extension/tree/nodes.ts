@@ -1,6 +1,6 @@
 // Tree nodes: plain data with a stable id, a namespaced contextValue and a parent link (so
 // reveal works). Building the TreeItem is the provider's job.
-import type { JudgementRow, PromptRow, ResponseRow, BattleRow, StageSummary } from "../../core/view/types.js";
+import type { JudgementRow, PromptRow, ResponseRow, BattleRow, StageSummary, TrainingSummary } from "../../core/view/types.js";
 
 interface Base {
   id: string;
@@ -22,6 +22,12 @@ export interface StageNode extends Base {
   dir: string;
   iteration: number;
   stage: StageSummary;
+}
+export interface TrainingNode extends Base {
+  kind: "training";
+  dir: string;
+  iteration: number;
+  training: TrainingSummary;
 }
 export interface PromptsNode extends Base {
   kind: "prompts";
@@ -78,6 +84,7 @@ export type Node =
   | ExperimentNode
   | IterationNode
   | StageNode
+  | TrainingNode
   | PromptsNode
   | PageNode
   | PromptNode

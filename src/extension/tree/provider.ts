@@ -96,7 +96,8 @@ export class IterationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
         const stages: Node[] = s.stages.map((st) => ({ kind: "stage", id: `${node.id}:stage:${st.stage}`, parent: node, dir: node.dir, iteration: node.iteration, stage: st }));
         const total = model.prompts({ offset: 0, limit: 0, sort: this.sort, flaggedOnly: this.flaggedOnly }).total;
         const prompts: PromptsNode = { kind: "prompts", id: `${node.id}:prompts`, parent: node, dir: node.dir, iteration: node.iteration, total };
-        return [...stages, prompts];
+        const training: Node[] = s.training ? [{ kind: "training", id: `${node.id}:training`, parent: node, dir: node.dir, iteration: node.iteration, training: s.training }] : [];
+        return [...stages, ...training, prompts];
       }
       case "prompts": {
         const size = this.services.settings.pageSize();
@@ -163,6 +164,22 @@ export class IterationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
         item.contextValue = `metajudge.stage.${st.state}`;
         const counts = Object.entries(st.counts).map(([k, v]) => `${k}: ${fmt(v)}`);
         item.tooltip = new vscode.MarkdownString(`**${st.stage}** — ${st.state}\n\n${counts.map((c) => `- ${c}`).join("\n")}`);
+        return this.withId(item, node);
+      }
+      case "training": {
+        const t = node.training;
+        const item = new vscode.TreeItem("DPO training", C.None);
+        item.description = trainingDescription(t.final);
+        item.iconPath = new vscode.ThemeIcon("mortar-board");
+        item.contextValue = "metajudge.training";
+        const md = new vscode.MarkdownString();
+        md.appendMarkdown(`**DPO training of iteration ${node.iteration}'s pairs**\n\n`);
+        for (const [k, v] of Object.entries(t.final)) md.appendMarkdown(`- ${k}: ${Number(v.toPrecision(4))}\n`);
+        md.appendMarkdown(`\n${t.steps} logged steps · job \`${t.jobId}\` on ${t.host}\n\n`);
+        if (t.baseModel) md.appendMarkdown(`from \`${t.baseModel}\`\n\n`);
+        md.appendMarkdown(`checkpoint \`${t.checkpoint}\` — the model of iteration ${node.iteration + 1}`);
+        item.tooltip = md;
+        item.command = { command: "metajudge.openJobLog", title: "Open Job Log", arguments: [{ experimentDir: node.dir, jobId: t.jobId }] };
         return this.withId(item, node);
       }
       case "prompts": {
@@ -253,4 +270,15 @@ export class IterationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
   dispose(): void {
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** "loss 0.668 · margin 0.05 · acc 100%": the three numbers a DPO run is judged by at a glance. */
+function trainingDescription(final: Record<string, number>): string {
+  const n = (v: number): string => String(Number(v.toPrecision(3)));
+  const parts: string[] = [];
+  const loss = final.loss ?? final.train_loss;
+  if (loss !== undefined) parts.push(`loss ${n(loss)}`);
+  if (final["rewards/margins"] !== undefined) parts.push(`margin ${n(final["rewards/margins"])}`);
+  if (final["rewards/accuracies"] !== undefined) parts.push(`acc ${Math.round(final["rewards/accuracies"] * 100)}%`);
+  return parts.join(" · ") || "done";
 }

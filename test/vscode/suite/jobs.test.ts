@@ -148,5 +148,15 @@ suite("jobs", () => {
     const next = JSON.parse(fs.readFileSync(path.join(dir, "metajudge.json"), "utf8")) as { iterations: { models?: { actor?: string } }[] };
     assert.ok(next.iterations[1]?.models?.actor, "iteration 2's actor model is set from the checkpoint");
     await until("succeeded in the view", async () => (await jobItem(train.id))?.item.contextValue === "metajudge.job.succeeded");
+    // The Iterations view shows the training under the iteration whose pairs it used, with its numbers.
+    const training = await until("a DPO training row under iteration 1", async () => {
+      const exp = (await api.tree.getChildren()).find((n) => n.kind === "experiment" && n.dir === dir);
+      const it = exp && (await api.tree.getChildren(exp)).find((n) => n.kind === "iteration" && n.iteration === 1);
+      return it && (await api.tree.getChildren(it)).find((n) => n.kind === "training");
+    }, 30_000);
+    const item = api.tree.getTreeItem(training);
+    assert.equal(item.label, "DPO training");
+    assert.match(String(item.description), /^loss [\d.]+ · margin -?[\d.]+ · acc \d+%$/);
+    assert.deepEqual(item.command?.arguments, [{ experimentDir: dir, jobId: train.id }]);
   });
 });
