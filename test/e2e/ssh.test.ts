@@ -8,7 +8,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createNetServer, type Socket } from "node:net";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MetajudgeError, type ErrorReason } from "../../src/core/errors.js";
 import { quote } from "../../src/core/remote/shell.js";
@@ -52,6 +52,13 @@ function deps(over: Partial<HostDeps> = {}): HostDeps & { asked: HostKeyInfo[] }
     secret: async () => undefined,
     ...over,
   };
+}
+
+/** An alias of the test server in a config file of its own, with `lines` under it. */
+function aliasConfig(name: string, lines: string[]): string {
+  const file = join(local, `ssh_config_${name}`);
+  writeFileSync(file, [`Host ${name}`, "  HostName 127.0.0.1", `  Port ${sshd.port}`, `  User ${sshd.user}`, ...lines.map((l) => `  ${l}`), ""].join("\n"));
+  return file;
 }
 
 async function rejectsWith(p: Promise<unknown>, reason: ErrorReason, ...patterns: (string | RegExp)[]): Promise<MetajudgeError> {
@@ -383,6 +390,105 @@ describe("ssh: host keys", { skip }, () => {
   });
 });
 
+describe("ssh: known_hosts files and host-key options from the config", { skip }, () => {
+  // The embedder's default file: the config's UserKnownHostsFile wins over it, as in OpenSSH.
+  const defaultKh = join(homedir(), ".ssh", "known_hosts");
+  const hostKey = (): string => readFileSync(sshd.hostKeyPub, "utf8").split(" ").slice(0, 2).join(" ");
+  const strangerLine = (): string => readFileSync(`${strangerKey(local)}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+  const snapshot = (f: string): string | undefined => (existsSync(f) ? readFileSync(f, "utf8") : undefined);
+  const userDefault = snapshot(defaultKh);
+  let key: string[] = [];
+  before(() => (key = [`IdentityFile ${sshd.clientKey}`, "IdentitiesOnly yes"]));
+  after(() => assert.equal(snapshot(defaultKh), userDefault, "the user's own known_hosts was left alone"));
+
+  it("reads every UserKnownHostsFile: a key in the second connects without asking; a new key goes to the first", async () => {
+    closeAllSsh();
+    const first = join(local, "ukh", "first");
+    const second = join(local, "ukh-second");
+    writeFileSync(second, `[127.0.0.1]:${sshd.port} ${hostKey()}\n`);
+    const cfg = aliasConfig("mj-ukh", [...key, `UserKnownHostsFile ${first} ${second}`, "GlobalKnownHostsFile none"]);
+    const d = deps({ sshConfigFile: cfg, knownHostsFile: defaultKh });
+    const sh = await openSshShell({ host: "mj-ukh" }, d);
+    assert.equal((await sh.exec("echo two-files")).stdout, "two-files\n");
+    sh.close();
+    assert.equal(d.asked.length, 0);
+    assert.equal(existsSync(first), false, "nothing was written");
+
+    const cfgNew = aliasConfig("mj-ukh-new", [...key, `UserKnownHostsFile ${first} ${join(local, "ukh-empty")}`]);
+    const yes = deps({ sshConfigFile: cfgNew, knownHostsFile: defaultKh, confirmHostKey: async (info) => (yes.asked.push(info), true) });
+    const sh2 = await openSshShell({ host: "mj-ukh-new" }, yes);
+    sh2.close();
+    assert.deepEqual(yes.asked.map((i) => [i.host, i.knownHostsFile]), [[`[127.0.0.1]:${sshd.port}`, first]]);
+    assert.equal(readFileSync(first, "utf8"), `[127.0.0.1]:${sshd.port} ${hostKey()}\n`);
+
+    // A file the embedder was told to use (METAJUDGE_KNOWN_HOSTS, the editor's setting) wins, like ssh -o.
+    closeAllSsh();
+    const chosen = join(local, "ukh-chosen");
+    const told = deps({ sshConfigFile: cfg, knownHostsFile: chosen });
+    await rejectsWith(openSshShell({ host: "mj-ukh" }, told), "hostKey", chosen, "not accepted");
+    assert.equal(told.asked.length, 1);
+  });
+
+  it("reads GlobalKnownHostsFile: its key connects, a different key there is refused without asking, and it is never written", async () => {
+    closeAllSsh();
+    const user = join(local, "gkh-user");
+    const global = join(local, "gkh-global");
+    writeFileSync(global, `[127.0.0.1]:${sshd.port} ${hostKey()}\n`);
+    const ok = deps({ sshConfigFile: aliasConfig("mj-gkh", [...key, `UserKnownHostsFile ${user}`, `GlobalKnownHostsFile ${join(local, "gkh-none")} ${global}`]), knownHostsFile: defaultKh });
+    const sh = await openSshShell({ host: "mj-gkh" }, ok);
+    assert.equal((await sh.exec("echo global")).stdout, "global\n");
+    sh.close();
+    assert.equal(ok.asked.length, 0);
+
+    const stale = join(local, "gkh-stale");
+    const text = `# the fleet's keys\n[127.0.0.1]:${sshd.port} ${strangerLine()}\n`;
+    writeFileSync(stale, text);
+    const d = deps({ sshConfigFile: aliasConfig("mj-gkh-stale", [...key, `UserKnownHostsFile ${user}`, `GlobalKnownHostsFile ${stale}`]), knownHostsFile: defaultKh });
+    d.confirmHostKey = async (info) => (d.asked.push(info), true);
+    const e = await rejectsWith(openSshShell({ host: "mj-gkh-stale" }, d), "hostKey", "CHANGED", `${stale}:2`);
+    assert.deepEqual(e.where, { file: stale, line: 2 });
+    assert.equal(d.asked.length, 0);
+    assert.equal(readFileSync(stale, "utf8"), text);
+    assert.equal(existsSync(user), false);
+  });
+
+  it("looks the key up under HostKeyAlias, and asks about it under that name", async () => {
+    closeAllSsh();
+    const kh = join(local, "alias-kh");
+    writeFileSync(kh, `mj-box-alias ${hostKey()}\n`);
+    const d = deps({ sshConfigFile: aliasConfig("mj-hka", [...key, `UserKnownHostsFile ${kh}`, "HostKeyAlias mj-box-alias", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    const sh = await openSshShell({ host: "mj-hka" }, d);
+    assert.equal((await sh.exec("echo alias")).stdout, "alias\n");
+    sh.close();
+    assert.equal(d.asked.length, 0);
+
+    const other = deps({ sshConfigFile: aliasConfig("mj-hka-other", [...key, `UserKnownHostsFile ${kh}`, "HostKeyAlias another-name", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    await rejectsWith(openSshShell({ host: "mj-hka-other" }, other), "hostKey", "another-name", "HostKeyAlias");
+    assert.deepEqual(other.asked.map((i) => i.host), ["another-name"]);
+  });
+
+  it("StrictHostKeyChecking yes refuses an unknown key without asking; no still refuses a changed one", async () => {
+    closeAllSsh();
+    const kh = join(local, "strict-kh");
+    const strict = deps({ sshConfigFile: aliasConfig("mj-strict", [...key, `UserKnownHostsFile ${kh}`, "StrictHostKeyChecking yes", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    strict.confirmHostKey = async (info) => (strict.asked.push(info), true);
+    await rejectsWith(openSshShell({ host: "mj-strict" }, strict), "hostKey", 'StrictHostKeyChecking is "yes"', "without asking");
+    assert.equal(strict.asked.length, 0);
+    assert.equal(existsSync(kh), false);
+
+    const changed = join(local, "strict-no-kh");
+    writeFileSync(changed, `[127.0.0.1]:${sshd.port} ${strangerLine()}\n`);
+    const lax = deps({ sshConfigFile: aliasConfig("mj-lax", [...key, `UserKnownHostsFile ${changed}`, "StrictHostKeyChecking no", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    lax.confirmHostKey = async (info) => (lax.asked.push(info), true);
+    await rejectsWith(openSshShell({ host: "mj-lax" }, lax), "hostKey", "CHANGED", `${changed}:1`);
+    assert.equal(lax.asked.length, 0);
+
+    const ask = deps({ sshConfigFile: aliasConfig("mj-accept-new", [...key, `UserKnownHostsFile ${kh}`, "StrictHostKeyChecking accept-new", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    await rejectsWith(openSshShell({ host: "mj-accept-new" }, ask), "hostKey", "not accepted");
+    assert.equal(ask.asked.length, 1, "accept-new still asks");
+  });
+});
+
 describe("ssh: connection failures", { skip }, () => {
   it("names an alias that neither the config nor DNS knows", async () => {
     await rejectsWith(openSshShell({ host: "mj-nope.invalid" }, deps()), "badInput", "mj-nope.invalid", sshd.configFile);
@@ -423,7 +529,7 @@ describe("ssh: connection failures", { skip }, () => {
     }
   });
 
-  it("authenticates with a key held by ssh-agent when no identity file works", async () => {
+  it("authenticates with a key held by ssh-agent when no identity file works, unless IdentitiesOnly is yes", async () => {
     const sock = join(local, "agent.sock");
     const agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
     const saved = process.env.SSH_AUTH_SOCK;
@@ -432,9 +538,16 @@ describe("ssh: connection failures", { skip }, () => {
       execFileSync("ssh-add", ["-q", sshd.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" });
       process.env.SSH_AUTH_SOCK = sock;
       const missing = join(local, "no-such-key");
-      const sh = await openSshShell({ host: "mj-loop", identity_file: missing }, deps());
+      const open = aliasConfig("mj-agent", [`IdentityFile ${missing}`, `UserKnownHostsFile ${sshd.knownHostsFile}`]);
+      const sh = await openSshShell({ host: "mj-agent" }, deps({ sshConfigFile: open }));
       assert.equal((await sh.exec("echo agent")).stdout, "agent\n");
       sh.close();
+
+      const only = aliasConfig("mj-agent-only", [`IdentityFile ${missing}`, "IdentitiesOnly yes", `UserKnownHostsFile ${sshd.knownHostsFile}`]);
+      const before = accepted();
+      const e = await rejectsWith(openSshShell({ host: "mj-agent-only" }, deps({ sshConfigFile: only })), "auth", `${missing} (no such file)`);
+      assert.ok(!e.message.includes(`agent (${sock})`), `the agent was offered: ${e.message}`);
+      assert.equal(accepted(), before, "no key was accepted by the host");
     } finally {
       if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
       else process.env.SSH_AUTH_SOCK = saved;

@@ -135,3 +135,87 @@ describe("verifyHostKey", () => {
     assert.equal(asked.length, before, "a known key is not asked about again");
   });
 });
+
+describe("verifyHostKey over several files (UserKnownHostsFile, GlobalKnownHostsFile)", () => {
+  const base = (asked: HostKeyInfo[], over: Partial<Parameters<typeof verifyHostKey>[0]> = {}) => ({
+    knownHostsFile: join(dir, "multi-user-1"),
+    hostName: "127.0.0.1",
+    port: 2222,
+    label: "ssh test",
+    confirm: async (info: HostKeyInfo) => {
+      asked.push(info);
+      return true;
+    },
+    ...over,
+  });
+
+  it("connects on a key found only in a read-only file, writing nothing", async () => {
+    const global = join(dir, "global-ok");
+    writeFileSync(global, `[127.0.0.1]:2222 ${a.line}\n`);
+    const asked: HostKeyInfo[] = [];
+    const ctx = base(asked, { knownHostsFile: join(dir, "user-untouched"), readOnlyFiles: [join(dir, "missing"), global] });
+    await verifyHostKey(ctx, a.blob);
+    assert.equal(asked.length, 0);
+    assert.equal(existsSync(ctx.knownHostsFile), false);
+  });
+
+  it("refuses a key changed in a read-only file without asking, naming that file:line", async () => {
+    const global = join(dir, "global-changed");
+    writeFileSync(global, `# fleet\n\n[127.0.0.1]:2222 ${a.line}\n`);
+    const asked: HostKeyInfo[] = [];
+    const ctx = base(asked, { knownHostsFile: join(dir, "user-empty"), readOnlyFiles: [global] });
+    await assert.rejects(verifyHostKey(ctx, b.blob), (e: unknown) => {
+      assert.ok(e instanceof MetajudgeError && e.reason === "hostKey");
+      assert.deepEqual(e.where, { file: global, line: 3 });
+      assert.ok(e.message.includes("CHANGED") && e.message.includes(`${global}:3`), e.message);
+      return true;
+    });
+    assert.equal(asked.length, 0);
+    assert.equal(existsSync(ctx.knownHostsFile), false);
+  });
+
+  it("refuses a key revoked in any file, even when another file lists it", async () => {
+    const user = join(dir, "user-lists-c");
+    const global = join(dir, "global-revokes-c");
+    writeFileSync(user, `[127.0.0.1]:2222 ${ecdsa.line}\n`);
+    writeFileSync(global, `@revoked * ${ecdsa.line}\n`);
+    await assert.rejects(verifyHostKey(base([], { knownHostsFile: user, readOnlyFiles: [global] }), ecdsa.blob), (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey" && e.where?.file === global);
+  });
+
+  it("appends an accepted unknown key to the first file only", async () => {
+    const first = join(dir, "first", "known_hosts");
+    const second = join(dir, "second-kh");
+    writeFileSync(second, `other.example ${b.line}\n`);
+    await verifyHostKey(base([], { knownHostsFile: first, readOnlyFiles: [second] }), a.blob);
+    assert.equal(readFileSync(first, "utf8"), `[127.0.0.1]:2222 ${a.line}\n`);
+    assert.equal(readFileSync(second, "utf8"), `other.example ${b.line}\n`);
+  });
+
+  it("StrictHostKeyChecking yes refuses an unknown key without asking and says so", async () => {
+    const asked: HostKeyInfo[] = [];
+    const ctx = base(asked, { knownHostsFile: join(dir, "strict-kh"), strict: "yes" });
+    await assert.rejects(verifyHostKey(ctx, a.blob), (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey" && /StrictHostKeyChecking is "yes"/.test(e.message));
+    assert.equal(asked.length, 0);
+    assert.equal(existsSync(ctx.knownHostsFile), false);
+  });
+
+  it("StrictHostKeyChecking no still refuses a changed key (stricter than OpenSSH)", async () => {
+    const file = join(dir, "strict-no");
+    writeFileSync(file, `[127.0.0.1]:2222 ${a.line}\n`);
+    const asked: HostKeyInfo[] = [];
+    await assert.rejects(verifyHostKey(base(asked, { knownHostsFile: file, strict: "no" }), b.blob), (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey" && /CHANGED/.test(e.message));
+    assert.equal(asked.length, 0);
+  });
+
+  it("looks up and files the key under HostKeyAlias, without a port", async () => {
+    const file = join(dir, "alias-kh");
+    const asked: HostKeyInfo[] = [];
+    await verifyHostKey(base(asked, { knownHostsFile: file, hostKeyAlias: "gpu-box" }), a.blob);
+    assert.equal(asked[0]?.host, "gpu-box");
+    assert.equal(readFileSync(file, "utf8"), `gpu-box ${a.line}\n`);
+    const again: HostKeyInfo[] = [];
+    await verifyHostKey(base(again, { knownHostsFile: file, hostKeyAlias: "gpu-box", port: 22, hostName: "10.9.9.9" }), a.blob);
+    assert.equal(again.length, 0, "the alias is the name, whatever the address");
+    await assert.rejects(verifyHostKey(base([], { knownHostsFile: file, hostKeyAlias: "gpu-box" }), b.blob), (e: unknown) => e instanceof MetajudgeError && /CHANGED/.test(e.message) && e.message.includes("HostKeyAlias"));
+  });
+});

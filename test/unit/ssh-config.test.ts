@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { parseJump, previousHop, resolveSshTarget } from "../../src/core/remote/ssh/config.js";
+import { chainIdentityFiles, DEFAULT_GLOBAL_KNOWN_HOSTS, parseJump, previousHop, resolveSshTarget } from "../../src/core/remote/ssh/config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mj-sshcfg-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,6 +32,20 @@ writeFileSync(
     "  HostName %h.example.org",
     "Host nojump",
     "  ProxyJump none",
+    "Host pinned",
+    '  UserKnownHostsFile ~/.ssh/kh_pinned "/etc/with space/kh" %d/kh_%n',
+    "  GlobalKnownHostsFile /fleet/known_hosts",
+    "  HostKeyAlias pinned-box",
+    "  IdentitiesOnly yes",
+    "  StrictHostKeyChecking yes",
+    "  IdentityFile /keys/pinned",
+    "  ProxyJump gpu",
+    "Host lax",
+    "  StrictHostKeyChecking no",
+    "  IdentitiesOnly no",
+    "  GlobalKnownHostsFile none",
+    "Host newish",
+    "  StrictHostKeyChecking accept-new",
     `Include ${join(dir, "conf.d", "*")}`,
     "Host *",
     "  User fallback",
@@ -76,6 +90,36 @@ describe("resolveSshTarget", () => {
   it("reads no file that is not there", () => {
     const r = resolveSshTarget({ host: "h" }, join(dir, "missing"));
     assert.deepEqual([r.hostName, r.user, r.port], ["h", userInfo().username, 22]);
+  });
+});
+
+describe("host keys and identities options", () => {
+  it("reads every UserKnownHostsFile (quoted, ~ and tokens), GlobalKnownHostsFile and HostKeyAlias", () => {
+    const r = resolveSshTarget({ host: "pinned" }, cfg);
+    assert.deepEqual(r.userKnownHostsFiles, [join(homedir(), ".ssh", "kh_pinned"), "/etc/with space/kh", join(homedir(), "kh_pinned")]);
+    assert.deepEqual(r.globalKnownHostsFiles, ["/fleet/known_hosts"]);
+    assert.equal(r.hostKeyAlias, "pinned-box");
+    assert.equal(r.identitiesOnly, true);
+    assert.equal(r.strictHostKeyChecking, "yes");
+  });
+
+  it("defaults: no user file of its own, OpenSSH's global files, agent allowed, ask", () => {
+    const r = resolveSshTarget({ host: "gpu" }, cfg);
+    assert.deepEqual(r.userKnownHostsFiles, []);
+    assert.deepEqual(r.globalKnownHostsFiles, DEFAULT_GLOBAL_KNOWN_HOSTS);
+    assert.deepEqual(DEFAULT_GLOBAL_KNOWN_HOSTS, ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"]);
+    assert.equal(r.hostKeyAlias, undefined);
+    assert.deepEqual([r.identitiesOnly, r.strictHostKeyChecking], [false, "ask"]);
+  });
+
+  it("reads StrictHostKeyChecking no and accept-new, and GlobalKnownHostsFile none", () => {
+    const lax = resolveSshTarget({ host: "lax" }, cfg);
+    assert.deepEqual([lax.strictHostKeyChecking, lax.identitiesOnly, lax.globalKnownHostsFiles], ["no", false, []]);
+    assert.equal(resolveSshTarget({ host: "newish" }, cfg).strictHostKeyChecking, "accept-new");
+  });
+
+  it("lists the identity files of a host and of its jump hosts", () => {
+    assert.deepEqual(chainIdentityFiles({ host: "pinned" }, cfg), ["/keys/pinned", join(homedir(), ".ssh", "gpu_key"), join(homedir(), ".ssh", "bob@10.0.0.5")]);
   });
 });
 

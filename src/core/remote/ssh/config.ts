@@ -14,7 +14,20 @@ export interface ResolvedSshTarget {
   identityFiles: string[]; // absolute, in the order to try
   proxyJump?: string; // "alias" or "a,b" or "user@host:port"
   configFile: string; // for messages
+  /** UserKnownHostsFile, absolute; empty when the config names none (the embedder's file is used). */
+  userKnownHostsFiles: string[];
+  /** GlobalKnownHostsFile, absolute: read, never written. */
+  globalKnownHostsFiles: string[];
+  /** HostKeyAlias: the name looked up in (and added to) known_hosts instead of [host]:port. */
+  hostKeyAlias?: string;
+  /** IdentitiesOnly yes: the agent's keys are not offered, only the identity files. */
+  identitiesOnly: boolean;
+  strictHostKeyChecking: StrictHostKeyChecking;
 }
+
+export type StrictHostKeyChecking = "yes" | "no" | "accept-new" | "ask";
+
+export const DEFAULT_GLOBAL_KNOWN_HOSTS = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
 
 export interface JumpSpec {
   user?: string;
@@ -83,6 +96,27 @@ function all(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
+/** Values of a multi-file option ("a b" or several lines), quotes removed; "none" means no file. */
+function files(v: string | string[] | undefined): string[] | undefined {
+  // ssh-config splits a multi-value line into an array (quotes already removed); a single value comes as is.
+  const list = (Array.isArray(v) ? v : (v?.match(/"[^"]*"|\S+/g) ?? [])).map((x) => x.replace(/^"|"$/g, ""));
+  if (list.length === 0) return undefined;
+  return list.some((f) => f.toLowerCase() === "none") ? [] : list;
+}
+
+function yes(v: string | undefined): boolean {
+  return v !== undefined && /^(yes|true)$/i.test(v);
+}
+
+/** OpenSSH spells "yes" as yes/true, "no" as no/false/off; anything else it does not know is "ask". */
+function strictness(v: string | undefined): StrictHostKeyChecking {
+  const s = v?.toLowerCase();
+  if (s === "yes" || s === "true") return "yes";
+  if (s === "no" || s === "false" || s === "off") return "no";
+  if (s === "accept-new") return "accept-new";
+  return "ask";
+}
+
 /** OpenSSH's %-tokens that make sense for an identity file; unknown ones are left as written. */
 export function expandTokens(value: string, t: { hostName: string; host: string; port: number; user: string }): string {
   const map: Record<string, string> = { "%": "%", d: homedir(), u: localUser(), h: t.hostName, n: t.host, p: String(t.port), r: t.user, i: String(process.getuid?.() ?? "") };
@@ -99,6 +133,8 @@ export function resolveSshTarget(target: SshTarget, configFile: string): Resolve
   const configured = target.identity_file ? [target.identity_file] : all(computed.identityfile);
   const identityFiles = configured.map((f) => expandTokens(f.replace(/^"|"$/g, ""), tokens));
   const jump = first(computed.proxyjump);
+  const expand = (f: string): string => expandTokens(f, tokens);
+  const alias = first(computed.hostkeyalias);
   return {
     host: target.host,
     // In HostName, %h is the name the user typed (OpenSSH: "HostName %h.example.org").
@@ -108,6 +144,11 @@ export function resolveSshTarget(target: SshTarget, configFile: string): Resolve
     identityFiles,
     ...(jump && jump.toLowerCase() !== "none" ? { proxyJump: jump } : {}),
     configFile,
+    userKnownHostsFiles: (files(computed.userknownhostsfile) ?? []).map(expand),
+    globalKnownHostsFiles: (files(computed.globalknownhostsfile) ?? DEFAULT_GLOBAL_KNOWN_HOSTS).map(expand),
+    ...(alias ? { hostKeyAlias: alias } : {}),
+    identitiesOnly: yes(first(computed.identitiesonly)),
+    strictHostKeyChecking: strictness(first(computed.stricthostkeychecking)),
   };
 }
 
@@ -141,4 +182,18 @@ export function previousHop(chain: string, configFile: string): ResolvedSshTarge
   const { proxyJump: _own, ...rest } = resolved;
   // An explicit chain replaces the hop's own ProxyJump; a single hop keeps its own.
   return before ? { ...rest, proxyJump: before } : resolved;
+}
+
+/**
+ * Every identity file a connection to the target may try, its jump hosts' included (those that
+ * configure none try the defaults): what a worker needs passphrases for.
+ */
+export function chainIdentityFiles(target: SshTarget, configFile: string, maxHops = 8): string[] {
+  const out = new Set<string>();
+  let r: ResolvedSshTarget | undefined = resolveSshTarget(target, configFile);
+  for (let hop = 0; r && hop <= maxHops; hop++) {
+    for (const f of r.identityFiles.length > 0 ? r.identityFiles : defaultIdentityFiles()) out.add(f);
+    r = r.proxyJump ? previousHop(r.proxyJump, configFile) : undefined;
+  }
+  return [...out];
 }

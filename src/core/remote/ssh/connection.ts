@@ -2,10 +2,12 @@
 // passphrases asked of the embedder, the host key checked against known_hosts, ProxyJump through a
 // stream of the previous hop. Failures come back as MetajudgeErrors that say what to do.
 import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { Client, utils, type AnyAuthMethod, type AuthenticationType, type AuthHandlerMiddleware, type ConnectConfig, type NextAuthHandler, type ParsedKey } from "ssh2";
 import { MetajudgeError } from "../../errors.js";
-import type { HostDeps } from "../types.js";
+import type { HostDeps, HostKeyInfo } from "../types.js";
 import { defaultIdentityFiles, type ResolvedSshTarget } from "./config.js";
 import { verifyHostKey } from "./known-hosts.js";
 
@@ -24,7 +26,8 @@ type Candidate = { kind: "agent"; sock: string } | { kind: "key"; file: string }
 function candidates(r: ResolvedSshTarget): Candidate[] {
   const out: Candidate[] = [];
   const agent = process.env.SSH_AUTH_SOCK;
-  if (agent) out.push({ kind: "agent", sock: agent });
+  // IdentitiesOnly: a host that counts failed keys must not see the agent's whole keyring first.
+  if (agent && !r.identitiesOnly) out.push({ kind: "agent", sock: agent });
   const files = r.identityFiles.length > 0 ? r.identityFiles : defaultIdentityFiles();
   for (const file of files) out.push({ kind: "key", file });
   return out;
@@ -114,6 +117,18 @@ function mapError(err: Error & { code?: string; level?: string }, r: ResolvedSsh
   }
 }
 
+/**
+ * The known_hosts files for a target, as OpenSSH reads them. The embedder's file counts as
+ * `ssh -o UserKnownHostsFile=` when it is not the default ~/.ssh/known_hosts (METAJUDGE_KNOWN_HOSTS,
+ * the editor's setting) and then wins over the config; otherwise the config's UserKnownHostsFile
+ * entries do, the first one receiving new keys. GlobalKnownHostsFile is always read, never written.
+ */
+export function knownHostsFiles(r: ResolvedSshTarget, deps: Pick<HostDeps, "knownHostsFile">): { append: string; readOnly: string[] } {
+  const chosen = resolve(deps.knownHostsFile) !== join(homedir(), ".ssh", "known_hosts");
+  const user = chosen || r.userKnownHostsFiles.length === 0 ? [deps.knownHostsFile] : r.userKnownHostsFiles;
+  return { append: user[0]!, readOnly: [...user.slice(1), ...r.globalKnownHostsFiles] };
+}
+
 export function connectClient(r: ResolvedSshTarget, deps: HostDeps, opts: ConnectOptions = {}): Promise<Client> {
   const label = sshLabel(r);
   return new Promise<Client>((resolve, reject) => {
@@ -152,7 +167,18 @@ export function connectClient(r: ResolvedSshTarget, deps: HostDeps, opts: Connec
       authHandler: authHandler(r, deps, tried) as AuthHandlerMiddleware,
       // The async form: known_hosts may need the embedder's answer before the handshake goes on.
       hostVerifier: (key: Buffer, verify: (valid: boolean) => void): void => {
-        verifyHostKey({ knownHostsFile: deps.knownHostsFile, hostName: r.hostName, port: r.port, label, confirm: (info) => deps.confirmHostKey(info) }, key).then(
+        const files = knownHostsFiles(r, deps);
+        const ctx = {
+          knownHostsFile: files.append,
+          readOnlyFiles: files.readOnly,
+          hostName: r.hostName,
+          port: r.port,
+          ...(r.hostKeyAlias ? { hostKeyAlias: r.hostKeyAlias } : {}),
+          strict: r.strictHostKeyChecking,
+          label,
+          confirm: (info: HostKeyInfo) => deps.confirmHostKey(info),
+        };
+        verifyHostKey(ctx, key).then(
           () => verify(true),
           (e: unknown) => {
             hostKeyError = e instanceof MetajudgeError ? e : new MetajudgeError("hostKey", `${label}: could not check the host key: ${String(e)}`);

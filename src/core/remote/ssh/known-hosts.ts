@@ -6,6 +6,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from "
 import { dirname } from "node:path";
 import { MetajudgeError } from "../../errors.js";
 import type { HostKeyInfo } from "../types.js";
+import type { StrictHostKeyChecking } from "./config.js";
 
 export interface KnownHostEntry {
   line: number; // 1-based
@@ -107,37 +108,63 @@ export function appendKnownHost(file: string, name: string, blob: Buffer): void 
 }
 
 export interface VerifyContext {
+  /** The user's known_hosts: read, and a confirmed unknown key is appended to it. */
   knownHostsFile: string;
+  /** Read as well, never written: further UserKnownHostsFile entries, then GlobalKnownHostsFile. */
+  readOnlyFiles?: string[];
   hostName: string;
   port: number;
+  /** HostKeyAlias: looked up and filed under this name, without a port, as OpenSSH does. */
+  hostKeyAlias?: string;
+  /** "yes": an unknown key is refused without asking. Every other value asks; a changed key is always refused. */
+  strict?: StrictHostKeyChecking;
   label: string; // "ssh gpu (bob@10.0.0.5:22)" for messages
   confirm(info: HostKeyInfo): Promise<boolean>;
 }
 
-/** Resolves when the key may be used; throws MetajudgeError("hostKey") otherwise. */
+type FileCheck = HostKeyCheck & { file: string };
+
+function checkFiles(files: string[], name: string, blob: Buffer): FileCheck[] {
+  return files.filter((f) => existsSync(f)).map((file) => ({ ...checkHostKey(parseKnownHosts(readFileSync(file, "utf8")), name, blob), file }));
+}
+
+/**
+ * Resolves when the key may be used; throws MetajudgeError("hostKey") otherwise. Every file counts:
+ * a revoked key anywhere is refused; the key listed in any file connects; otherwise a different key
+ * of the same type in any file is a changed key, refused whatever StrictHostKeyChecking says — we are
+ * stricter than OpenSSH, which with "no" would connect anyway.
+ */
 export async function verifyHostKey(ctx: VerifyContext, blob: Buffer): Promise<void> {
-  const name = knownHostName(ctx.hostName, ctx.port);
+  const name = ctx.hostKeyAlias ?? knownHostName(ctx.hostName, ctx.port);
   const file = ctx.knownHostsFile;
-  const entries = existsSync(file) ? parseKnownHosts(readFileSync(file, "utf8")) : [];
-  const check = checkHostKey(entries, name, blob);
+  const checks = checkFiles([file, ...(ctx.readOnlyFiles ?? []).filter((f) => f !== file)], name, blob);
   const keyType = keyTypeOf(blob);
   const fp = fingerprint(blob);
-  switch (check.status) {
-    case "ok":
-      return;
-    case "revoked":
-      throw new MetajudgeError("hostKey", `${ctx.label}: the host key ${fp} is marked @revoked in ${file}:${check.line}; do not connect until the host's owner issues a new key`, { file, line: check.line });
-    case "changed":
-      throw new MetajudgeError(
-        "hostKey",
-        `${ctx.label}: the ${keyType} host key of ${name} has CHANGED: ${file}:${check.line} has ${check.oldFingerprint}, the host presented ${fp}. ` +
-          `Someone may be intercepting the connection, or the host was reinstalled. If you know it was, remove line ${check.line} (ssh-keygen -R '${name}' -f ${file}) and connect again.`,
-        { file, line: check.line },
-      );
-    case "unknown": {
-      const accepted = await ctx.confirm({ host: name, keyType, fingerprint: fp, status: "unknown", knownHostsFile: file });
-      if (!accepted) throw new MetajudgeError("hostKey", `${ctx.label}: the host key ${keyType} ${fp} of ${name} is not in ${file} and was not accepted; compare it with the host's (ssh-keygen -lf /etc/ssh/ssh_host_${keyType.replace(/^ssh-/, "")}_key.pub on the host) and accept it to connect`, { file });
-      appendKnownHost(file, name, blob);
-    }
+  const alias = ctx.hostKeyAlias ? ` (HostKeyAlias of ${knownHostName(ctx.hostName, ctx.port)})` : "";
+  const revoked = checks.find((c) => c.status === "revoked");
+  if (revoked?.status === "revoked") {
+    throw new MetajudgeError("hostKey", `${ctx.label}: the host key ${fp} is marked @revoked in ${revoked.file}:${revoked.line}; do not connect until the host's owner issues a new key`, { file: revoked.file, line: revoked.line });
   }
+  if (checks.some((c) => c.status === "ok")) return;
+  const changed = checks.find((c) => c.status === "changed");
+  if (changed?.status === "changed") {
+    const writable = changed.file === file;
+    throw new MetajudgeError(
+      "hostKey",
+      `${ctx.label}: the ${keyType} host key of ${name}${alias} has CHANGED: ${changed.file}:${changed.line} has ${changed.oldFingerprint}, the host presented ${fp}. ` +
+        `Someone may be intercepting the connection, or the host was reinstalled. If you know it was, remove line ${changed.line} (ssh-keygen -R '${name}' -f ${changed.file}${writable ? "" : ", as its owner"}) and connect again.`,
+      { file: changed.file, line: changed.line },
+    );
+  }
+  if (ctx.strict === "yes") {
+    throw new MetajudgeError(
+      "hostKey",
+      `${ctx.label}: the host key ${keyType} ${fp} of ${name}${alias} is in no known_hosts file (${[file, ...(ctx.readOnlyFiles ?? [])].join(", ")}) and StrictHostKeyChecking is "yes", so it was refused without asking; ` +
+        `compare it with the host's (ssh-keygen -lf /etc/ssh/ssh_host_${keyType.replace(/^ssh-/, "")}_key.pub on the host), then add it to ${file} (ssh-keyscan) or relax StrictHostKeyChecking to "ask"`,
+      { file },
+    );
+  }
+  const accepted = await ctx.confirm({ host: name, keyType, fingerprint: fp, status: "unknown", knownHostsFile: file });
+  if (!accepted) throw new MetajudgeError("hostKey", `${ctx.label}: the host key ${keyType} ${fp} of ${name}${alias} is not in ${file} and was not accepted; compare it with the host's (ssh-keygen -lf /etc/ssh/ssh_host_${keyType.replace(/^ssh-/, "")}_key.pub on the host) and accept it to connect`, { file });
+  appendKnownHost(file, name, blob);
 }
