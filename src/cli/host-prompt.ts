@@ -31,6 +31,7 @@ export function cliHostDeps(opts: CliHostDepsOptions): CliHostDeps {
   const home = os.homedir();
   let refused: HostKeyInfo | undefined;
   const seen: HostKeyInfo[] = [];
+  let byFile: Map<string, string> | undefined;
   return {
     sshConfigFile: env.METAJUDGE_SSH_CONFIG || path.join(home, ".ssh", "config"),
     knownHostsFile: env.METAJUDGE_KNOWN_HOSTS || path.join(home, ".ssh", "known_hosts"),
@@ -49,6 +50,9 @@ export function cliHostDeps(opts: CliHostDepsOptions): CliHostDeps {
       return false;
     },
     async passphrase(identityFile) {
+      byFile ??= passphrases(env.METAJUDGE_SSH_PASSPHRASES, opts.note);
+      const own = byFile.get(path.resolve(identityFile));
+      if (own) return own;
       if (env.METAJUDGE_SSH_PASSPHRASE) return env.METAJUDGE_SSH_PASSPHRASE;
       if (!stdin.isTTY) return undefined;
       const v = await ask(stdin, `Passphrase for ${identityFile}: `, true);
@@ -62,6 +66,32 @@ export function cliHostDeps(opts: CliHostDepsOptions): CliHostDeps {
     refusedKey: () => refused,
     seenKeys: () => [...seen],
   };
+}
+
+/**
+ * METAJUDGE_SSH_PASSPHRASES: {"<identity file>": "<passphrase>"}, one per key, for a worker whose
+ * host and jump hosts use different keys. Paths may start with "~/". A malformed value is ignored
+ * with a note that never repeats it (it holds secrets).
+ */
+export function passphrases(raw: string | undefined, note: (message: string) => void): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!raw) return out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    note("METAJUDGE_SSH_PASSPHRASES is not a JSON object of identity file to passphrase; ignored");
+    return out;
+  }
+  for (const [file, value] of Object.entries(parsed)) {
+    if (typeof value !== "string" || value === "") continue;
+    const abs = file === "~" || file.startsWith("~/") ? path.join(os.homedir(), file.slice(1)) : file;
+    out.set(path.resolve(abs), value);
+  }
+  return out;
 }
 
 /** One line from the terminal; `hidden` turns echo off (raw mode) so a passphrase never shows. */

@@ -16,12 +16,17 @@ export interface EditorHostDeps extends HostDeps {
   commit(): Promise<void>;
   /** Forget a passphrase that did not work, so the next attempt asks again. */
   rollback(): Promise<void>;
+  /** Hand the worker the stored passphrases of these identity files too (keys this dialogue did not need). */
+  addStoredPassphrases(identityFiles: string[]): Promise<void>;
 }
 
 export function editorHostDeps(services: Services, secrets: HostSecrets, interactive: boolean): EditorHostDeps {
   const typed = new Map<string, string>();
   const storedTried = new Set<string>();
   const env: Record<string, string> = {};
+  // One passphrase per identity file: the host and its jump hosts may each have their own key.
+  const passes = new Map<string, string>();
+  const passEnv = (): Record<string, string> => (passes.size > 0 ? { METAJUDGE_SSH_PASSPHRASES: JSON.stringify(Object.fromEntries(passes)) } : {});
   return {
     sshConfigFile: services.settings.sshConfigFile(),
     knownHostsFile: services.settings.knownHostsFile(),
@@ -42,7 +47,7 @@ export function editorHostDeps(services: Services, secrets: HostSecrets, interac
       const stored = await secrets.passphrase(identityFile);
       if (stored && !storedTried.has(identityFile)) {
         storedTried.add(identityFile);
-        env.METAJUDGE_SSH_PASSPHRASE = stored;
+        passes.set(identityFile, stored);
         return stored;
       }
       if (!interactive) return undefined;
@@ -55,7 +60,7 @@ export function editorHostDeps(services: Services, secrets: HostSecrets, interac
       if (!v) return undefined;
       services.log.addSecret(v);
       typed.set(identityFile, v);
-      env.METAJUDGE_SSH_PASSPHRASE = v;
+      passes.set(identityFile, v);
       return v;
     },
     async secret(name: string) {
@@ -64,14 +69,25 @@ export function editorHostDeps(services: Services, secrets: HostSecrets, interac
       return v;
     },
     log: (message: string) => services.log.info("hosts", message),
-    workerEnv: () => ({ ...env }),
+    workerEnv: () => ({ ...env, ...passEnv() }),
     async commit() {
       for (const [file, v] of typed) await secrets.setPassphrase(file, v);
       typed.clear();
     },
     async rollback() {
+      for (const file of typed.keys()) passes.delete(file);
       typed.clear();
-      for (const file of storedTried) await secrets.deletePassphrase(file);
+      for (const file of storedTried) {
+        passes.delete(file);
+        await secrets.deletePassphrase(file);
+      }
+    },
+    async addStoredPassphrases(identityFiles: string[]) {
+      for (const file of identityFiles) {
+        if (passes.has(file)) continue;
+        const stored = await secrets.passphrase(file);
+        if (stored) passes.set(file, stored);
+      }
     },
   };
 }

@@ -4,6 +4,7 @@
 import * as vscode from "vscode";
 import { loadConfig } from "../../core/config.js";
 import { openExecutor, resolveHost } from "../../core/remote/hosts.js";
+import { chainIdentityFiles } from "../../core/remote/ssh/config.js";
 import type { HostProfile } from "../../core/schema.js";
 import type { Services } from "../services.js";
 import { editorHostDeps } from "./host-deps.js";
@@ -65,6 +66,9 @@ export async function prepareHost(services: Services, secrets: HostSecrets, expe
         const executor = await openExecutor(profile, deps);
         executor.close();
         await deps.commit();
+        // The connection above stopped at the first key that worked; a worker that reconnects may
+        // need the others (a jump host's key, the next IdentityFile), so it gets every stored one.
+        if ("ssh" in profile && profile.ssh) await deps.addStoredPassphrases(chainIdentityFiles(profile.ssh, services.settings.sshConfigFile()));
       } catch (err) {
         if ((err as { reason?: string }).reason === "auth") await deps.rollback();
         throw err;
