@@ -2,7 +2,7 @@
 // files) and rewrites BENCHMARKS.md with exactly what this run saw. The machine is shared and noisy,
 // so verdicts compare things measured in the same run rather than absolute times.
 //
-//   --only=pipeline|pairs   run one benchmark and print its table; BENCHMARKS.md is left alone
+//   --only=pipeline|pairs|view|remote   run one benchmark and print its table; BENCHMARKS.md is left alone
 //   --profile               run the measured CLI processes under --cpu-prof (.tmp/bench/profiles/)
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -17,6 +17,7 @@ import { collect } from "../test/support/cli.js";
 import { ensureSynth, PAPER_SCALE, type Synth } from "./synth.js";
 import { runViewBench, type ViewSample } from "./view.js";
 import { measureExtensionHost, type ExtHostSample } from "./exthost.js";
+import { benchRemote, remoteNotes, remoteRows, REMOTE_METHOD, type RemoteBench } from "./remote.js";
 
 const ROOT = path.join(__dirname, "..");
 const CLI = path.join(ROOT, "dist", "cli.js");
@@ -85,10 +86,10 @@ function statusKiB(pid: number): { rss: number; hwm: number } | null {
 
 const cpuProfArgs = (name: string): string[] => (profile ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR, "--cpu-prof-name", `${name}-${Date.now()}.cpuprofile`] : []);
 
-/** A bench program bundled like the CLI, so that it too runs as plain Node. */
+/** A bench program bundled like the CLI, so that it too runs as plain Node (ssh2's optional addons left out, as there). */
 async function bundle(name: string): Promise<string> {
   const outfile = path.join(CACHE, `${name}.cjs`);
-  await esbuild.build({ entryPoints: [path.join(__dirname, `${name}.ts`)], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning", mainFields: ["module", "main"] });
+  await esbuild.build({ entryPoints: [path.join(__dirname, `${name}.ts`)], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning", mainFields: ["module", "main"], external: ["cpu-features", "*.node"] });
   return outfile;
 }
 
@@ -651,7 +652,7 @@ function viewRows(bench: ViewBench): Row[] {
   ];
 }
 
-function report(started: Date, totalSeconds: number, pipeline: PipelineResult | Error, pairs: PairsBench | Error, summary: string[], view?: ViewBench | Error): string {
+function report(started: Date, totalSeconds: number, pipeline: PipelineResult | Error, pairs: PairsBench | Error, summary: string[], view?: ViewBench | Error, remote?: RemoteBench | Error): string {
   let s = `# Benchmarks\n\nWritten by \`npm run bench\` at ${started.toISOString()}; every number below was measured in that run, which took ${totalSeconds.toFixed(0)} s. Rerun rather than edit.\n\n`;
   s += machine() + "\n";
   s += "## Results\n\n" + summary.map((l) => `- ${l}`).join("\n") + "\n\n";
@@ -699,10 +700,15 @@ function report(started: Date, totalSeconds: number, pipeline: PipelineResult | 
       s += "\n" + table(viewRows(view));
     }
   }
+  if (remote) {
+    s += "\n## (d) Remote hosts: SFTP, following job logs, Ray log windows\n\n" + REMOTE_METHOD + "\n";
+    if (remote instanceof Error) s += `**MISS**: the benchmark failed: ${remote.message}\n`;
+    else s += `Took ${remote.seconds.toFixed(0)} s.\n\n` + table(remoteRows(remote)) + remoteNotes(remote).map((n) => `\n${n}\n`).join("");
+  }
   return s;
 }
 
-function summarize(pipeline: PipelineResult | Error | undefined, pairs: PairsBench | Error | undefined, view?: ViewBench | Error): string[] {
+function summarize(pipeline: PipelineResult | Error | undefined, pairs: PairsBench | Error | undefined, view?: ViewBench | Error, remote?: RemoteBench | Error): string[] {
   const judged = (rows: Row[]): string =>
     rows
       .filter((r) => r.pass !== null)
@@ -715,6 +721,8 @@ function summarize(pipeline: PipelineResult | Error | undefined, pairs: PairsBen
   else if (pairs) out.push(`(b) pairs: ${judged(pairsRows(pairs))}`);
   if (view instanceof Error) out.push(`(c) workbench: MISS, the benchmark failed: ${view.message}`);
   else if (view) out.push(`(c) workbench: ${judged(viewRows(view))}`);
+  if (remote instanceof Error) out.push(`(d) remote: MISS, the benchmark failed: ${remote.message}`);
+  else if (remote) out.push(`(d) remote: ${judged(remoteRows(remote))}`);
   return out;
 }
 
@@ -735,15 +743,17 @@ async function main(): Promise<void> {
   const pipeline = only === undefined || only === "pipeline" ? await attempt("pipeline", benchPipeline) : undefined;
   const pairs = only === undefined || only === "pairs" ? await attempt("pairs", benchPairs) : undefined;
   const view = only === undefined || only === "view" ? await attempt("view", benchView) : undefined;
+  const remote = only === undefined || only === "remote" ? await attempt("remote", () => benchRemote({ cache: CACHE, bundle, log })) : undefined;
   const total = (performance.now() - t0) / 1000;
-  const summary = summarize(pipeline, pairs, view);
+  const summary = summarize(pipeline, pairs, view, remote);
   if (only === undefined && pipeline && pairs) {
-    fs.writeFileSync(REPORT, report(started, total, pipeline, pairs, summary, view));
+    fs.writeFileSync(REPORT, report(started, total, pipeline, pairs, summary, view, remote));
     log(`wrote ${path.relative(process.cwd(), REPORT)}`);
   } else {
     if (pipeline && !(pipeline instanceof Error)) process.stdout.write(table(pipelineRows(pipeline)) + "\n");
     if (pairs && !(pairs instanceof Error)) process.stdout.write(table(pairsRows(pairs)) + "\n");
     if (view && !(view instanceof Error)) process.stdout.write(table(viewRows(view)) + "\n");
+    if (remote && !(remote instanceof Error)) process.stdout.write(table(remoteRows(remote)) + remoteNotes(remote).join("\n") + "\n");
   }
   const misses = summary.filter((l) => l.includes("MISS")).length;
   process.stdout.write(`${summary.join("\n")}\n${misses === 0 ? "every target met" : `${misses} benchmark(s) with a MISS`}; ${total.toFixed(0)} s in all\n`);
