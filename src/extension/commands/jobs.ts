@@ -215,7 +215,7 @@ async function setHostSecret(deps: JobsDeps, arg: unknown): Promise<void> {
       continue; // a config with problems is reported where it is edited
     }
     for (const [name, raw] of Object.entries(hosts)) {
-      const p = raw as { kind?: string; ssh?: { host?: string }; tunnel?: { host?: string }; auth_token_env?: string };
+      const p = raw as { kind?: string; ssh?: { host?: string }; tunnel?: { host?: string }; auth_token_env?: string; secret_env?: unknown };
       const target = p.ssh ?? p.tunnel;
       if (target?.host) {
         try {
@@ -227,6 +227,11 @@ async function setHostSecret(deps: JobsDeps, arg: unknown): Promise<void> {
         } catch {
           // an unresolvable alias: nothing to offer for it
         }
+      }
+      for (const env of Array.isArray(p.secret_env) ? p.secret_env : []) {
+        if (typeof env !== "string" || seen.has(env)) continue;
+        seen.add(env);
+        items.push({ label: `Job secret ${env}`, description: name, secretName: env });
       }
       if (p.auth_token_env && !seen.has(p.auth_token_env)) {
         seen.add(p.auth_token_env);

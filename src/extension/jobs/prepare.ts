@@ -51,14 +51,19 @@ export function baseWorkerEnv(services: Services): Record<string, string> {
 export async function prepareHost(services: Services, secrets: HostSecrets, experimentDir: string, host: string): Promise<PreparedHost | undefined> {
   const profile = resolveHost(host, loadConfig(experimentDir).hosts, services.settings.hosts());
   const deps = editorHostDeps(services, secrets, true);
-  if (profile.kind === "ray" && profile.auth_token_env) {
-    const name = profile.auth_token_env;
-    if (!(await deps.secret(name))) {
-      const v = await vscode.window.showInputBox({ title: `Ray token for ${host}`, prompt: `Value of ${name} (kept in the editor's secret store)`, password: true, ignoreFocusOut: true });
-      if (!v) return undefined;
-      await secrets.setSecret(name, v);
-      await deps.secret(name);
-    }
+  // The Ray token and the secrets its jobs need (secret_env) are asked for once and kept; the worker
+  // gets them in its environment, never on its command line.
+  const needed: { name: string; title: string }[] = [
+    ...(profile.kind === "ray" && profile.auth_token_env ? [{ name: profile.auth_token_env, title: `Ray token for ${host}` }] : []),
+    ...(profile.secret_env ?? []).map((name) => ({ name, title: `${name} for jobs on ${host}` })),
+  ];
+  for (const { name, title } of needed) {
+    if (await deps.secret(name)) continue;
+    const v = await vscode.window.showInputBox({ title, prompt: `Value of ${name} (kept in the editor's secret store)`, password: true, ignoreFocusOut: true });
+    if (!v) return undefined;
+    services.log.addSecret(v);
+    await secrets.setSecret(name, v);
+    await deps.secret(name);
   }
   if (profile.kind !== "local") {
     await vscode.window.withProgress({ location: { viewId: "metajudge.jobs" }, title: `Connecting to ${host}` }, async () => {

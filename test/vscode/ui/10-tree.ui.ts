@@ -18,7 +18,10 @@ export default async function tree(ctx: UiContext): Promise<void> {
   await waitForRow(ctx, [experiment, "Iteration 1"]);
   await shot(ctx, "10-tree-1-container");
 
-  const manifest = JSON.parse(fs.readFileSync(path.join(it, "manifest.json"), "utf8")) as { stages: Record<string, { state: string }> };
+  const manifest = JSON.parse(fs.readFileSync(path.join(it, "manifest.json"), "utf8")) as {
+    stages: Record<string, { state: string }>;
+    training?: { final?: Record<string, number | null> };
+  };
   const expected: Record<string, number> = {
     generate: lineCount(path.join(it, "responses.jsonl")),
     judge: lineCount(path.join(it, "judgements.jsonl")),
@@ -53,8 +56,15 @@ export default async function tree(ctx: UiContext): Promise<void> {
     throw new Error(`${e.message}; the view shows: ${rows.map((r) => `${"  ".repeat(r.level)}${r.label} [${r.description}]`).join(" | ")}`);
   });
   const labels = stages.map((r) => r.label);
-  if (labels.slice(0, 5).join(",") !== "generate,judge,metajudge,pairs,export" || labels[5] !== "Prompts") {
-    throw new Error(`Iteration 1 lists ${labels.join(", ")}: expected the five stages in pipeline order, then Prompts`);
+  // A launch that trained on this iteration's pairs (the Jobs suite runs one) adds its row before Prompts.
+  const trained = manifest.training !== undefined;
+  const want = ["generate", "judge", "metajudge", "pairs", "export", ...(trained ? ["DPO training"] : []), "Prompts"];
+  if (labels.slice(0, want.length).join(",") !== want.join(",")) {
+    throw new Error(`Iteration 1 lists ${labels.join(", ")}: expected ${want.join(", ")}`);
+  }
+  if (trained) {
+    const row = stages.find((r) => r.label === "DPO training")!;
+    if (!/^loss [\d.]+ · margin -?[\d.]+ · acc \d+%$/.test(row.description)) throw new Error(`the DPO training row says "${row.description}"`);
   }
   await shot(ctx, "10-tree-2-stages");
 
