@@ -8,6 +8,7 @@ import type { ErrorReason } from "../../core/errors.js";
 import type { JobRecord } from "../../core/remote/jobs/record.js";
 import type { RemoteEvent } from "../../core/remote/launch/index.js";
 import type { Services } from "../services.js";
+import { onStderrLines, onStdoutLines } from "../run/child-lines.js";
 
 export interface WorkerRequest {
   /** CLI arguments after `dist/cli.js`, without --json. */
@@ -87,21 +88,8 @@ export class JobWorkers implements vscode.Disposable {
     this.active.add(a);
     this.render();
     return new Promise<WorkerResult>((resolve) => {
-      let buf = "";
-      child.stdout!.setEncoding("utf8");
-      child.stdout!.on("data", (chunk: string) => {
-        buf += chunk;
-        let nl: number;
-        while ((nl = buf.indexOf("\n")) !== -1) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line.trim()) this.onLine(a, line);
-        }
-      });
-      child.stderr!.setEncoding("utf8");
-      child.stderr!.on("data", (chunk: string) => {
-        for (const l of chunk.split("\n")) if (l.trim()) this.services.log.info("worker", l);
-      });
+      onStdoutLines(child.stdout!, (line) => this.onLine(a, line));
+      onStderrLines(child.stderr!, (line) => this.services.log.info("worker", line));
       child.on("error", (err) => {
         a.error = { reason: "internal", message: `cannot start the worker (${node}): ${err.message}` };
       });

@@ -9,6 +9,7 @@ import type { ProgressEvent } from "../../core/pipeline/events.js";
 import { ROLES, type StageName } from "../../core/schema.js";
 import type { Experiments } from "../experiments.js";
 import type { Services } from "../services.js";
+import { onStderrLines, onStdoutLines } from "./child-lines.js";
 
 export interface RunRequest {
   experimentDir: string;
@@ -61,21 +62,8 @@ export class Runner implements vscode.Disposable {
     void vscode.commands.executeCommand("setContext", "metajudge.running", true);
     this.show(`$(sync~spin) Metajudge: starting iteration ${req.iteration}`, "Click to cancel the run");
 
-    let buf = "";
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) !== -1) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.trim()) this.onEvent(active, line);
-      }
-    });
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (chunk: string) => {
-      for (const l of chunk.split("\n")) if (l.trim()) this.services.log.info("worker", l);
-    });
+    onStdoutLines(child.stdout!, (line) => this.onEvent(active, line));
+    onStderrLines(child.stderr!, (line) => this.services.log.info("worker", line));
     child.on("error", (err) => {
       active.lastError = `cannot start the worker (${node}): ${err.message}`;
     });
