@@ -104,18 +104,23 @@ async function workSftp(w: Worker): Promise<unknown> {
 interface Diagnosis {
   rounds: number;
   ours: number; // MiB/s, our download's streaming alone, best round
-  fastGet: { cipher: string; inFlight: number; mibs: number }[]; // best round each
+  fastGet: { cipher: string; inFlight: number; noDelay: boolean; mibs: number }[]; // best round each
 }
 
 const DIAG_ROUNDS = 2;
 
 /**
  * ssh2's own fastGet on the same file next to our download, interleaved round by round and the best
- * round kept (noise only ever slows a copy), to tell our transfer code from ssh2's SFTP client and
- * from the cipher.
+ * round kept (noise only ever slows a copy), to tell our transfer code from ssh2's SFTP client, from
+ * the cipher and from Nagle's algorithm (ssh2 leaves it on; connection.ts turns it off).
  */
 async function sftpDiagnosis(w: Worker, shell: RemoteShell, remote: string): Promise<Diagnosis> {
-  const configs = [["aes128-gcm@openssh.com", 16], ["chacha20-poly1305@openssh.com", 16], ["aes128-gcm@openssh.com", 64]] as const;
+  const configs = [
+    ["aes128-gcm@openssh.com", 16, false],
+    ["aes128-gcm@openssh.com", 64, false],
+    ["aes128-gcm@openssh.com", 16, true],
+    ["chacha20-poly1305@openssh.com", 16, true],
+  ] as const;
   const best = configs.map(() => 0);
   let ours = 0;
   const local = path.join(w.dir, "diag.bin");
@@ -125,12 +130,13 @@ async function sftpDiagnosis(w: Worker, shell: RemoteShell, remote: string): Pro
     const t = performance.now();
     await shell.download(remote, local, { onProgress: (done, total) => void (done === total && (streamed = performance.now())) });
     ours = Math.max(ours, SFTP_BYTES / MiB / ((streamed - t) / 1000));
-    for (const [i, [cipher, inFlight]] of configs.entries()) {
+    for (const [i, [cipher, inFlight, noDelay]] of configs.entries()) {
       const c = new Client();
       await new Promise<void>((resolve, reject) => {
         c.once("ready", () => resolve()).once("error", reject);
         c.connect({ host: "127.0.0.1", port: w.sshd!.port, username: w.sshd!.user, privateKey: fs.readFileSync(w.sshd!.clientKey), algorithms: { cipher: [cipher] } });
       });
+      c.setNoDelay(noDelay);
       const sftp = await new Promise<SFTPWrapper>((resolve, reject) => c.sftp((e, x) => (e ? reject(e) : resolve(x))));
       fs.rmSync(local, { force: true });
       const { s } = await timed(() => new Promise<void>((resolve, reject) => sftp.fastGet(remote, local, { concurrency: inFlight, chunkSize: 32 * 1024 }, (e) => (e ? reject(e) : resolve()))));
@@ -139,7 +145,7 @@ async function sftpDiagnosis(w: Worker, shell: RemoteShell, remote: string): Pro
     }
   }
   fs.rmSync(local, { force: true });
-  return { rounds: DIAG_ROUNDS, ours, fastGet: configs.map(([cipher, inFlight], i) => ({ cipher, inFlight, mibs: best[i]! })) };
+  return { rounds: DIAG_ROUNDS, ours, fastGet: configs.map(([cipher, inFlight, noDelay], i) => ({ cipher, inFlight, noDelay, mibs: best[i]! })) };
 }
 
 async function followOnce(executor: Executor, w: Worker, id: string, bytes: number, tailSkipAbove: number | undefined): Promise<unknown> {
@@ -303,8 +309,8 @@ export function remoteRows(b: RemoteBench): Row[] {
     { name: "**download time / scp's**", measured: `${downRatio.toFixed(2)}×`, target: `≤ ${REMOTE.sftpRatio}×`, pass: downRatio <= REMOTE.sftpRatio },
     { name: "both copies verified (same sha256, neither skipped)", measured: b.sftp.verified ? "yes" : "no", target: "yes", pass: b.sftp.verified },
     {
-      name: `our download's streaming next to ssh2's own fastGet, 32 KiB reads (cipher, reads in flight); best of ${b.sftp.diag.rounds} interleaved rounds`,
-      measured: [`ours ×16: ${b.sftp.diag.ours.toFixed(0)} MiB/s`, ...b.sftp.diag.fastGet.map((d) => `fastGet ${d.cipher} ×${d.inFlight}: ${d.mibs.toFixed(0)} MiB/s`)].join("; "),
+      name: `our download's streaming next to ssh2's own fastGet, 32 KiB reads (cipher, reads in flight, Nagle); best of ${b.sftp.diag.rounds} interleaved rounds`,
+      measured: [`ours (aes128-gcm ×16, TCP_NODELAY): ${b.sftp.diag.ours.toFixed(0)} MiB/s`, ...b.sftp.diag.fastGet.map((d) => `fastGet ${d.cipher.replace("@openssh.com", "")} ×${d.inFlight}${d.noDelay ? ", TCP_NODELAY" : ", Nagle on"}: ${d.mibs.toFixed(0)} MiB/s`)].join("; "),
       target: "",
       pass: null,
     },
@@ -334,8 +340,9 @@ growth is VmHWM after the phase minus VmRSS before it, the mark reset with \`/pr
   call: sha256 on both ends, .part, rename), next to \`scp -F <the tests' ssh_config>\` with the same key
   and server, measured just before; OpenSSH's scp speaks SFTP too, so the floor moves the same bytes over
   the same protocol with C and AES-NI at both ends. Target: each direction within ${REMOTE.sftpRatio}× scp's time.
-  Then ssh2's own \`fastGet\` (no verification) with the default cipher and chacha20-poly1305 at 16 reads
-  in flight (what our transfer uses) and with 64, to tell our code, ssh2's SFTP client and the cipher apart.
+  Then ssh2's own \`fastGet\` (no verification) on the same file, interleaved with our download: as ssh2
+  comes (Nagle on) at 16 reads in flight (our transfer's setting) and 64, and with TCP_NODELAY under the
+  default cipher and chacha20-poly1305, to tell our code, ssh2's SFTP client, the cipher and TCP apart.
 - **Following**: a detached job over SSH writes its log lines (\`yes | head -c\`) as fast as it can;
   \`followJob\` (100 ms polls, 1 MiB reads, each one SSH exec, the record saved after each) copies it into
   the job store. First 256 MiB with the tail skip off, for the rate and memory of copying all of it
@@ -349,26 +356,21 @@ growth is VmHWM after the phase minus VmRSS before it, the mark reset with \`/pr
 
 export function remoteNotes(b: RemoteBench): string[] {
   const notes: string[] = [];
-  const d16 = b.sftp.diag.fastGet.find((d) => d.cipher.startsWith("aes") && d.inFlight === 16);
-  const c16 = b.sftp.diag.fastGet.find((d) => d.cipher.startsWith("chacha"));
-  const d64 = b.sftp.diag.fastGet.find((d) => d.inFlight === 64);
-  const ours = b.sftp.diag.ours;
-  if (d16 && c16 && d64) {
-    const cipher =
-      c16.mibs > 1.3 * d16.mibs
-        ? `chacha20-poly1305 beat it in this run (${c16.mibs.toFixed(0)} against ${d16.mibs.toFixed(0)} MiB/s), worth a repeated comparison before choosing it in connection.ts`
-        : `chacha20-poly1305 did no better in this run (${c16.mibs.toFixed(0)} against ${d16.mibs.toFixed(0)} MiB/s), so choosing the cipher in connection.ts is not the lever`;
-    notes.push(
-      `Where the time goes. The bundles leave ssh2's optional native addon outside (scripts/build.mjs), and its relative path does not resolve from dist/, so the CLI and the extension run ssh2 without it; the cipher ssh2 then negotiates, aes128-gcm@openssh.com, still runs in Node's OpenSSL (AES-NI), and ${cipher}. ssh2's own fastGet at 16 reads of 32 KiB in flight, our transfer's setting, and at 64: ${d16.mibs.toFixed(0)} and ${d64.mibs.toFixed(0)} MiB/s, against scp's ${rate(SFTP_BYTES, b.scp.down)}: even ssh2's best misses the 2× target, so downloads are bound by ssh2's JavaScript SFTP client. ${
-        ours >= 0.8 * d16.mibs
-          ? `Our download's streaming (${ours.toFixed(0)} MiB/s) is near fastGet at the same setting, so our loop is not what costs;`
-          : `Our download's streaming (${ours.toFixed(0)} MiB/s) is below fastGet at the same setting, so part of the cost is the read loop in src/core/remote/ssh/transfer.ts;`
-      } after it come the sha256 passes (host and here), which the "whole" rows include. More reads in flight (IN_FLIGHT in transfer.ts) is the change to try. Uploads: the streaming alone takes ${(b.sftp.upStream / b.scp.up).toFixed(2)}× scp's time, and hashing the file here first and the .part on the host after (one after the other, for resume and verification) brings the whole to ${(b.sftp.upTotal / b.scp.up).toFixed(2)}×.`,
-    );
-  }
+  const find = (cipher: string, inFlight: number, noDelay: boolean): number => b.sftp.diag.fastGet.find((d) => d.cipher.startsWith(cipher) && d.inFlight === inFlight && d.noDelay === noDelay)?.mibs ?? NaN;
+  const nagle16 = find("aes", 16, false);
+  const nagle64 = find("aes", 64, false);
+  const fast16 = find("aes", 16, true);
+  const chacha16 = find("chacha", 16, true);
+  const cipher =
+    chacha16 > 1.3 * fast16
+      ? `chacha20-poly1305 beat it in this run (${chacha16.toFixed(0)} against ${fast16.toFixed(0)} MiB/s), worth a repeated comparison before choosing it in connection.ts`
+      : `chacha20-poly1305 did no better (${chacha16.toFixed(0)} against ${fast16.toFixed(0)} MiB/s), so the cipher is not the lever`;
+  notes.push(
+    `Where the time goes. ssh2 leaves Nagle's algorithm on; an SFTP read request is a small packet, held back until the previous one is acknowledged, and the receiver delays its ACKs by up to ~40 ms, so downloads were paced by that timer: ssh2's own fastGet with Nagle on does ${nagle16.toFixed(0)} MiB/s at 16 reads in flight (our transfer's setting) and ${nagle64.toFixed(0)} MiB/s at 64, and ${fast16.toFixed(0)} MiB/s at 16 with TCP_NODELAY. connection.ts now sets TCP_NODELAY on every connection; our download streams at ${b.sftp.diag.ours.toFixed(0)} MiB/s (best round) and the follower's 1 MiB reads over exec gained as much. The cipher ssh2 negotiates, aes128-gcm@openssh.com, runs in Node's OpenSSL (AES-NI; the bundles run ssh2 without its optional native addon, whose relative path does not resolve from dist/), and ${cipher}. What remains between us and scp: the two sha256 passes that the "whole" rows include (the file here and the copy on the host, one after the other, for resume and verification: uploads stream in ${(b.sftp.upStream / b.scp.up).toFixed(2)}× scp's time and finish in ${(b.sftp.upTotal / b.scp.up).toFixed(2)}×, downloads ${(b.sftp.downStream / b.scp.down).toFixed(2)}× and ${(b.sftp.downTotal / b.scp.down).toFixed(2)}×), and ssh2's SFTP client being JavaScript against OpenSSH's C.`,
+  );
   const all = b.follow.all;
   notes.push(
-    `Following copies ${rate(all.offset, all.s)}: each 1 MiB read is an SSH exec (\`wc -c; tail -c +N | head -c\`) plus an atomic rewrite of the job record, so ${((all.s / (all.offset / MiB)) * 1000).toFixed(0)} ms per MiB. A training job logs kilobytes per second, and a log that runs far ahead is skipped to its tail (the 1 GiB row), so the rate matters only for catching up; memory does not grow with the log.`,
+    `Following copies ${rate(all.offset, all.s)}: each 1 MiB read is an SSH exec (\`wc -c; tail -c +N | head -c\`) plus an atomic rewrite of the job record, ${((all.s / (all.offset / MiB)) * 1000).toFixed(0)} ms per MiB. A training job logs kilobytes per second, and a log that runs far ahead is skipped to its tail (the 1 GiB row), so the rate matters only for catching up; memory does not grow with the log.`,
   );
   return notes;
 }
