@@ -110,7 +110,9 @@ test("a log of gigabytes is followed with bounded memory: a skip marker and the 
   const size = gib * 1024 ** 3 + "\nthe-end\n".length;
   assert.equal(final.state, "succeeded");
   assert.equal(final.log.offset, size);
-  assert.ok(final.log.skipped > size * 0.9, `skipped ${final.log.skipped} of ${size}`);
+  // The job writes GiB/s, the follower copies ~100 MiB/s over loopback: what it copied before jumping
+  // ahead depends on the machine's load, but the bulk of the log must have been skipped, not copied.
+  assert.ok(final.log.skipped > size / 2, `skipped ${final.log.skipped} of ${size}`);
   const mirror = fs.readFileSync(store.logPath(job.id));
   assert.equal(mirror.length + final.log.skipped - markers(mirror).bytes, size, "copied + skipped = the whole log");
   // Whatever was copied before the job ran far ahead stays; then a marker says what was skipped.
