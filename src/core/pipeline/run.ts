@@ -1,7 +1,7 @@
 // One iteration, stage by stage. Every stage resumes from what is on disk, so `run` after a crash,
 // a cancel or a failure just continues.
 import { isCancelled } from "../errors.js";
-import { STAGES, type StageName } from "../schema.js";
+import { STAGES, type StageInfo, type StageName } from "../schema.js";
 import { openRun, type OpenOptions, type RunContext } from "./context.js";
 import { runLlmStage, type LlmPlan } from "./llm-stage.js";
 import { planGenerate } from "./stages/generate.js";
@@ -56,6 +56,40 @@ async function runStage(ctx: RunContext, stage: StageName): Promise<Record<strin
   }
 }
 
+/**
+ * Keeps a stage's manifest entry around its work, however it is done (live here, batch jobs on a host):
+ * running with its start time, then done, failed with the error, or cancelled, and the seconds spent.
+ * `start` fills the entry before it is first saved; `end` runs once it is saved, whatever happened.
+ */
+export async function trackStage(
+  ctx: RunContext,
+  stage: StageName,
+  work: (info: StageInfo) => Promise<void>,
+  hooks: { start?(info: StageInfo): void; end?(info: StageInfo, seconds: number): void } = {},
+): Promise<void> {
+  const info = ctx.stageInfo(stage);
+  const t0 = Date.now();
+  info.state = "running";
+  info.started_at = new Date(t0).toISOString();
+  delete info.error;
+  hooks.start?.(info);
+  ctx.saveManifest();
+  try {
+    await work(info);
+    info.state = "done";
+  } catch (err) {
+    info.state = isCancelled(err) ? "cancelled" : "failed";
+    if (!isCancelled(err)) info.error = err instanceof Error ? err.message : String(err);
+    throw err;
+  } finally {
+    const t1 = Date.now();
+    info.finished_at = new Date(t1).toISOString();
+    info.seconds = (info.seconds ?? 0) + (t1 - t0) / 1000;
+    ctx.saveManifest();
+    hooks.end?.(info, (t1 - t0) / 1000);
+  }
+}
+
 export async function runIteration(opts: RunOptions): Promise<RunContext> {
   const started = Date.now();
   const stages = opts.stages ?? STAGES;
@@ -63,28 +97,16 @@ export async function runIteration(opts: RunOptions): Promise<RunContext> {
   ctx.emit({ type: "run-start", experiment: opts.experimentDir, iteration: opts.iteration, stages: [...stages] });
   try {
     for (const stage of stages) {
-      const info = ctx.stageInfo(stage);
       ctx.currentStage = stage;
-      const t0 = Date.now();
-      info.state = "running";
-      info.started_at = new Date(t0).toISOString();
-      delete info.error;
-      ctx.saveManifest();
-      try {
-        const counts = await runStage(ctx, stage);
-        info.counts = { ...info.counts, ...counts };
-        info.state = "done";
-      } catch (err) {
-        info.state = isCancelled(err) ? "cancelled" : "failed";
-        if (!isCancelled(err)) info.error = err instanceof Error ? err.message : String(err);
-        throw err;
-      } finally {
-        const t1 = Date.now();
-        info.finished_at = new Date(t1).toISOString();
-        info.seconds = (info.seconds ?? 0) + (t1 - t0) / 1000;
-        ctx.saveManifest();
-        ctx.emit({ type: "stage-end", stage, state: info.state, counts: info.counts, seconds: (t1 - t0) / 1000 });
-      }
+      await trackStage(
+        ctx,
+        stage,
+        async (info) => {
+          const counts = await runStage(ctx, stage);
+          info.counts = { ...info.counts, ...counts };
+        },
+        { end: (info, seconds) => ctx.emit({ type: "stage-end", stage, state: info.state, counts: info.counts, seconds }) },
+      );
     }
   } finally {
     ctx.store.close();

@@ -3,11 +3,11 @@
 // still missing is asked for again in a smaller job, so no finished request is ever paid for twice.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MetajudgeError, isCancelled } from "../../errors.js";
+import { MetajudgeError } from "../../errors.js";
 import { readBatchResults } from "../../llm/batch.js";
 import { importStageBatch, writeStageBatch, type BatchImport } from "../../pipeline/batch.js";
 import { openRun, type RunContext } from "../../pipeline/context.js";
-import { LLM_STAGES, planLlmStage, type LlmStageName } from "../../pipeline/run.js";
+import { LLM_STAGES, planLlmStage, trackStage, type LlmStageName } from "../../pipeline/run.js";
 import { readJsonl } from "../../store/jsonl.js";
 import { iterationDir } from "../../store/iteration.js";
 import type { Role } from "../../schema.js";
@@ -49,39 +49,32 @@ export async function runBatchStages(ctx: LaunchContext, host: LaunchHost, itera
     const info = run.stageInfo(stage);
     const before = await planLlmStage(run, stage);
     if (before.tasks.length === 0 && info.state === "done") continue;
-    const t0 = Date.now();
-    info.state = "running";
-    info.started_at = new Date(t0).toISOString();
-    delete info.error;
-    info.counts = { ...before.counts, records: before.done, expected: before.total };
-    run.saveManifest();
-    try {
-      for (let attempt = 1; ; attempt++) {
-        const job = await batchJob(ctx, host, run, stage, command, attempt);
-        if (!job) break; // nothing missing
-        jobs.push(job.record);
-        if (job.imported.missing === 0) break;
-        if (attempt >= MAX_BATCH_ATTEMPTS) {
-          throw new MetajudgeError(
-            "jobFailed",
-            `${stage}: ${job.imported.missing} request(s) still missing after ${attempt} batch jobs on ${host.name} (last: ${job.record.id}, ${job.record.state}); ` +
-              `the results so far are kept, and launching again asks only for the missing ones`,
-          );
+    await trackStage(
+      run,
+      stage,
+      async (i) => {
+        for (let attempt = 1; ; attempt++) {
+          const job = await batchJob(ctx, host, run, stage, command, attempt);
+          if (!job) break; // nothing missing
+          jobs.push(job.record);
+          if (job.imported.missing === 0) break;
+          if (attempt >= MAX_BATCH_ATTEMPTS) {
+            throw new MetajudgeError(
+              "jobFailed",
+              `${stage}: ${job.imported.missing} request(s) still missing after ${attempt} batch jobs on ${host.name} (last: ${job.record.id}, ${job.record.state}); ` +
+                `the results so far are kept, and launching again asks only for the missing ones`,
+            );
+          }
+          ctx.onEvent?.({ type: "note", message: `${stage}: ${job.imported.missing} request(s) missing after job ${job.record.id}; asking for them again` });
         }
-        ctx.onEvent?.({ type: "note", message: `${stage}: ${job.imported.missing} request(s) missing after job ${job.record.id}; asking for them again` });
-      }
-      info.counts = await stageCounts(run, stage);
-      info.state = "done";
-    } catch (err) {
-      info.state = isCancelled(err) ? "cancelled" : "failed";
-      if (!isCancelled(err)) info.error = err instanceof Error ? err.message : String(err);
-      throw err;
-    } finally {
-      const t1 = Date.now();
-      info.finished_at = new Date(t1).toISOString();
-      info.seconds = (info.seconds ?? 0) + (t1 - t0) / 1000;
-      run.saveManifest();
-    }
+        i.counts = await stageCounts(run, stage);
+      },
+      {
+        start: (i) => {
+          i.counts = { ...before.counts, records: before.done, expected: before.total };
+        },
+      },
+    );
   }
   return jobs;
 }
