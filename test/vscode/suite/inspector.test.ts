@@ -5,20 +5,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { suite, suiteSetup, suiteTeardown, test } from "mocha";
 import * as vscode from "vscode";
+import { until } from "./until.js";
 
 const ID = "metajudge.metajudge";
 let dir: string;
 let promptIds: string[];
 
-async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The tab model names webview types with a host prefix, hence "contains". */
 const inspectorTabs = (): vscode.Tab[] =>

@@ -16,6 +16,7 @@ import type { MetajudgeApi } from "../../../src/extension/extension.js";
 import { defaultConfig, initExperiment } from "../../../src/core/experiment.js";
 import { JobStore, type JobRecord } from "../../../src/core/remote/jobs/record.js";
 import { startRayServer, type RayServer } from "../../support/ray-server.js";
+import { until } from "./until.js";
 
 const ID = "metajudge.metajudge";
 const GEN_HOST = "ext-gen-local";
@@ -28,15 +29,6 @@ let exp: string;
 let scratch: string;
 const TERMINAL = ["succeeded", "failed", "cancelled", "timeout", "lost"];
 
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The view's context value for a job, found the way the view finds it: host node, then job node. */
 async function viewState(id: string): Promise<string | undefined> {

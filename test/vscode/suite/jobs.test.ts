@@ -17,6 +17,7 @@ import { JobStore, type JobRecord } from "../../../src/core/remote/jobs/record.j
 import { jobDir } from "../../../src/core/remote/jobs/script.js";
 import { LocalShell } from "../../../src/core/remote/local-shell.js";
 import { endJobGroup, type StartedJob } from "../../support/job-groups.js";
+import { until } from "./until.js";
 
 const ID = "metajudge.metajudge";
 const HOST = "ext-local";
@@ -26,15 +27,6 @@ let workdir: string;
 let configText: string;
 const started: StartedJob[] = [];
 
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The view's item for a job, found the way the view finds it: host node, then job node. */
 async function jobItem(id: string): Promise<{ node: JobsNode; item: vscode.TreeItem } | undefined> {

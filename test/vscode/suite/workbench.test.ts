@@ -7,6 +7,7 @@ import { suite, suiteSetup, test } from "mocha";
 import * as vscode from "vscode";
 import type { MetajudgeApi } from "../../../src/extension/extension.js";
 import type { Node } from "../../../src/extension/tree/nodes.js";
+import { until } from "./until.js";
 
 const ID = "metajudge.metajudge";
 let api: MetajudgeApi;
@@ -21,15 +22,6 @@ const lines = <T>(file: string): T[] =>
         .map((l) => JSON.parse(l) as T)
     : [];
 
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function child(parent: Node | undefined, kind: Node["kind"], pred: (n: Node) => boolean = () => true): Promise<Node> {
   const kids = await api.tree.getChildren(parent);
