@@ -22,6 +22,18 @@ function client(url: string, opts: Partial<LlmClientOptions> = {}): LlmClient {
   return new LlmClient({ baseURL: url, concurrency: 4, timeoutMs: 5000, maxRetries: 3, retryBaseMs: 5, random: () => 0.5, ...opts });
 }
 
+/** A one-off server for answers the fake does not give; closed after the suite. */
+async function loopback(handler: http.RequestListener): Promise<{ url: string; requests(): number }> {
+  let count = 0;
+  const srv = http.createServer((req, res) => {
+    count++;
+    handler(req, res);
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  servers.push({ close: () => new Promise<void>((r) => (srv.closeAllConnections(), srv.close(() => r()))) } as FakeServer);
+  return { url: `http://127.0.0.1:${(srv.address() as { port: number }).port}/v1`, requests: () => count };
+}
+
 const ask = (extra: object = {}) => ({ model: "m", messages: [{ role: "user" as const, content: "Explain backoff." }], ...extra });
 
 async function rejection(p: Promise<unknown>): Promise<MetajudgeError> {
@@ -272,6 +284,81 @@ describe("LlmClient", () => {
     assert.match(messages[1] ?? "", /field required/);
     assert.match(messages[2] ?? "", /answered 400: 400 Bad Request nginx;/);
     assert.ok(messages.every((m) => !m.includes("\n")));
+  });
+
+  it("surfaces the message of an error a server sends with 200, retrying it only when its code is transient", async () => {
+    const bodies = [
+      '{"error":{"message":"CUDA out of memory while allocating the KV cache","type":"InternalServerError","code":503}}',
+      '{"object":"error","message":"This model\'s maximum context length is 4096 tokens","type":"BadRequestError","param":null,"code":400}',
+    ];
+    const srv = await loopback((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" }).end(bodies[Number(req.headers["x-case"] ?? 0)] ?? bodies[0]);
+    });
+    const transient = await rejection(client(srv.url, { maxRetries: 2 }).complete(ask()));
+    assert.equal(transient.reason, "server");
+    assert.match(transient.message, /CUDA out of memory while allocating the KV cache/);
+    assert.match(transient.message, /after 3 attempts/);
+    assert.equal(srv.requests(), 3);
+    bodies[0] = bodies[1] as string;
+    const fatal = await rejection(client(srv.url, { maxRetries: 2 }).complete(ask()));
+    assert.equal(fatal.reason, "badInput");
+    assert.match(fatal.message, /maximum context length is 4096 tokens/);
+    assert.equal(srv.requests(), 4, "a 400 in the body is not retried");
+  });
+
+  it("never shows a password from base_url in an error, however the request fails", async () => {
+    const secretUrl = (url: string): string => url.replace("http://", "http://alice:s3cr3t-pw@");
+    const failing = await fake({ fault: { kind: "status", status: 500, message: "engine crashed" } });
+    const locked = await fake({ apiKey: "right-key" });
+    const hanging = await fake({ fault: { kind: "hang" } });
+    const closed = await startFakeOpenAI();
+    await closed.close();
+    const redirect = await loopback((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: `http://bob:hunter2@127.0.0.1:1/v1/chat/completions` }).end();
+    });
+    const retries: RetryInfo[] = [];
+    const errors = [
+      await rejection(client(secretUrl(failing.url), { maxRetries: 1, onRetry: (i) => retries.push(i) }).complete(ask())),
+      await rejection(client(secretUrl(locked.url), { apiKey: "wrong-key" }).complete(ask())),
+      await rejection(client(secretUrl(hanging.url), { timeoutMs: 100, maxRetries: 0 }).complete(ask())),
+      await rejection(client(secretUrl(closed.url), { maxRetries: 0 }).complete(ask())),
+      await rejection(client(secretUrl(redirect.url), { maxRetries: 0 }).complete(ask())),
+    ];
+    assert.deepEqual(errors.map((e) => e.reason), ["server", "auth", "timeout", "refused", "badInput"]);
+    for (const e of errors) {
+      const text = `${e.message} ${String(e.cause)} ${JSON.stringify(retries)}`;
+      assert.ok(!text.includes("s3cr3t-pw") && !text.includes("hunter2"), text);
+      assert.ok(e.message.includes("alice:***@127.0.0.1"), e.message);
+    }
+    assert.match(errors[4]?.message ?? "", /bob:\*\*\*@127\.0\.0\.1:1/);
+  });
+
+  it("sends the credentials of base_url as basic auth when no API key is set", async () => {
+    let seen: string | undefined;
+    const srv = await loopback((req, res) => {
+      req.resume();
+      seen = req.headers.authorization;
+      res.writeHead(200, { "content-type": "application/json" }).end('{"choices":[{"index":0,"message":{"content":"hi"},"finish_reason":"stop"}]}');
+    });
+    const r = await client(srv.url.replace("http://", "http://alice:s3cr3t@")).complete(ask());
+    assert.equal(r.choices[0]?.text, "hi");
+    assert.equal(seen, `Basic ${Buffer.from("alice:s3cr3t").toString("base64")}`);
+  });
+
+  it("cuts a huge error page to its first few hundred characters", async () => {
+    const page = `<html><body><h1>502 Bad Gateway</h1>${"<p>upstream trace line</p>\n".repeat(40_000)}</body></html>`;
+    const srv = await loopback((req, res) => {
+      req.resume();
+      res.writeHead(502, { "content-type": "text/html" }).end(page);
+    });
+    const e = await rejection(client(srv.url, { maxRetries: 0 }).complete(ask()));
+    assert.ok(page.length > 1_000_000);
+    assert.match(e.message, /answered 502: 502 Bad Gateway upstream trace line upstream trace line/);
+    assert.ok(e.message.length < 900, `${e.message.length} characters`);
+    assert.match(e.message, /…; check the server's log$/);
+    assert.ok(!e.message.includes("\n"));
   });
 
   it("runs as its own process, steerable over HTTP", async () => {

@@ -1,10 +1,10 @@
 // The one way Metajudge talks to a model: an OpenAI-compatible chat-completions endpoint (vLLM,
-// SGLang, llama.cpp, Ollama, OpenAI). The SDK does the HTTP; this class owns everything a long run
+// SGLang, llama.cpp, Ollama, OpenAI). Transport does the HTTP; this class owns everything a long run
 // needs on top of it: a shared concurrency cap, retries that respect the server, cancellation,
 // `n` emulation for servers without it, and token accounting for the manifest.
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai";
 import { MetajudgeError, type ErrorReason } from "../errors.js";
-import { connectionDetail, normalizingFetch, oneLine, retryAfterMs } from "./http.js";
+import { header, redactUrl, retryAfterMs, serverError, type ServerError } from "./http.js";
+import { NoAnswer, Transport, type Answer } from "./transport.js";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -89,19 +89,21 @@ const cancelled = (): MetajudgeError => new MetajudgeError("cancelled", "cancell
 interface Failure {
   kind: "status" | "timeout" | "connection" | "invalid";
   retryable: boolean;
-  status?: number;
+  status?: number; // the HTTP status, or for an error in a 200 answer the status its code names
+  inBody?: boolean; // the server answered 200 with an error object
+  code?: string; // that error's code, as the server wrote it
   detail: string;
   retryAfterMs?: number;
   mentionsN?: boolean;
-  error: unknown;
+  cause?: unknown;
 }
 
 // What send() learnt about a request that failed for good, for completeMany() to decide on `n`.
 const failures = new WeakMap<MetajudgeError, Failure & { attempts: number }>();
 
 export class LlmClient {
-  private readonly sdk: OpenAI;
-  private readonly url: string;
+  private readonly wire: Transport;
+  private readonly url: string; // credentials masked: it goes into messages
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly random: () => number;
@@ -112,8 +114,13 @@ export class LlmClient {
 
   constructor(private readonly opts: LlmClientOptions) {
     if (!(opts.concurrency >= 1)) throw new MetajudgeError("badInput", `concurrency must be at least 1, got ${opts.concurrency}`);
-    this.sdk = new OpenAI({ baseURL: opts.baseURL, apiKey: opts.apiKey || "none", maxRetries: 0, timeout: opts.timeoutMs, fetch: normalizingFetch });
-    this.url = `${opts.baseURL.replace(/\/+$/, "")}/chat/completions`;
+    const url = `${opts.baseURL.replace(/\/+$/, "")}/chat/completions`;
+    try {
+      this.wire = new Transport(url, opts.apiKey, opts.concurrency);
+    } catch {
+      throw new MetajudgeError("badInput", `endpoint.base_url ${redactUrl(opts.baseURL)} is not a URL; write it as http://host:port/v1`);
+    }
+    this.url = redactUrl(url);
     this.retryBaseMs = opts.retryBaseMs ?? 500;
     this.retryMaxMs = opts.retryMaxMs ?? 30_000;
     this.random = opts.random ?? Math.random;
@@ -195,17 +202,14 @@ export class LlmClient {
     const started = Date.now();
     try {
       for (let attempt = 1; ; attempt++) {
-        let failure: Failure;
-        try {
-          const res = await this.attempt(body, signal);
-          const result = toChatResult(res, body.model, Date.now() - started, attempt);
-          if ((body.n ?? 1) <= 1 && result.choices.length === 0) throw new Error("the response has no choices");
+        const outcome = await this.attempt(body, signal);
+        if (!("kind" in outcome)) {
+          const result = toChatResult(outcome, body.model, Date.now() - started, attempt);
           this.totals.prompt_tokens += result.usage.prompt_tokens;
           this.totals.completion_tokens += result.usage.completion_tokens;
           return result;
-        } catch (e) {
-          failure = this.classify(e, signal);
         }
+        const failure = outcome;
         if (!failure.retryable || attempt > this.opts.maxRetries) throw this.toError(failure, attempt);
         const delayMs = this.backoff(attempt, failure.retryAfterMs);
         this.totals.retries++;
@@ -225,63 +229,69 @@ export class LlmClient {
     return Math.min(this.retryMaxMs, Math.max(jittered, Math.ceil(serverMs ?? 0)));
   }
 
-  private async attempt(body: ChatRequest, signal?: AbortSignal): Promise<unknown> {
+  /** One HTTP request: the usable body of a 200, or what went wrong. Throws only on cancellation. */
+  private async attempt(body: ChatRequest, signal?: AbortSignal): Promise<ChatBody | Failure> {
     if (signal?.aborted) throw cancelled();
     this.totals.requests++;
-    const ctl = new AbortController();
-    let timedOut = false;
-    let rejectEarly: (e: Error) => void = () => {};
-    const early = new Promise<never>((_, reject) => (rejectEarly = reject));
-    // One timer over the whole attempt, parsing included, that also tells a timeout from a cancel.
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ctl.abort();
-      rejectEarly(new APIConnectionTimeoutError());
-    }, this.opts.timeoutMs);
-    const onAbort = (): void => {
-      ctl.abort();
-      rejectEarly(cancelled());
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    let answer: Answer;
     try {
-      const params = body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming;
-      return await Promise.race([this.sdk.chat.completions.create(params, { signal: ctl.signal }), early]);
+      answer = await this.wire.post(JSON.stringify(body), this.opts.timeoutMs, signal);
     } catch (e) {
-      if (signal?.aborted) throw cancelled();
-      throw timedOut ? new APIConnectionTimeoutError() : e;
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      early.catch(() => {});
+      if (signal?.aborted || (e instanceof NoAnswer && e.kind === "cancelled")) throw cancelled();
+      const kind = e instanceof NoAnswer && e.kind === "timeout" ? "timeout" : "connection";
+      return { kind, retryable: true, detail: e instanceof Error ? e.message : String(e), cause: e instanceof NoAnswer ? e.cause : e };
     }
+    if (answer.status >= 200 && answer.status < 300) return this.readOk(answer.text, (body.n ?? 1) <= 1);
+    return this.readStatus(answer);
   }
 
-  private classify(e: unknown, signal?: AbortSignal): Failure {
-    if (signal?.aborted || (e instanceof MetajudgeError && e.reason === "cancelled")) throw cancelled();
-    if (e instanceof APIConnectionTimeoutError) return { kind: "timeout", retryable: true, detail: `no answer within ${this.opts.timeoutMs} ms`, error: e };
-    if (e instanceof APIConnectionError) return { kind: "connection", retryable: true, detail: connectionDetail(e), error: e };
-    if (e instanceof APIError && typeof e.status === "number") {
-      const status = e.status;
-      const raw = (e.error as { message?: unknown } | undefined)?.message;
-      const location = status >= 300 && status < 400 ? e.headers?.get("location") : undefined;
-      const detail = location ? `a redirect to ${location}` : oneLine(typeof raw === "string" ? raw : e.message.replace(/^\d{3}\s*/, ""));
-      const hint = e.headers?.get("x-should-retry");
-      const retryable = hint === "true" || (hint !== "false" && (status === 408 || status === 409 || status === 429 || status >= 500));
-      const wait = status === 429 || status === 503 ? retryAfterMs(e.headers) : undefined;
-      const mentionsN = e.param === "n" || /(^|[^\w])n([^\w]|$)/.test(detail);
-      return { kind: "status", retryable, status, detail, mentionsN, error: e, ...(wait === undefined ? {} : { retryAfterMs: wait }) };
+  private readOk(text: string, oneChoice: boolean): ChatBody | Failure {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return { kind: "invalid", retryable: false, detail: `not JSON: ${serverError(text)?.message ?? ""}` };
     }
-    return { kind: "invalid", retryable: false, detail: oneLine(e instanceof Error ? e.message : String(e)), error: e };
+    const b = parsed as ChatBody | null;
+    if (b && typeof b === "object" && Array.isArray(b.choices) && (!oneChoice || b.choices.length > 0)) return b;
+    const err = b && typeof b === "object" ? serverError(text, true) : undefined;
+    if (err) return this.inBodyError(err);
+    return { kind: "invalid", retryable: false, detail: Array.isArray(b?.choices) ? "the response has no choices" : "the response has no choices array" };
+  }
+
+  // Some servers (vLLM's older routes, LiteLLM proxies) answer 200 with {"error": …}: the error's
+  // code is all there is to say whether a retry can help.
+  private inBodyError(err: ServerError): Failure {
+    const code = typeof err.code === "string" || typeof err.code === "number" ? String(err.code) : undefined;
+    let status = code !== undefined && /^[1-5]\d\d$/.test(code) ? Number(code) : undefined;
+    if (status === undefined && code !== undefined) {
+      if (/rate.?limit|too.?many|quota/i.test(code)) status = 429;
+      else if (/overload|unavailable|busy|capacity|timeout|internal|server.?error/i.test(code)) status = 503;
+    }
+    if (status !== undefined && status < 400) status = undefined;
+    const retryable = status !== undefined && transient(status);
+    return { kind: "status", inBody: true, retryable, detail: err.message, mentionsN: mentionsN(err), ...(status === undefined ? {} : { status }), ...(code === undefined ? {} : { code }) };
+  }
+
+  private readStatus(a: Answer): Failure {
+    const status = a.status;
+    const location = status >= 300 && status < 400 ? header(a.headers, "location") : undefined;
+    const err = serverError(a.text) ?? { message: "" };
+    const detail = location ? `a redirect to ${redactUrl(location)}` : err.message;
+    const hint = header(a.headers, "x-should-retry");
+    const retryable = hint === "true" || (hint !== "false" && transient(status));
+    const wait = status === 429 || status === 503 ? retryAfterMs(a.headers) : undefined;
+    return { kind: "status", retryable, status, detail, mentionsN: mentionsN({ ...err, message: detail }), ...(wait === undefined ? {} : { retryAfterMs: wait }) };
   }
 
   private toError(f: Failure, attempts: number): MetajudgeError {
-    const base = this.opts.baseURL;
+    const base = redactUrl(this.opts.baseURL);
     const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
     const keyHint = this.opts.apiKeyEnv
       ? `set the API key in the ${this.opts.apiKeyEnv} environment variable`
       : "set endpoint.api_key_env in metajudge.json and export that variable";
     let reason: ErrorReason = "server";
-    let what = `answered ${f.status ?? "?"}: ${f.detail}`;
+    let what = f.inBody ? `answered 200 with an error${f.code === undefined ? "" : ` (code ${f.code})`}: ${f.detail}` : `answered ${f.status ?? "?"}: ${f.detail}`;
     let todo = "check the server's log";
     if (f.kind === "timeout") [reason, what, todo] = ["timeout", f.detail, `check that the server at ${base} is up and not overloaded, or raise request.timeout_ms`];
     else if (f.kind === "connection") [reason, what, todo] = ["refused", `connection failed (${f.detail})`, `check that the server is running at ${base}`];
@@ -292,7 +302,7 @@ export class LlmClient {
     else if (f.status !== undefined && f.status < 400) [reason, todo] = ["badInput", "put the URL it redirects to in endpoint.base_url"];
     else if (f.status !== undefined && f.status < 500 && f.status !== 409)
       [reason, todo] = ["badInput", f.status === 404 ? "check endpoint.base_url and the model name" : "check the model name and sampling settings"];
-    const err = new MetajudgeError(reason, `POST ${this.url} ${what}${tries}; ${todo}`, undefined, { cause: f.error });
+    const err = new MetajudgeError(reason, `POST ${this.url} ${what}${tries}; ${todo}`, undefined, f.cause === undefined ? undefined : { cause: f.cause });
     failures.set(err, { ...f, attempts });
     return err;
   }
@@ -327,6 +337,11 @@ export class LlmClient {
     else this.active--;
   }
 }
+
+type ChatBody = { choices: unknown[] };
+
+const transient = (status: number): boolean => status === 408 || status === 409 || status === 429 || status >= 500;
+const mentionsN = (e: ServerError): boolean => e.param === "n" || /(^|[^\w])n([^\w]|$)/.test(e.message);
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(cancelled());
