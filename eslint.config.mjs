@@ -19,4 +19,26 @@ export default tseslint.config(
       }],
     },
   },
+  {
+    // The webview is a browser bundle: it sees the host only through the typed protocol in src/shared.
+    files: ["webview/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        paths: [{ name: "vscode", message: "The webview runs in a browser: talk to the host through src/shared/protocol.ts." }],
+        patterns: [
+          { group: ["node:*"], message: "The webview runs in a browser: no Node modules." },
+          { group: ["**/src/core/**", "**/src/extension/**", "**/src/cli/**", "**/src/local/**"], message: "The webview imports only src/shared (the protocol and the data it carries)." },
+        ],
+      }],
+    },
+  },
+  {
+    // src/shared is the leaf both sides build on: it imports nothing but itself.
+    files: ["src/shared/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [{ regex: "^(?!\\./)", message: "src/shared imports nothing but its own files, so either side can use it." }],
+      }],
+    },
+  },
 );

@@ -11,8 +11,10 @@ fi
 
 echo "== type check"
 npx tsc --noEmit -p .
-echo "== lint (src/core must not import vscode)"
-npx eslint src test bench scripts
+echo "== type check (webview, browser types)"
+npx tsc --noEmit -p webview
+echo "== lint (src/core must not import vscode; the webview imports only src/shared)"
+npx eslint src test bench scripts webview
 echo "== build"
 node scripts/build.mjs
 

@@ -1,5 +1,5 @@
 // What every part of the page is rendered with: the data, the selection, labels, annotation hooks.
-import type { InspectorBattle, InspectorData, InspectorJudgement, InspectorResponse } from "../src/core/view/types.js";
+import type { InspectorBattle, InspectorData, InspectorJudgement, InspectorResponse } from "../src/shared/view.js";
 import type { WebviewMessage } from "../src/shared/protocol.js";
 import type { Selection } from "./selection.js";
 

@@ -1,6 +1,6 @@
 // The only way this page builds nodes. Strings always become text nodes and attributes are set one by
 // one, so model output (which may hold markup) is shown as text and never parsed as HTML.
-import type { AnnotationLabel } from "../src/core/view/types.js";
+import type { AnnotationLabel } from "../src/shared/view.js";
 import { modeBadge, splitAtSpan, type Mode } from "./model.js";
 
 export type Child = Node | string | null | undefined | false;

@@ -4,7 +4,7 @@ import "@vscode-elements/elements/dist/vscode-badge/index.js";
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-collapsible/index.js";
 import "./inspector.css";
-import type { AnnotationLabel, InspectorData } from "../src/core/view/types.js";
+import type { AnnotationLabel, InspectorData } from "../src/shared/view.js";
 import type { HostMessage, InspectorState, WebviewMessage } from "../src/shared/protocol.js";
 import { indexRecords, type Annotatable, type RenderContext } from "./context.js";
 import { button, h, replaceChildren } from "./dom.js";

@@ -7,7 +7,7 @@ import type {
   InspectorData,
   InspectorResponse,
   TargetKind,
-} from "../src/core/view/types.js";
+} from "../src/shared/view.js";
 
 export const NO_VALUE = "—";
 

@@ -1,6 +1,6 @@
 // The meta-judge battles of the battled response: the ordered-verdict matrix, the battle under the
 // cursor, the Elo ranking, the judge pair and the position-bias weights.
-import type { InspectorBattle, InspectorBattles } from "../src/core/view/types.js";
+import type { InspectorBattle, InspectorBattles } from "../src/shared/view.js";
 import type { RenderContext } from "./context.js";
 import { badge, flagBadge, h, modeBadgeOf, modelText, replaceChildren, roleBadge, skipDetail, skipLine } from "./dom.js";
 import { buildMatrix, eloRanking, fmtCount, fmtFixed, fmtNum, verdictOf, type BattleMatrix, type Verdict } from "./model.js";

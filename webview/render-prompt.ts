@@ -1,5 +1,5 @@
 // The page head, the prompt, and why the actor pair is what it is.
-import type { InspectorResponse } from "../src/core/view/types.js";
+import type { InspectorResponse } from "../src/shared/view.js";
 import type { RenderContext } from "./context.js";
 import { badge, h, modelText, roleBadge, skipDetail, skipLine } from "./dom.js";
 import { fmtCount, fmtNum, tierBounds, tierCandidates } from "./model.js";

@@ -1,5 +1,5 @@
 // The responses side by side, each above its judgements; the parsed score is marked inside the text.
-import type { InspectorJudgement, InspectorResponse } from "../src/core/view/types.js";
+import type { InspectorJudgement, InspectorResponse } from "../src/shared/view.js";
 import type { RenderContext } from "./context.js";
 import { badge, flagBadge, h, modeBadgeOf, modelText, replaceChildren, roleBadge } from "./dom.js";
 import { fmtCount, fmtFixed, fmtNum } from "./model.js";

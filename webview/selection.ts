@@ -1,6 +1,6 @@
 // One selection across responses, judgements and battles. Each area keeps a single tab stop (roving
 // tabindex), so Tab jumps between areas and the arrow keys or j/k move inside and across them.
-import type { TargetKind } from "../src/core/view/types.js";
+import type { TargetKind } from "../src/shared/view.js";
 import { move, type Area, type Move, type NavItem } from "./model.js";
 
 export interface Selectable {

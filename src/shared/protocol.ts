@@ -1,6 +1,6 @@
 // The one contract between the extension host and the inspector webview. Both bundles import it;
 // nothing else crosses the boundary. Requests carry ids; the host sends nothing before `ready`.
-import type { AnnotationLabel, InspectorData, TargetKind } from "../core/view/types.js";
+import type { AnnotationLabel, InspectorData, TargetKind } from "./view.js";
 
 /** What the webview persists with setState and the panel serializer restores after a reload. */
 export interface InspectorState {

@@ -1,6 +1,11 @@
 // What the workbench shows of an iteration: plain data, shared by the tree, the inspector (through
 // the webview protocol) and the inline record hints. Produced by IterationModel from the indexes.
-import type { StageName, StageState, VerdictMode } from "../schema.js";
+// It lives in src/shared so the browser bundle can use it without reaching into src/core; the
+// unions below mirror src/core/schema.ts, and src/core/view/types.ts fails to compile if they drift.
+
+export type StageName = "generate" | "judge" | "metajudge" | "pairs" | "export";
+export type StageState = "pending" | "running" | "done" | "failed" | "cancelled";
+export type VerdictMode = "text" | "json_schema";
 
 export type AnnotationLabel = "suspicious" | "confirmed" | "cleared";
 export type TargetKind = "response" | "judgement" | "meta_judgement";

@@ -16,3 +16,29 @@ test("the linter rejects a vscode import under src/core and allows it in src/ext
   const [up] = await eslint.lintText('import { main } from "../cli/main";\nexport const y = main;\n', { filePath: path.join(root, "src/core/probe.ts") });
   assert.ok(up!.messages.some((m) => m.ruleId === "no-restricted-imports"));
 });
+
+test("the webview may import only src/shared, its own files and its browser packages", async () => {
+  const eslint = new ESLint({ cwd: root });
+  const lint = async (code: string) => {
+    const [r] = await eslint.lintText(code, { filePath: path.join(root, "webview/probe.ts") });
+    return r!.messages.filter((m) => m.ruleId === "no-restricted-imports");
+  };
+  for (const bad of ['import "vscode";', 'import "node:fs";', 'import "../src/core/view/types.js";', 'import "../src/extension/services.js";', 'import "../src/cli/main.js";']) {
+    assert.equal((await lint(bad + "\n")).length, 1, bad);
+  }
+  for (const good of ['import "../src/shared/protocol.js";', 'import "./model.js";', 'import "@vscode-elements/elements/dist/vscode-badge/index.js";', 'import "./inspector.css";']) {
+    assert.deepEqual(await lint(good + "\n"), [], good);
+  }
+});
+
+test("src/shared imports nothing but its own files", async () => {
+  const eslint = new ESLint({ cwd: root });
+  const lint = async (code: string) => {
+    const [r] = await eslint.lintText(code, { filePath: path.join(root, "src/shared/probe.ts") });
+    return r!.messages.filter((m) => m.ruleId === "no-restricted-imports");
+  };
+  for (const bad of ['import type { Config } from "../core/schema.js";', 'import "vscode";', 'import "node:path";', 'import "zod";']) {
+    assert.equal((await lint(bad + "\n")).length, 1, bad);
+  }
+  assert.deepEqual(await lint('import type { InspectorData } from "./view.js";\n'), []);
+});
