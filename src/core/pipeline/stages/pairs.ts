@@ -6,12 +6,13 @@
 // numbers under their response instead of as strings: the same decisions, without a million strings
 // and hash-set entries for the garbage collector to carry. Any other id is kept as it is, and the
 // two kinds are checked against each other, so hand-written ids behave exactly as before.
-import type { ActorPair, IterationSettings, JudgePair } from "../../schema.js";
-import { selectActorPair, selectJudgePair, type Battle } from "../../select.js";
+import { FILES, type ActorPair, type IterationSettings, type JudgePair } from "../../schema.js";
+import { pickBattleResponse, selectActorPair, selectJudgePair, type Battle } from "../../select.js";
 import { isCancelled } from "../../errors.js";
 import { suspiciousIds } from "../../store/annotations.js";
 import { IterationStore } from "../../store/iteration.js";
-import { toJsonl, writeFileAtomic } from "../../store/jsonl.js";
+import { toJsonl } from "../../store/jsonl.js";
+import { PAIRS_COMMIT, writeFilesTogether } from "../../store/commit.js";
 import { charLength, forEachBattle, forEachJudgement, loadResponses } from "../../store/records.js";
 
 export interface PairsResult {
@@ -226,6 +227,8 @@ export async function computePairs(iterDir: string, settings: Pick<IterationSett
   if (battleError !== undefined) throw battleError;
 
   const byPrompt = new Map<string, { id: string; index: number; score: number | null; length: number }[]>();
+  // Battled responses per prompt, in file order so that equal indexes fall to the first line.
+  const battledByPrompt = new Map<string, { id: string; index: number; scores: (number | null)[] }[]>();
   const seenR = new Set<string>();
   for (const r of responses) {
     if (seenR.has(r.id)) continue;
@@ -240,6 +243,12 @@ export async function computePairs(iterDir: string, settings: Pick<IterationSett
     const list = byPrompt.get(r.prompt_id);
     if (list) list.push(cand);
     else byPrompt.set(r.prompt_id, [cand]);
+    if (group.rows !== null) {
+      const scores = group.rows.map((row) => row.score);
+      const battledList = battledByPrompt.get(r.prompt_id);
+      if (battledList) battledList.push({ id: r.id, index: r.index, scores });
+      else battledByPrompt.set(r.prompt_id, [{ id: r.id, index: r.index, scores }]);
+    }
   }
 
   const actor: ActorPair[] = [];
@@ -249,10 +258,18 @@ export async function computePairs(iterDir: string, settings: Pick<IterationSett
     else bump(`actor_skip_${res.skip}`);
   }
 
+  // One judge pair per prompt, as the method makes: from the battled response whose valid, unflagged
+  // scores vary most, and only from battles between its valid, unflagged judgements.
   const judge: JudgePair[] = [];
-  for (const [responseId, fought] of battled) {
-    const group = byResponse.get(responseId);
-    const rows = group?.rows ?? [];
+  const groupOfBattles = new Map(battled);
+  for (const [promptId, cands] of battledByPrompt) {
+    const responseId = pickBattleResponse(cands);
+    if (responseId === null) {
+      bump("judge_skip_no-score-variance");
+      continue;
+    }
+    const fought = groupOfBattles.get(responseId)!;
+    const rows = (byResponse.get(responseId)?.rows ?? []).filter((row) => row.score !== null);
     // Back to ids, reusing the judgements' own strings where the number names one of them.
     const idOf = new Map<number, string>();
     for (const row of rows) {
@@ -265,7 +282,7 @@ export async function computePairs(iterDir: string, settings: Pick<IterationSett
       const pair = p >> 2;
       verdicts.push({ first_id: id(Math.floor(pair / LIMIT)), second_id: id(pair % LIMIT), winner: VERDICTS[p & 3]! });
     }
-    const res = selectJudgePair(group?.promptId ?? "", responseId, rows, verdicts, settings.judgement_length_cap);
+    const res = selectJudgePair(promptId, responseId, rows, verdicts, settings.judgement_length_cap);
     if ("pair" in res) judge.push(res.pair);
     else bump(`judge_skip_${res.skip}`);
   }
@@ -279,8 +296,10 @@ export async function computePairs(iterDir: string, settings: Pick<IterationSett
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Both pair files as one step: a kill between them never leaves one from this run and one from the last. */
 export function writePairs(iterDir: string, result: PairsResult): void {
-  const store = new IterationStore(iterDir);
-  writeFileAtomic(store.file("actorPairs"), toJsonl(result.actor));
-  writeFileAtomic(store.file("judgePairs"), toJsonl(result.judge));
+  writeFilesTogether(iterDir, PAIRS_COMMIT, [
+    { target: FILES.actorPairs, data: toJsonl(result.actor) },
+    { target: FILES.judgePairs, data: toJsonl(result.judge) },
+  ]);
 }
