@@ -1,6 +1,10 @@
 // Typed readers for the three record files. They check the contract's required fields by hand (a
 // schema library per line would cost more than the parse itself on a million records) and keep only
 // what the caller asks for, so a paper-scale iteration fits in memory.
+//
+// A line repeating an id already read (a record appended twice by hand, a bad merge, two runs on one
+// folder) changes nothing: the loaders keep the first record of an id, as `metajudge pairs` and the
+// workbench do, and tell `onRepeat` about the others so a stage can say so.
 import { MetajudgeError } from "../errors.js";
 import { readJsonl } from "./jsonl.js";
 
@@ -47,14 +51,24 @@ export interface ResponseRow {
   text?: string;
 }
 
-export async function loadResponses(file: string, keepText: boolean, signal?: AbortSignal): Promise<ResponseRow[]> {
+/** Told of each line whose id an earlier line of the same file already holds (that line is skipped). */
+export type OnRepeat = (id: string, line: number) => void;
+
+export async function loadResponses(file: string, keepText: boolean, signal?: AbortSignal, onRepeat?: OnRepeat): Promise<ResponseRow[]> {
   const rows: ResponseRow[] = [];
+  const seen = new Set<string>();
   await readJsonl(
     file,
     (v, line) => {
       const r = obj(v, file, line);
       const text = str(r, "text", file, line);
-      const row: ResponseRow = { id: str(r, "id", file, line), prompt_id: str(r, "prompt_id", file, line), index: int(r, "index", file, line), length: charLength(text) };
+      const id = str(r, "id", file, line);
+      if (seen.has(id)) {
+        onRepeat?.(id, line);
+        return;
+      }
+      seen.add(id);
+      const row: ResponseRow = { id, prompt_id: str(r, "prompt_id", file, line), index: int(r, "index", file, line), length: charLength(text) };
       if (keepText) row.text = text;
       rows.push(row);
     },
@@ -83,8 +97,12 @@ export interface JudgementLine {
   text: string;
 }
 
-/** Streams the judgement file through `fn` without keeping rows: a paper-scale iteration has 385,000. */
-export async function forEachJudgement(file: string, fn: (j: JudgementLine) => void, signal?: AbortSignal): Promise<void> {
+/**
+ * Streams the judgement file through `fn` without keeping rows: a paper-scale iteration has 385,000.
+ * Every line comes through, repeats included (`line` says where): a caller keeps the first of an id
+ * in whatever form is cheapest for it (pairs.ts keeps numbers, not strings).
+ */
+export async function forEachJudgement(file: string, fn: (j: JudgementLine, line: number) => void, signal?: AbortSignal): Promise<void> {
   await readJsonl(
     file,
     (v, line) => {
@@ -100,7 +118,7 @@ export async function forEachJudgement(file: string, fn: (j: JudgementLine) => v
         index: int(r, "index", file, line),
         score,
         text,
-      });
+      }, line);
     },
     { signal },
   );
@@ -111,11 +129,18 @@ export async function loadJudgements(
   file: string,
   keepText: boolean | ReadonlySet<string>,
   signal?: AbortSignal,
+  onRepeat?: OnRepeat,
 ): Promise<JudgementRow[]> {
   const rows: JudgementRow[] = [];
+  const seen = new Set<string>();
   await forEachJudgement(
     file,
-    (j) => {
+    (j, line) => {
+      if (seen.has(j.id)) {
+        onRepeat?.(j.id, line);
+        return;
+      }
+      seen.add(j.id);
       const row: JudgementRow = { id: j.id, prompt_id: j.prompt_id, response_id: j.response_id, index: j.index, score: j.score, length: charLength(j.text) };
       if (keepText === true || (keepText !== false && keepText.has(j.id))) row.text = j.text;
       rows.push(row);
@@ -134,7 +159,8 @@ export interface BattleRow {
   winner: "first" | "second" | null;
 }
 
-export async function forEachBattle(file: string, fn: (b: BattleRow) => void, signal?: AbortSignal): Promise<void> {
+/** Streams the battle file through `fn`, repeats included, as forEachJudgement does. */
+export async function forEachBattle(file: string, fn: (b: BattleRow, line: number) => void, signal?: AbortSignal): Promise<void> {
   await readJsonl(
     file,
     (v, line) => {
@@ -149,7 +175,7 @@ export async function forEachBattle(file: string, fn: (b: BattleRow) => void, si
         first_id: str(r, "first_id", file, line),
         second_id: str(r, "second_id", file, line),
         winner: w,
-      });
+      }, line);
     },
     { signal },
   );

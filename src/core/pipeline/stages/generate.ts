@@ -5,6 +5,7 @@ import type { ResponseRecord } from "../../schema.js";
 import { loadResponses } from "../../store/records.js";
 import type { RunContext } from "../context.js";
 import { deriveSeed, responseId } from "../ids.js";
+import { repeatWarning } from "./repeats.js";
 import { samplingBody, type LlmPlan, type LlmTask } from "../llm-stage.js";
 
 export async function planGenerate(ctx: RunContext): Promise<LlmPlan> {
@@ -12,7 +13,10 @@ export async function planGenerate(ctx: RunContext): Promise<LlmPlan> {
   const base = ctx.config.roles.actor.sampling.seed;
   const have = new Map<string, Set<number>>();
   let done = 0;
-  for (const r of await loadResponses(ctx.store.file("responses"), false, ctx.signal)) {
+  const repeats = repeatWarning(ctx, ctx.store.file("responses"));
+  const rows = await loadResponses(ctx.store.file("responses"), false, ctx.signal, repeats.onRepeat);
+  repeats.flush();
+  for (const r of rows) {
     let s = have.get(r.prompt_id);
     if (!s) have.set(r.prompt_id, (s = new Set()));
     if (r.index < k && !s.has(r.index)) {

@@ -7,6 +7,7 @@ import { groupBy, loadJudgements, loadResponses, type ResponseRow } from "../../
 import type { RunContext } from "../context.js";
 import { deriveSeed, judgementId } from "../ids.js";
 import { cutNote, samplingBody, type LlmPlan, type LlmTask } from "../llm-stage.js";
+import { repeatWarning } from "./repeats.js";
 
 /** Responses to judge: per prompt, in index order, the first of each distinct text. */
 export function distinctResponses(rows: readonly ResponseRow[]): { keep: ResponseRow[]; duplicates: number } {
@@ -33,12 +34,17 @@ export async function planJudge(ctx: RunContext): Promise<LlmPlan> {
   const base = ctx.config.roles.judge.sampling.seed;
   const mode = ctx.config.roles.judge.mode;
   const promptText = new Map(ctx.prompts.prompts.map((p) => [p.id, p.prompt]));
-  const { keep, duplicates } = distinctResponses(await loadResponses(ctx.store.file("responses"), true, ctx.signal));
+  const responseRepeats = repeatWarning(ctx, ctx.store.file("responses"));
+  const { keep, duplicates } = distinctResponses(await loadResponses(ctx.store.file("responses"), true, ctx.signal, responseRepeats.onRepeat));
+  responseRepeats.flush();
   const counts = { duplicates_skipped: duplicates, parse_failures: 0, scored: 0 };
 
   const have = new Map<string, Set<number>>();
   let done = 0;
-  for (const j of await loadJudgements(ctx.store.file("judgements"), false, ctx.signal)) {
+  const judgementRepeats = repeatWarning(ctx, ctx.store.file("judgements"));
+  const judged = await loadJudgements(ctx.store.file("judgements"), false, ctx.signal, judgementRepeats.onRepeat);
+  judgementRepeats.flush();
+  for (const j of judged) {
     let s = have.get(j.response_id);
     if (!s) have.set(j.response_id, (s = new Set()));
     if (j.index < n && !s.has(j.index)) {

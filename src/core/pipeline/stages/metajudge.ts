@@ -8,6 +8,7 @@ import { renderTemplate } from "../../templates.js";
 import type { RunContext } from "../context.js";
 import { battleId, deriveSeed } from "../ids.js";
 import { cutNote, samplingBody, type LlmPlan, type LlmTask } from "../llm-stage.js";
+import { repeatWarning } from "./repeats.js";
 
 interface Battle {
   promptId: string;
@@ -40,12 +41,16 @@ export async function planMetajudge(ctx: RunContext): Promise<LlmPlan> {
   const base = ctx.config.roles.meta_judge.sampling.seed;
   const mode = ctx.config.roles.meta_judge.mode;
   const promptText = new Map(ctx.prompts.prompts.map((p) => [p.id, p.prompt]));
+  // Every loader keeps the first record of an id, so a line written twice cannot battle a judgement
+  // against itself or plan a battle twice.
   const responses = await loadResponses(ctx.store.file("responses"), true, ctx.signal);
   const responseById = new Map(responses.map((r) => [r.id, r]));
   const index = new Map(responses.map((r) => [r.id, r.index]));
 
   // First pass without texts: choosing the battled responses needs only scores.
-  const { battles, skipped } = planBattles(await loadJudgements(ctx.store.file("judgements"), false, ctx.signal), index);
+  const judgementRepeats = repeatWarning(ctx, ctx.store.file("judgements"));
+  const { battles, skipped } = planBattles(await loadJudgements(ctx.store.file("judgements"), false, ctx.signal, judgementRepeats.onRepeat), index);
+  judgementRepeats.flush();
   const need = new Set<string>();
   for (const b of battles) need.add(b.first.id).add(b.second.id);
   const texts = new Map<string, string>();
@@ -53,16 +58,21 @@ export async function planMetajudge(ctx: RunContext): Promise<LlmPlan> {
 
   const have = new Set<string>();
   const counts = { prompts_without_battle: skipped, decisive: 0, no_verdict: 0 };
+  const battleRepeats = repeatWarning(ctx, ctx.store.file("metaJudgements"));
   await forEachBattle(
     ctx.store.file("metaJudgements"),
-    (b) => {
-      if (have.has(b.id)) return;
+    (b, line) => {
+      if (have.has(b.id)) {
+        battleRepeats.onRepeat(b.id, line);
+        return;
+      }
       have.add(b.id);
       if (b.winner === null) counts.no_verdict++;
       else counts.decisive++;
     },
     ctx.signal,
   );
+  battleRepeats.flush();
 
   const tasks: LlmTask[] = [];
   let done = 0;
