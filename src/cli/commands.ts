@@ -35,6 +35,8 @@ export interface RunArgs {
   allowChangedInputs: boolean;
 }
 
+  /** Aborted when the output's reader has gone: the run stops as if cancelled. */
+  stop?: AbortSignal;
 export async function cmdRun(a: RunArgs): Promise<number> {
   const stages = a.stage ? [a.stage] : a.until ? stagesUntil(a.until) : [...STAGES];
   const print = a.json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr);
@@ -51,6 +53,9 @@ export async function cmdRun(a: RunArgs): Promise<number> {
   process.on("SIGTERM", onSignal);
   try {
     await runIteration({
+  const onStop = (): void => ctl.abort(new MetajudgeError("cancelled", "cancelled"));
+  if (a.stop?.aborted) onStop();
+  a.stop?.addEventListener("abort", onStop);
       experimentDir: a.dir,
       iteration: a.iteration,
       stages,
@@ -63,6 +68,7 @@ export async function cmdRun(a: RunArgs): Promise<number> {
     process.off("SIGTERM", onSignal);
   }
   return 0;
+    a.stop?.removeEventListener("abort", onStop);
 }
 
 export async function cmdStatus(dir: string, json: boolean): Promise<number> {

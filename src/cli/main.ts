@@ -1,5 +1,5 @@
 // `metajudge`: the command line over src/core. Exit 0 on success, 1 on failure with a one-line
-// reason, 2 on bad usage, 130 when interrupted.
+// reason, 2 on bad usage, 130 when interrupted, 141 (silently) when the reader of its output went away.
 import { parseArgs } from "node:util";
 import { formatWhere, isCancelled, MetajudgeError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
@@ -7,6 +7,7 @@ import { GENERATION_MODES, STAGES, type GenerationMode, type StageName } from ".
 import { cmdBatch, cmdExport, cmdInit, cmdPairs, cmdRun, cmdStatus, cmdValidate } from "./commands.js";
 import { cmdHosts, cmdHostsCheck, cmdJobs, cmdJobVerb, cmdLaunchGenerate, cmdLaunchTrain, type RemoteOptions } from "./remote.js";
 import { serveLocal } from "./serve-local.js";
+import { EXIT_OUTPUT_CLOSED, guardTerminal, type Terminal } from "./output.js";
 
 const USAGE = `metajudge ${VERSION}: Meta-Rewarding iterations against any OpenAI-compatible endpoint
 
@@ -55,7 +56,7 @@ function stageArg(v: string | undefined, flag: string): StageName | undefined {
   return v as StageName;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], terminal?: Terminal): Promise<number> {
   // Its options (--port, --seed, …) are its own; it parses them itself.
   if (argv[0] === "serve-local") return serveLocal(argv.slice(1));
   const { values, positionals } = parseArgs({
@@ -102,7 +103,13 @@ export async function main(argv: string[]): Promise<number> {
       const stage = stageArg(values.stage, "--stage");
       const until = stageArg(values.until, "--until");
       if (stage && until) throw new UsageError("give --stage or --until, not both");
-      return cmdRun({ dir, iteration: t, stage, until, json, allowChangedInputs: values["allow-changed-inputs"] ?? false });
+      // A run stops as a cancellation when its reader goes away: the stage is recorded, the records kept.
+      const release = terminal?.claim();
+      try {
+        return await cmdRun({ dir, iteration: t, stage, until, json, allowChangedInputs: values["allow-changed-inputs"] ?? false, stop: terminal?.closed });
+      } finally {
+        release?.();
+      }
     }
     case "status":
       return cmdStatus(needTarget("experiment-dir"), json);
@@ -181,7 +188,8 @@ function remoteCommand(command: "hosts" | "launch" | "jobs", first: string | und
   return cmdLaunchGenerate(dir, t, values.host, mode as GenerationMode | undefined, o);
 }
 
-function report(err: unknown, json: boolean): number {
+function report(err: unknown, json: boolean, terminal?: Terminal): number {
+  if (terminal?.closed.aborted) return EXIT_OUTPUT_CLOSED;
   if (err instanceof UsageError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
     process.stderr.write(`metajudge: ${err.message}\nrun \`metajudge --help\` for usage\n`);
     return 2;
@@ -199,12 +207,13 @@ function report(err: unknown, json: boolean): number {
 
 if (require.main === module) {
   const json = process.argv.includes("--json");
-  main(process.argv.slice(2)).then(
+  const terminal = guardTerminal();
+  main(process.argv.slice(2), terminal).then(
     (code) => {
-      process.exitCode = code;
+      process.exitCode = terminal.closed.aborted ? EXIT_OUTPUT_CLOSED : code;
     },
     (err: unknown) => {
-      process.exitCode = report(err, json);
+      process.exitCode = report(err, json, terminal);
     },
   );
 }

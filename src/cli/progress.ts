@@ -1,5 +1,7 @@
 // How progress looks: JSON lines for programs, a live bar on a terminal, plain lines otherwise.
 import type { ProgressEvent } from "../core/pipeline/events.js";
+import { printable } from "../core/printable.js";
+import { writeControl } from "./output.js";
 
 export type Printer = (e: ProgressEvent) => void;
 
@@ -22,13 +24,13 @@ export function humanPrinter(err: NodeJS.WriteStream): Printer {
   let barShown = false;
   let startDone = 0;
   const clearBar = (): void => {
-    if (tty && barShown) err.write("\r\x1b[2K");
+    if (tty && barShown) writeControl(err, "\r\x1b[2K");
     barShown = false;
   };
   return (e) => {
     switch (e.type) {
       case "run-start":
-        err.write(`iteration ${e.iteration} of ${e.experiment}: ${e.stages.join(" → ")}\n`);
+        err.write(printable(`iteration ${e.iteration} of ${e.experiment}: ${e.stages.join(" → ")}\n`));
         break;
       case "stage-start":
         startDone = e.done;
@@ -43,7 +45,7 @@ export function humanPrinter(err: NodeJS.WriteStream): Printer {
         const rate = e.elapsedMs > 0 ? ((e.done - startDone) * 1000) / e.elapsedMs : 0;
         const eta = rate > 0 ? duration(((e.total - e.done) / rate) * 1000) : "?";
         const line = `${e.stage.padEnd(9)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${fmt(e.done)}/${fmt(e.total)} ${(frac * 100).toFixed(1)}%  ${rate.toFixed(1)}/s  in flight ${e.inFlight}  ${fmt(e.completionTokens)} tok  ETA ${eta}`;
-        err.write(`\r\x1b[2K${line.slice(0, (err.columns || 120) - 1)}`);
+        writeControl(err, `\r\x1b[2K${printable(line.slice(0, (err.columns || 120) - 1))}`);
         barShown = true;
         break;
       }
@@ -60,7 +62,7 @@ export function humanPrinter(err: NodeJS.WriteStream): Printer {
         break;
       case "warning":
         clearBar();
-        err.write(`warning: ${e.message}\n`);
+        err.write(`warning: ${printable(e.message)}\n`);
         break;
       case "run-end":
         clearBar();

@@ -4,6 +4,7 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
+import { printable } from "../core/printable.js";
 
 /** Anything that looks like a key or a bearer token is masked before it reaches a log. */
 const SECRET_PATTERNS: RegExp[] = [
@@ -30,7 +31,8 @@ export class Logger implements vscode.Disposable {
     if (value) this.secrets.add(value);
   }
   private clean(component: string, message: string): string {
-    return `[${component}] ${redact(message, [...this.secrets])}`;
+    // Messages carry what servers and hosts wrote: their escape sequences and bidi overrides are shown, not obeyed.
+    return `[${component}] ${printable(redact(message, [...this.secrets]))}`;
   }
   info(component: string, message: string): void {
     this.channel.info(this.clean(component, message));
