@@ -1,8 +1,8 @@
 // Loading metajudge.json: JSON errors and schema errors both come back as file:line:col, because a
-// researcher fixes them in an editor, not by reading a JSON path.
+// researcher fixes them in an editor, not by reading a JSON path. Comments are welcome (JSONC).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { findNodeAtLocation, parseTree, type ParseError, printParseErrorCode, type Node } from "jsonc-parser";
+import { findNodeAtLocation, getNodeValue, parseTree, type ParseError, printParseErrorCode, type Node, visit } from "jsonc-parser";
 import { ConfigSchema, type Config, type Endpoint, type IterationSettings, type Role } from "./schema.js";
 import { MetajudgeError, formatWhere, type Where } from "./errors.js";
 
@@ -23,15 +23,28 @@ export function lineColumn(text: string, offset: number): { line: number; column
   return { line, column: offset - lastNl };
 }
 
-/** Validates config text; returns the parsed config or every problem found, each with a position. */
-export function checkConfigText(text: string, file: string): { config?: Config; problems: ConfigProblem[] } {
+/**
+ * Validates config text; returns the parsed config or every problem found, each with a position.
+ * The file is read as VS Code reads its own settings: JSON with comments and trailing commas, a
+ * leading BOM ignored. Duplicate keys are refused, because JSON silently keeps only the last one.
+ */
+export function checkConfigText(source: string, file: string): { config?: Config; problems: ConfigProblem[] } {
+  // Editors do not count a BOM as a column, so positions are computed without it.
+  const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
   const errors: ParseError[] = [];
-  const tree = parseTree(text, errors, { allowTrailingComma: false, disallowComments: true });
+  const tree = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
   if (errors.length > 0 || !tree) {
     const problems = errors.map((e) => ({ file, ...lineColumn(text, e.offset), message: `JSON syntax: ${printParseErrorCode(e.error)}` }));
     return { problems: problems.length ? problems : [{ file, line: 1, column: 1, message: "empty file" }] };
   }
-  const raw: unknown = JSON.parse(text);
+  const duplicates = duplicateKeys(text).map((d) => ({
+    file,
+    ...lineColumn(text, d.offset),
+    message: `${d.path.join(".")}: duplicate key (first on line ${lineColumn(text, d.firstOffset).line}); JSON keeps only the last one, so remove one of them`,
+  }));
+  if (duplicates.length > 0) return { problems: duplicates };
+  // Through JSON.parse so every object is a plain one, as the rest of the code expects.
+  const raw: unknown = JSON.parse(JSON.stringify(getNodeValue(tree)));
   const result = ConfigSchema.safeParse(raw);
   if (result.success) return { config: result.data, problems: [] };
   const problems = result.error.issues.map((issue) => {
@@ -43,6 +56,28 @@ export function checkConfigText(text: string, file: string): { config?: Config; 
     return { file, ...pos, message: `${at}: ${issue.message}` };
   });
   return { problems };
+}
+
+/** Every key written twice in the same object: where the second one is, and where the first was. */
+function duplicateKeys(text: string): { path: (string | number)[]; offset: number; firstOffset: number }[] {
+  const found: { path: (string | number)[]; offset: number; firstOffset: number }[] = [];
+  const objects: Map<string, number>[] = [];
+  visit(
+    text,
+    {
+      onObjectBegin: () => void objects.push(new Map()),
+      onObjectEnd: () => void objects.pop(),
+      onObjectProperty: (key, offset, _length, _line, _col, pathSupplier) => {
+        const seen = objects[objects.length - 1];
+        if (!seen) return;
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, offset);
+        else found.push({ path: [...pathSupplier(), key], offset, firstOffset: first });
+      },
+    },
+    { allowTrailingComma: true, disallowComments: false },
+  );
+  return found;
 }
 
 function nearestNode(tree: Node, p: (string | number)[]): Node {

@@ -9,9 +9,28 @@ export type Role = (typeof ROLES)[number];
 export const STAGES = ["generate", "judge", "metajudge", "pairs", "export"] as const;
 export type StageName = (typeof STAGES)[number];
 
+// Only HTTP reaches a model server; a file: or javascript: URL here is a mistake or a trap.
+const urlScheme = (v: unknown): string | undefined => (typeof v === "string" ? /^([a-z][a-z0-9+.-]*:)/i.exec(v)?.[1] : undefined);
+const HttpUrlSchema = z
+  .string()
+  .regex(/^https?:\/\/[^\s/?#]+/i, {
+    abort: true,
+    error: (issue) => {
+      const scheme = urlScheme(issue.input);
+      return scheme && /^https?:$/i.test(scheme)
+        ? `needs a host after "${scheme}//", e.g. http://127.0.0.1:8000/v1`
+        : `must be an http:// or https:// URL such as http://127.0.0.1:8000/v1 (the server's OpenAI-compatible API root)${scheme ? `, not ${scheme}` : ""}`;
+    },
+  })
+  .refine((v) => URL.canParse(v), { error: "is not a valid URL; write it as http://host:port/v1" });
+
 const EndpointSchema = z
   .object({
-    base_url: z.string().url().describe("OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1"),
+    base_url: HttpUrlSchema.meta({
+      description: "OpenAI-compatible base URL (http:// or https://), e.g. http://127.0.0.1:8000/v1",
+      // VS Code shows this instead of the bare pattern.
+      patternErrorMessage: "an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1",
+    }),
     model: z.string().min(1).describe("Model name sent in each request"),
     api_key_env: z
       .string()

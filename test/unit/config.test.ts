@@ -93,3 +93,94 @@ test("prompt problems: malformed line, missing field, duplicate id, integer ids 
   fs.writeFileSync(f, '{"id":1,"prompt":"a"}\n');
   assert.equal((await checkPrompts(f)).set?.prompts[0]?.id, "1");
 });
+
+// ---- what a person saves: BOM, comments, trailing commas, duplicate keys, URLs --------------------
+
+const sampleText = (): string => JSON.stringify(defaultConfig(), null, 2);
+
+test("a UTF-8 BOM before metajudge.json is ignored, and positions stay those an editor shows", () => {
+  const { config, problems } = checkConfigText("\ufeff" + sampleText(), "m.json");
+  assert.deepEqual(problems, []);
+  assert.equal(config?.name, "my-experiment");
+  const bad = "\ufeff" + JSON.stringify({ ...defaultConfig(), concurrency: 0 }, null, 2);
+  const p = checkConfigText(bad, "m.json").problems;
+  assert.equal(p[0]!.line, bad.split("\n").findIndex((l) => l.includes('"concurrency"')) + 1);
+  assert.equal(p[0]!.column, 3);
+});
+
+test("comments and trailing commas are accepted, as in VS Code's own settings", () => {
+  const text = sampleText()
+    .replace('{\n  "$schema"', '// my experiment\n{\n  /* the schema */ "$schema"')
+    .replace('"concurrency": 16,', '"concurrency": 16, // requests in flight')
+    .replace(/\}\n\]\n\}$/, "},\n  ],\n}\n")
+    .replace(/\}(\s*\]\s*\}\s*)$/, "},$1");
+  assert.match(text, /\/\/ requests in flight/);
+  const { config, problems } = checkConfigText(text, "m.json");
+  assert.deepEqual(problems, []);
+  assert.equal(config?.concurrency, 16);
+  assert.equal(config?.iterations.length, 4);
+});
+
+test("a syntax error in JSONC still comes with line and column", () => {
+  const { problems } = checkConfigText('{\n  // fine\n  "name": "x"\n  "concurrency": 4\n}', "m.json");
+  assert.equal(problems[0]!.line, 4);
+  assert.equal(problems[0]!.column, 3);
+  assert.match(problems[0]!.message, /JSON syntax: CommaExpected/);
+});
+
+test("a duplicate key is refused at the second occurrence, with its key path", () => {
+  const text = '{\n  "name": "a",\n  "endpoint": { "base_url": "http://h/v1", "model": "m",\n    "model": "n" },\n  "name": "b"\n}\n';
+  const { config, problems } = checkConfigText(text, "m.json");
+  assert.equal(config, undefined);
+  assert.deepEqual(
+    problems.map((p) => [p.line, p.column, p.message]),
+    [
+      [4, 5, 'endpoint.model: duplicate key (first on line 3); JSON keeps only the last one, so remove one of them'],
+      [5, 3, 'name: duplicate key (first on line 2); JSON keeps only the last one, so remove one of them'],
+    ],
+  );
+});
+
+test("the same key in two different objects is not a duplicate", () => {
+  const c = defaultConfig();
+  const text = JSON.stringify({ ...c, roles: { ...c.roles, judge: { ...c.roles.judge, endpoint: { model: "j" } }, actor: { ...c.roles.actor, endpoint: { model: "a" } } } }, null, 2);
+  assert.deepEqual(checkConfigText(text, "m.json").problems, []);
+});
+
+for (const url of ["file:///etc/passwd", "ftp://h/v1", "javascript:alert(1)", "127.0.0.1:8000/v1"]) {
+  test(`an endpoint base_url of ${url} is refused where it is written`, () => {
+    const text = JSON.stringify({ ...defaultConfig(), endpoint: { base_url: url, model: "m" } }, null, 2);
+    const { config, problems } = checkConfigText(text, "m.json");
+    assert.equal(config, undefined);
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.line, text.split("\n").findIndex((l) => l.includes('"base_url"')) + 1);
+    assert.match(problems[0]!.message, /^endpoint\.base_url: .*http:\/\/ or https:\/\//);
+  });
+}
+
+test("a role's endpoint override is checked the same way", () => {
+  const c = defaultConfig();
+  const text = JSON.stringify({ ...c, roles: { ...c.roles, judge: { ...c.roles.judge, endpoint: { base_url: "file:///tmp/x" } } } }, null, 2);
+  const { problems } = checkConfigText(text, "m.json");
+  assert.match(problems[0]?.message ?? "", /^roles\.judge\.endpoint\.base_url: /);
+});
+
+test("http and https base URLs are accepted", () => {
+  for (const url of ["http://127.0.0.1:8000/v1", "https://api.openai.com/v1"]) {
+    assert.deepEqual(checkConfigText(JSON.stringify({ ...defaultConfig(), endpoint: { base_url: url, model: "m" } }), "m.json").problems, []);
+  }
+});
+
+test("loadConfig reads a file with a BOM, comments and trailing commas", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mj-cfg-"));
+  fs.writeFileSync(path.join(dir, "metajudge.json"), "\ufeff// notes\n" + sampleText().replace('"concurrency": 16,', '"concurrency": 3, /* small */'));
+  assert.equal(loadConfig(dir).concurrency, 3);
+});
+
+test("a BOM before prompts.jsonl is ignored", async () => {
+  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mj-p-")), "prompts.jsonl");
+  fs.writeFileSync(f, '\ufeff{"id":"a","prompt":"x"}\r\n{"id":"b","prompt":"y"}\r\n');
+  const { set, problems } = await checkPrompts(f);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(set?.prompts.map((p) => p.id), ["a", "b"]);
+});

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { setIterationModels } from "../../src/core/remote/launch/next-model.js";
 import { MetajudgeError } from "../../src/core/errors.js";
+import { checkConfigText } from "../../src/core/config.js";
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -39,6 +40,36 @@ describe("setIterationModels", () => {
     const out = read(d);
     assert.ok(out.startsWith('{\n  "iterations": [\n    { "rho": 0 },\n'));
     assert.deepEqual((JSON.parse(out) as { iterations: unknown[] }).iterations[1], { rho: 0.4, judgement_length_cap: 1000, models: M });
+  });
+
+  it("keeps comments, trailing commas and a BOM byte for byte around the one value it changes", () => {
+    const head = '\ufeff// experiment of 3 June: judge rubric v2\n{\n  "name": "x", // short name\n  /* iterations: rho from the paper */\n  "iterations": [\n    { "rho": 0 }, // seed\n    {\n      "rho": 0.32,\n      // filled in by training\n      "models": { "actor": "old" },\n    },\n';
+    const tail = '  ],\n  "concurrency": 4, // keep low\n}\n';
+    const d = withConfig(head + tail);
+    setIterationModels(d, 2, M);
+    const out = read(d);
+    assert.ok(out.startsWith(head.slice(0, head.indexOf('"models"'))), out);
+    assert.ok(out.endsWith(',\n    },\n' + tail), out);
+    assert.match(out, /"models": \{\s*"actor": "\/ckpt",\s*"judge": "\/ckpt",\s*"meta_judge": "\/ckpt"\s*\}/);
+    setIterationModels(d, 3, M);
+    const again = read(d);
+    assert.ok(again.startsWith(head.slice(0, head.indexOf('"models"'))), again);
+    assert.ok(again.endsWith('  ],\n  "concurrency": 4, // keep low\n}\n'), again);
+    const cfg = checkConfigText(again.replace(/^\ufeff/, ""), "m.json");
+    assert.equal(cfg.problems.filter((p) => /syntax|duplicate/.test(p.message)).length, 0, JSON.stringify(cfg.problems));
+  });
+
+  it("appends below a line comment that ends the last entry, not inside it", () => {
+    for (const [last, expected, tail] of [
+      ['    { "rho": 0 } // seed\n', '    { "rho": 0 }, // seed\n    {\n', '}\n  ]\n}\n'],
+      ['    { "rho": 0 }, // seed\n', '    { "rho": 0 }, // seed\n    {\n', '},\n  ]\n}\n'],
+    ] as const) {
+      const d = withConfig('{\n  "iterations": [\n' + last + '  ]\n}\n');
+      setIterationModels(d, 2, M);
+      const out = read(d);
+      assert.ok(out.startsWith('{\n  "iterations": [\n' + expected), out);
+      assert.ok(out.endsWith(tail), out);
+    }
   });
 
   it("refuses a gap in the iterations list", () => {

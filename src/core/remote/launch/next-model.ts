@@ -53,6 +53,12 @@ function appendEntry(text: string, entry: unknown, f: { insertSpaces: boolean; t
   const unit = f.insertSpaces ? " ".repeat(f.tabSize) : "\t";
   const body = JSON.stringify(entry, null, unit).split("\n").join(f.eol + indent);
   const at = last.offset + last.length;
+  // A line comment after the last entry belongs to it: the new entry goes on the line below.
+  const comment = /^([ \t]*)(,?)([ \t]*\/\/[^\r\n]*)/.exec(text.slice(at));
+  if (comment) {
+    const [whole, space, comma, rest] = comment as unknown as [string, string, string, string];
+    return `${text.slice(0, at)},${space}${rest}${f.eol}${indent}${body}${comma}${text.slice(at + whole.length)}`;
+  }
   return `${text.slice(0, at)},${f.eol}${indent}${body}${text.slice(at)}`;
 }
 
