@@ -287,6 +287,8 @@ export class IterationIndex {
   }
 
   private line(table: RecordTable, scanner: LineScanner, f: Fields, buf: Buffer, start: number, end: number, base: number, line: number, utf8: boolean): void {
+    // A BOM a person's editor saved before the first line: the record (and its offset) starts after it.
+    if (base + start === 0 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
     let stop = end;
     if (stop > start && buf[stop - 1] === 0x0d) stop--; // CRLF files written elsewhere
     if (stop === start) return;

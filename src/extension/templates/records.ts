@@ -30,7 +30,7 @@ export async function scanJsonl(file: string, visit: (row: Row) => boolean | voi
       if (line.trim() === "") continue;
       let value: unknown;
       try {
-        value = JSON.parse(line);
+        value = JSON.parse(line.charCodeAt(0) === 0xfeff ? line.slice(1) : line); // a BOM a person's editor saved
       } catch {
         continue;
       }
