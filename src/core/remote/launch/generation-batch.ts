@@ -14,7 +14,7 @@ import type { Role } from "../../schema.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
 import { quote } from "../shell.js";
 import type { LaunchHost } from "./host.js";
-import type { LaunchContext } from "./index.js";
+import type { LaunchContext } from "./types.js";
 import { emitJob, followToEnd, jobFailure, staged, startJob } from "./job.js";
 import { renderCommand } from "./template.js";
 

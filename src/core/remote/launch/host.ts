@@ -4,7 +4,7 @@ import { MetajudgeError } from "../../errors.js";
 import { RemoteSettingsSchema, type Config, type HostProfile, type RemoteSettings } from "../../schema.js";
 import { openExecutor, resolveHost } from "../hosts.js";
 import type { Executor, RemoteShell } from "../types.js";
-import type { LaunchContext } from "./index.js";
+import type { LaunchContext } from "./types.js";
 
 export interface LaunchHost {
   name: string;

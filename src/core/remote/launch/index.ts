@@ -8,32 +8,15 @@ import type { ProgressEvent } from "../../pipeline/events.js";
 import { runIteration } from "../../pipeline/run.js";
 import type { GenerationMode, Role } from "../../schema.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
-import { TERMINAL_STATES, type HostDeps } from "../types.js";
+import { TERMINAL_STATES } from "../types.js";
 import { finalizeBatch, runBatchStages } from "./generation-batch.js";
 import { runServe, servedModel } from "./generation-serve.js";
 import { hostName, loadLaunchConfig, openLaunchHost, type LaunchHost } from "./host.js";
 import { emitJob, followToEnd, startJob } from "./job.js";
 import { finalizeTraining, followTraining, startTraining } from "./training.js";
+import type { LaunchContext } from "./types.js";
 
-export type RemoteEvent =
-  | { type: "job"; job: JobRecord } // created or changed state
-  | { type: "log"; jobId: string; text: string } // new log text
-  | { type: "transfer"; direction: "up" | "down"; file: string; done: number; total: number }
-  | { type: "metrics"; jobId: string; step: number; metrics: Record<string, number> }
-  | { type: "note"; message: string };
-
-export interface LaunchContext {
-  experimentDir: string;
-  deps: HostDeps;
-  /** Host profiles from the editor's metajudge.hosts setting; the experiment's own hosts override them by name. */
-  settingsHosts?: Record<string, unknown>;
-  signal?: AbortSignal;
-  onEvent?(e: RemoteEvent): void;
-  /** Pipeline progress of the stages run here (serve mode's stages, pairs and export). */
-  onProgress?(e: ProgressEvent): void;
-  /** How often job status and logs are polled; default 2000. */
-  pollMs?: number;
-}
+export type { LaunchContext, RemoteEvent } from "./types.js";
 
 const ROLES: readonly Role[] = ["actor", "judge", "meta_judge"];
 

@@ -12,7 +12,7 @@ import { quote } from "../shell.js";
 import { TERMINAL_STATES } from "../types.js";
 import type { LaunchHost } from "./host.js";
 import { profileGpus } from "./host.js";
-import type { LaunchContext } from "./index.js";
+import type { LaunchContext } from "./types.js";
 
 export interface JobInput {
   local: string;

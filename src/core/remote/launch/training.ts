@@ -9,7 +9,7 @@ import { DEFAULT_TRAIN_COMMAND, DEFAULT_TRAIN_COMMAND_MULTI_GPU, type Config, ty
 import { IterationStore, iterationDir } from "../../store/iteration.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
 import { profileGpus, type LaunchHost } from "./host.js";
-import type { LaunchContext } from "./index.js";
+import type { LaunchContext } from "./types.js";
 import { emitJob, followToEnd, jobFailure, staged, startJob } from "./job.js";
 import { setIterationModels } from "./next-model.js";
 import { renderCommand } from "./template.js";
