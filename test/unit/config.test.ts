@@ -184,3 +184,18 @@ test("a BOM before prompts.jsonl is ignored", async () => {
   assert.deepEqual(problems, []);
   assert.deepEqual(set?.prompts.map((p) => p.id), ["a", "b"]);
 });
+
+test("the README's sample configuration, comments and all, is a valid metajudge.json", () => {
+  const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+  const sample = /```jsonc\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("## Configuration")))?.[1];
+  assert.ok(sample && /\/\//.test(sample), "a commented sample under ## Configuration");
+  assert.deepEqual(checkConfigText(sample, "README.md").problems, []);
+});
+
+test("the shipped JSON Schema lets VS Code accept comments and trailing commas", () => {
+  const shipped = JSON.parse(fs.readFileSync(path.join(root, "schema", "metajudge.schema.json"), "utf8")) as Record<string, unknown>;
+  assert.equal(shipped.allowComments, true);
+  assert.equal(shipped.allowTrailingCommas, true);
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { contributes: { languages: { id: string; filenames?: string[] }[] } };
+  assert.ok(manifest.contributes.languages.some((l) => l.id === "jsonc" && l.filenames?.includes("metajudge.json")), "metajudge.json opens as JSON with comments");
+});
