@@ -15,6 +15,8 @@ import { ROLES, STAGES, type StageName } from "../core/schema.js";
 import { IterationStore } from "../core/store/iteration.js";
 import { loadTemplate, parseTemplate } from "../core/templates.js";
 import { humanPrinter, jsonPrinter } from "./progress.js";
+import { readAnnotations, unreadableAnnotationsError } from "../core/store/annotations.js";
+import { annotationWarning, checkIterationRecords, formatRecordCheck, type IterationRecordCheck } from "./record-report.js";
 
 const out = (json: boolean, value: object, human: string): void => {
   process.stdout.write(json ? JSON.stringify(value) + "\n" : human);
@@ -123,15 +125,21 @@ function recordStage(iterDir: string, stage: StageName, counts: Record<string, n
   store.writeManifest(m);
 }
 
-export async function cmdPairs(iterDir: string, json: boolean): Promise<number> {
+export async function cmdPairs(iterDir: string, json: boolean, allowUnreadableAnnotations = false): Promise<number> {
   const { experimentDir, t } = locateIteration(iterDir);
   const settings = iterationSettings(loadConfig(experimentDir), t);
   const t0 = Date.now();
   const res = await computePairs(iterDir, settings);
+  // A line that cannot be read may be a person's flag: no pairs without it unless asked.
+  if (res.annotationProblems.length > 0 && !allowUnreadableAnnotations) {
+    process.stderr.write(annotationWarning(res.annotationProblems, "the flags they may carry would be lost"));
+    throw unreadableAnnotationsError(res.annotationProblems, iterDir);
+  }
   writePairs(iterDir, res);
   recordStage(iterDir, "pairs", res.counts, (Date.now() - t0) / 1000);
   const counts = Object.entries(res.counts).map(([k, v]) => `${k} ${v}`).join(", ");
-  out(json, { type: "pairs", iteration: t, counts: res.counts }, `iteration ${t}: ${res.actor.length} actor pairs, ${res.judge.length} judge pairs (${counts})\n`);
+  process.stderr.write(annotationWarning(res.annotationProblems, "the flags they may carry were not applied to these pairs"));
+  out(json, { type: "pairs", iteration: t, counts: res.counts, annotation_problems: res.annotationProblems }, `iteration ${t}: ${res.actor.length} actor pairs, ${res.judge.length} judge pairs (${counts})\n`);
   return 0;
 }
 
@@ -151,7 +159,9 @@ export async function cmdExport(iterDir: string, json: boolean): Promise<number>
   writeDpo(iterDir, records);
   recordStage(iterDir, "export", counts, (Date.now() - t0) / 1000);
   const file = new IterationStore(iterDir).file("dpo");
-  out(json, { type: "export", iteration: t, file, counts }, `wrote ${file}: ${counts.actor} actor + ${counts.judge} judge examples\n`);
+  const { problems: annotationProblems } = await readAnnotations(new IterationStore(iterDir).file("annotations"));
+  process.stderr.write(annotationWarning(annotationProblems, "flags they may carry are missing from the pairs this data comes from; fix them and run `metajudge pairs`"));
+  out(json, { type: "export", iteration: t, file, counts, annotation_problems: annotationProblems }, `wrote ${file}: ${counts.actor} actor + ${counts.judge} judge examples\n`);
   return 0;
 }
 
@@ -165,6 +175,7 @@ interface Finding {
 
 export async function cmdValidate(dir: string, json: boolean): Promise<number> {
   const findings: Finding[] = [];
+  let records: IterationRecordCheck[] = [];
   const configFile = path.join(dir, CONFIG_FILE);
   let text: string | undefined;
   try {
@@ -186,17 +197,21 @@ export async function cmdValidate(dir: string, json: boolean): Promise<number> {
       }
       for (const p of parseTemplate(source, role, file).problems) findings.push({ file, line: p.line, column: p.column, severity: p.severity, message: p.message });
     }
-    const { problems: pp } = await checkPrompts(resolveIn(dir, config.prompts));
+    const { set, problems: pp } = await checkPrompts(resolveIn(dir, config.prompts));
     for (const p of pp) findings.push({ file: p.file, line: p.line, column: 1, severity: "error", message: p.message });
+    // Without a readable prompt set, responses are not checked against it.
+    records = await checkIterationRecords(dir, set ? new Set(set.prompts.map((p) => p.id)) : null);
   }
+  const recordProblems = records.reduce((n, c) => n + c.problems.length, 0);
   const errors = findings.filter((f) => f.severity === "error").length;
   if (json) {
-    out(true, { type: "validate", ok: errors === 0, findings }, "");
+    out(true, { type: "validate", ok: errors === 0 && recordProblems === 0, findings, records }, "");
   } else {
     for (const f of findings) process.stdout.write(`${f.file}${f.line ? `:${f.line}:${f.column}` : ""}: ${f.severity}: ${f.message}\n`);
     process.stdout.write(errors === 0 ? `${dir}: config, templates and prompts are valid${findings.length ? ` (${findings.length} warning${findings.length > 1 ? "s" : ""})` : ""}\n` : `${errors} error${errors > 1 ? "s" : ""}\n`);
+    for (const c of records) process.stdout.write(formatRecordCheck(c));
   }
-  return errors === 0 ? 0 : 1;
+  return errors === 0 && recordProblems === 0 ? 0 : 1;
 }
 
 export interface BatchArgs {

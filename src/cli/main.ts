@@ -16,9 +16,10 @@ usage:
   metajudge run <experiment-dir> --iteration <t> [--stage <name> | --until <name>] [--json]
                                                         run (or resume) an iteration's stages
   metajudge status <experiment-dir> [--json]           stage states and counts of every iteration
-  metajudge pairs <iteration-dir> [--json]             recompute both pair files from the records
+  metajudge pairs <iteration-dir> [--allow-unreadable-annotations] [--json]
+                                                        recompute both pair files from the records
   metajudge export <iteration-dir> [--json]            write dpo.jsonl (TRL conversational preference)
-  metajudge validate <experiment-dir> [--json]         check config, templates and prompts
+  metajudge validate <experiment-dir> [--json]         check config, templates, prompts and every iteration's records
   metajudge batch write <experiment-dir> --iteration <t> --stage <s> <requests.jsonl>
                                                         the stage's missing requests as OpenAI Batch JSONL
   metajudge batch read <experiment-dir> --iteration <t> --stage <s> <results.jsonl>
@@ -41,6 +42,9 @@ stages: ${STAGES.join(" → ")}
 options:
   --json                  one JSON object a line on stdout (progress events, results)
   --allow-changed-inputs  resume although a template or the prompt set changed since the iteration began
+  --allow-unreadable-annotations
+                          compute pairs although annotation lines cannot be read (each is named; flags
+                          they carry are not applied)
   --trust-new-host-key    accept an SSH host key never seen before (its fingerprint is printed); a changed
                           key is always refused
 environment:
@@ -69,6 +73,7 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
       until: { type: "string" },
       json: { type: "boolean", default: false },
       "allow-changed-inputs": { type: "boolean", default: false },
+      "allow-unreadable-annotations": { type: "boolean", default: false },
       host: { type: "string" },
       mode: { type: "string" },
       "trust-new-host-key": { type: "boolean", default: false },
@@ -114,7 +119,7 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
     case "status":
       return cmdStatus(needTarget("experiment-dir"), json);
     case "pairs":
-      return cmdPairs(needTarget("iteration-dir"), json);
+      return cmdPairs(needTarget("iteration-dir"), json, values["allow-unreadable-annotations"] ?? false);
     case "export":
       return cmdExport(needTarget("iteration-dir"), json);
     case "validate":

@@ -8,6 +8,7 @@ import { planGenerate } from "./stages/generate.js";
 import { planJudge } from "./stages/judge.js";
 import { planMetajudge } from "./stages/metajudge.js";
 import { computePairs, writePairs } from "./stages/pairs.js";
+import { unreadableAnnotationsError } from "../store/annotations.js";
 import { buildDpo, writeDpo } from "./stages/export.js";
 
 export interface RunOptions extends OpenOptions {
@@ -38,6 +39,11 @@ async function runStage(ctx: RunContext, stage: StageName): Promise<Record<strin
     }
     case "pairs": {
       const res = await computePairs(ctx.store.dir, ctx.settings, ctx.signal);
+      // A line that cannot be read may be a person's flag: no pairs without it (see `metajudge pairs`).
+      if (res.annotationProblems.length > 0) {
+        for (const p of res.annotationProblems) ctx.emit({ type: "warning", message: `${p.file}:${p.line}: ${p.message}` });
+        throw unreadableAnnotationsError(res.annotationProblems, ctx.store.dir);
+      }
       writePairs(ctx.store.dir, res);
       return res.counts;
     }

@@ -9,7 +9,8 @@
 import { FILES, type ActorPair, type IterationSettings, type JudgePair } from "../../schema.js";
 import { pickBattleResponse, selectActorPair, selectJudgePair, type Battle } from "../../select.js";
 import { isCancelled } from "../../errors.js";
-import { suspiciousIds } from "../../store/annotations.js";
+import { readFlags } from "../../store/annotations.js";
+import type { LineProblem } from "../../store/jsonl.js";
 import { IterationStore } from "../../store/iteration.js";
 import { toJsonl } from "../../store/jsonl.js";
 import { PAIRS_COMMIT, writeFilesTogether } from "../../store/commit.js";
@@ -19,6 +20,8 @@ export interface PairsResult {
   actor: ActorPair[];
   judge: JudgePair[];
   counts: Record<string, number>;
+  /** Annotation lines that could not be read: flags they may carry were not applied. */
+  annotationProblems: LineProblem[];
 }
 
 // ---- compact ids ----------------------------------------------------------------------------------
@@ -156,7 +159,7 @@ interface JudgementGroup {
 
 export async function computePairs(iterDir: string, settings: Pick<IterationSettings, "rho" | "judgement_length_cap">, signal?: AbortSignal): Promise<PairsResult> {
   const store = new IterationStore(iterDir);
-  const flagged = await suspiciousIds(store.file("annotations"));
+  const { flagged, problems: annotationProblems } = await readFlags(store.file("annotations"));
   const counts: Record<string, number> = { flagged_excluded: 0 };
   const bump = (k: string): void => {
     counts[k] = (counts[k] ?? 0) + 1;
@@ -291,7 +294,7 @@ export async function computePairs(iterDir: string, settings: Pick<IterationSett
   judge.sort((a, b) => cmp(a.prompt_id, b.prompt_id));
   counts.actor_pairs = actor.length;
   counts.judge_pairs = judge.length;
-  return { actor, judge, counts };
+  return { actor, judge, counts, annotationProblems };
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
