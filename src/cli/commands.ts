@@ -9,9 +9,9 @@ import { runIteration, stagesUntil, type LlmStageName } from "../core/pipeline/r
 import { importStageBatch, writeStageBatch } from "../core/pipeline/batch.js";
 import { openRun } from "../core/pipeline/context.js";
 import { computePairs, writePairs } from "../core/pipeline/stages/pairs.js";
-import { buildDpo, writeDpo } from "../core/pipeline/stages/export.js";
+import { buildDpo, exportStaleness, exportStamp, surrogateWarning, writeDpo } from "../core/pipeline/stages/export.js";
 import { checkPrompts, loadPrompts } from "../core/prompts.js";
-import { ROLES, STAGES, type StageName } from "../core/schema.js";
+import { ROLES, STAGES, type StageInfo, type StageName } from "../core/schema.js";
 import { IterationStore } from "../core/store/iteration.js";
 import { loadTemplate, parseTemplate } from "../core/templates.js";
 import { humanPrinter, jsonPrinter } from "./progress.js";
@@ -76,16 +76,27 @@ export async function cmdRun(a: RunArgs): Promise<number> {
 export async function cmdStatus(dir: string, json: boolean): Promise<number> {
   const config = loadConfig(dir);
   const iterations = listIterations(dir).map((t) => {
-    const m = new IterationStore(path.join(dir, "iterations", String(t))).readManifest();
-    return { iteration: t, manifest: m };
+    const iterDir = path.join(dir, "iterations", String(t));
+    const m = new IterationStore(iterDir).readManifest();
+    return { iteration: t, manifest: m, stale: exportStaleness(iterDir, m) };
   });
   if (json) {
-    out(true, { type: "status", experiment: dir, name: config.name ?? null, iterations: iterations.map((i) => ({ iteration: i.iteration, models: i.manifest?.models, stages: i.manifest?.stages ?? {}, usage: i.manifest?.usage })) }, "");
+    // The export's stamps are for comparing, not reading: its entry says stale or not instead.
+    const stagesOf = (i: (typeof iterations)[number]): Record<string, unknown> => {
+      const stages: Record<string, unknown> = { ...(i.manifest?.stages ?? {}) };
+      const ex = i.manifest?.stages.export;
+      if (ex) {
+        const { inputs: _inputs, output: _output, ...rest } = ex;
+        stages.export = { ...rest, ...(ex.state === "done" ? { stale: i.stale !== null } : {}), ...(i.stale ? { stale_reason: i.stale } : {}) };
+      }
+      return stages;
+    };
+    out(true, { type: "status", experiment: dir, name: config.name ?? null, iterations: iterations.map((i) => ({ iteration: i.iteration, models: i.manifest?.models, stages: stagesOf(i), usage: i.manifest?.usage })) }, "");
     return 0;
   }
   let s = `${config.name ?? path.basename(path.resolve(dir))}: ${iterations.length} iteration${iterations.length === 1 ? "" : "s"}\n`;
   if (iterations.length === 0) s += `  none yet: \`metajudge run ${dir} --iteration 1\`\n`;
-  for (const { iteration, manifest } of iterations) {
+  for (const { iteration, manifest, stale } of iterations) {
     s += `iteration ${iteration}${manifest ? ` (actor ${manifest.models.actor}, ${manifest.usage.requests.toLocaleString("en-US")} requests, ${(manifest.usage.prompt_tokens + manifest.usage.completion_tokens).toLocaleString("en-US")} tokens)` : " (no manifest)"}\n`;
     for (const st of STAGES) {
       const info = manifest?.stages[st];
@@ -96,7 +107,9 @@ export async function cmdStatus(dir: string, json: boolean): Promise<number> {
         .filter(([k, v]) => k !== "records" && k !== "expected" && v !== 0)
         .map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`)
         .join(", ");
-      s += `  ${st.padEnd(9)} ${info.state.padEnd(9)}${progress}${extra ? `  (${extra})` : ""}${info.error ? `\n            ${info.error}` : ""}\n`;
+      const state = st === "export" && stale ? "stale" : info.state;
+      const note = info.error ?? (st === "export" ? stale : null);
+      s += `  ${st.padEnd(9)} ${state.padEnd(9)}${progress}${extra ? `  (${extra})` : ""}${note ? `\n            ${note}` : ""}\n`;
     }
   }
   process.stdout.write(s);
@@ -115,12 +128,12 @@ function locateIteration(iterDir: string): { experimentDir: string; t: number } 
   return { experimentDir: path.dirname(parent), t };
 }
 
-function recordStage(iterDir: string, stage: StageName, counts: Record<string, number>, seconds: number): void {
+function recordStage(iterDir: string, stage: StageName, counts: Record<string, number>, seconds: number, extra: Partial<StageInfo> = {}): void {
   const store = new IterationStore(iterDir);
   const m = store.readManifest();
   if (!m) return;
   const now = new Date().toISOString();
-  m.stages[stage] = { state: "done", started_at: now, finished_at: now, seconds, counts };
+  m.stages[stage] = { ...extra, state: "done", started_at: now, finished_at: now, seconds, counts };
   m.updated_at = now;
   store.writeManifest(m);
 }
@@ -143,25 +156,29 @@ export async function cmdPairs(iterDir: string, json: boolean, allowUnreadableAn
   return 0;
 }
 
-export async function cmdExport(iterDir: string, json: boolean): Promise<number> {
+export async function cmdExport(iterDir: string, json: boolean, allowEmpty = false): Promise<number> {
   const { experimentDir, t } = locateIteration(iterDir);
   const config = loadConfig(experimentDir);
   const settings = iterationSettings(config, t);
   const prompts = await loadPrompts(resolveIn(experimentDir, config.prompts));
   const t0 = Date.now();
-  const { records, counts } = await buildDpo({
+  const build = await buildDpo({
     iterDir,
     prompts: prompts.prompts,
     actorTemplate: (await loadTemplate(resolveIn(experimentDir, config.templates.actor), "actor")).template,
     judgeTemplate: (await loadTemplate(resolveIn(experimentDir, config.templates.judge), "judge")).template,
     settings,
+    allowEmpty,
   });
-  writeDpo(iterDir, records);
-  recordStage(iterDir, "export", counts, (Date.now() - t0) / 1000);
+  const { counts } = build;
+  const output = writeDpo(iterDir, build.records);
+  recordStage(iterDir, "export", counts, (Date.now() - t0) / 1000, exportStamp(build, output));
+  if (build.repaired.records > 0) humanPrinter(process.stderr)({ type: "warning", message: surrogateWarning(build.repaired) });
   const file = new IterationStore(iterDir).file("dpo");
+  const repaired = build.repaired.records > 0 ? { surrogates_replaced_in: build.repaired.sourceIds } : {};
   const { problems: annotationProblems } = await readAnnotations(new IterationStore(iterDir).file("annotations"));
   process.stderr.write(annotationWarning(annotationProblems, "flags they may carry are missing from the pairs this data comes from; fix them and run `metajudge pairs`"));
-  out(json, { type: "export", iteration: t, file, counts, annotation_problems: annotationProblems }, `wrote ${file}: ${counts.actor} actor + ${counts.judge} judge examples\n`);
+  out(json, { type: "export", iteration: t, file, counts, ...repaired, annotation_problems: annotationProblems }, `wrote ${file}: ${counts.actor} actor + ${counts.judge} judge examples\n`);
   return 0;
 }
 

@@ -18,7 +18,8 @@ usage:
   metajudge status <experiment-dir> [--json]           stage states and counts of every iteration
   metajudge pairs <iteration-dir> [--allow-unreadable-annotations] [--json]
                                                         recompute both pair files from the records
-  metajudge export <iteration-dir> [--json]            write dpo.jsonl (TRL conversational preference)
+  metajudge export <iteration-dir> [--allow-empty] [--json]
+                                                        write dpo.jsonl (TRL conversational preference) from the pairs
   metajudge validate <experiment-dir> [--json]         check config, templates, prompts and every iteration's records
   metajudge batch write <experiment-dir> --iteration <t> --stage <s> <requests.jsonl>
                                                         the stage's missing requests as OpenAI Batch JSONL
@@ -41,7 +42,9 @@ usage:
 stages: ${STAGES.join(" → ")}
 options:
   --json                  one JSON object a line on stdout (progress events, results)
-  --allow-changed-inputs  resume although a template or the prompt set changed since the iteration began
+  --allow-changed-inputs  resume although a template, the prompt set or a role's sampling changed since the
+                          iteration began (the manifest records each change)
+  --allow-empty           export although the pair files are missing (an empty dpo.jsonl)
   --allow-unreadable-annotations
                           compute pairs although annotation lines cannot be read (each is named; flags
                           they carry are not applied)
@@ -73,6 +76,7 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
       until: { type: "string" },
       json: { type: "boolean", default: false },
       "allow-changed-inputs": { type: "boolean", default: false },
+      "allow-empty": { type: "boolean", default: false },
       "allow-unreadable-annotations": { type: "boolean", default: false },
       host: { type: "string" },
       mode: { type: "string" },
@@ -121,7 +125,7 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
     case "pairs":
       return cmdPairs(needTarget("iteration-dir"), json, values["allow-unreadable-annotations"] ?? false);
     case "export":
-      return cmdExport(needTarget("iteration-dir"), json);
+      return cmdExport(needTarget("iteration-dir"), json, values["allow-empty"] ?? false);
     case "validate":
       return cmdValidate(needTarget("experiment-dir"), json);
     default:

@@ -395,6 +395,10 @@ export type StageState = (typeof STAGE_STATES)[number];
 const TokenUsage = z.object({ prompt_tokens: z.number(), completion_tokens: z.number(), requests: z.number() });
 export type TokenUsage = z.infer<typeof TokenUsage>;
 
+/** A file as a derived stage found or wrote it; mtime_ms spares the hash when the file was not touched since. */
+export const FileStampSchema = z.object({ size: z.number().int().min(0), mtime_ms: z.number(), sha256: z.string() });
+export type FileStamp = z.infer<typeof FileStampSchema>;
+
 export const StageInfoSchema = z.object({
   state: z.enum(STAGE_STATES),
   started_at: z.string().optional(),
@@ -403,6 +407,10 @@ export const StageInfoSchema = z.object({
   counts: z.record(z.string(), z.number()).default({}),
   usage: TokenUsage.optional(),
   error: z.string().optional(),
+  // The export's: the pair files it was built from (null: missing) and the dpo.jsonl it wrote, so a
+  // recompute of the pairs after it, or a changed dpo.jsonl, shows the export stale.
+  inputs: z.record(z.string(), FileStampSchema.nullable()).optional(),
+  output: FileStampSchema.optional(),
 });
 export type StageInfo = z.infer<typeof StageInfoSchema>;
 

@@ -9,7 +9,7 @@ import { planJudge } from "./stages/judge.js";
 import { planMetajudge } from "./stages/metajudge.js";
 import { computePairs, writePairs } from "./stages/pairs.js";
 import { unreadableAnnotationsError } from "../store/annotations.js";
-import { buildDpo, writeDpo } from "./stages/export.js";
+import { buildDpo, exportStamp, surrogateWarning, writeDpo } from "./stages/export.js";
 
 export interface RunOptions extends OpenOptions {
   stages?: readonly StageName[];
@@ -48,7 +48,7 @@ async function runStage(ctx: RunContext, stage: StageName): Promise<Record<strin
       return res.counts;
     }
     case "export": {
-      const { records, counts } = await buildDpo({
+      const build = await buildDpo({
         iterDir: ctx.store.dir,
         prompts: ctx.prompts.prompts,
         actorTemplate: ctx.templates.actor.template,
@@ -56,8 +56,10 @@ async function runStage(ctx: RunContext, stage: StageName): Promise<Record<strin
         settings: ctx.settings,
         signal: ctx.signal,
       });
-      writeDpo(ctx.store.dir, records);
-      return counts;
+      const output = writeDpo(ctx.store.dir, build.records);
+      Object.assign(ctx.stageInfo("export"), exportStamp(build, output));
+      if (build.repaired.records > 0) ctx.emit({ type: "warning", message: surrogateWarning(build.repaired) });
+      return build.counts;
     }
   }
 }
