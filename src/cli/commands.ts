@@ -237,11 +237,13 @@ export interface BatchArgs {
   stage: LlmStageName;
   file: string;
   json: boolean;
+  /** As for run: a batch joined after a sampling or rubric change is allowed, and recorded. */
+  allowChangedInputs?: boolean;
 }
 
 export async function cmdBatch(verb: "write" | "read", a: BatchArgs): Promise<number> {
   const print = a.json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr);
-  const ctx = await openRun({ experimentDir: a.dir, iteration: a.iteration, emit: print, signal: new AbortController().signal });
+  const ctx = await openRun({ experimentDir: a.dir, iteration: a.iteration, emit: print, signal: new AbortController().signal, allowChangedInputs: a.allowChangedInputs });
   if (verb === "write") {
     const r = await writeStageBatch(ctx, a.stage, a.file);
     out(a.json, { type: "batch-write", stage: a.stage, file: a.file, ...r }, `wrote ${a.file}: ${r.requests} requests for ${r.records} ${a.stage} records\n`);

@@ -133,7 +133,7 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
   }
 }
 
-function batchCommand(verb: string | undefined, args: string[], values: { iteration?: string; stage?: string; json?: boolean }): Promise<number> {
+function batchCommand(verb: string | undefined, args: string[], values: { iteration?: string; stage?: string; json?: boolean; "allow-changed-inputs"?: boolean }): Promise<number> {
   if (verb !== "write" && verb !== "read") throw new UsageError("batch needs write or read");
   const [dir, file, extra] = args;
   if (!dir || !file) throw new UsageError(`batch ${verb} needs <experiment-dir> and <${verb === "write" ? "requests" : "results"}.jsonl>`);
@@ -142,7 +142,7 @@ function batchCommand(verb: string | undefined, args: string[], values: { iterat
   if (!values.iteration || !Number.isInteger(t) || t < 1) throw new UsageError(`batch ${verb} needs --iteration <t>, a positive integer`);
   const stage = stageArg(values.stage, "--stage");
   if (stage !== "generate" && stage !== "judge" && stage !== "metajudge") throw new UsageError("batch needs --stage generate, judge or metajudge");
-  return cmdBatch(verb, { dir, iteration: t, stage, file, json: values.json ?? false });
+  return cmdBatch(verb, { dir, iteration: t, stage, file, json: values.json ?? false, allowChangedInputs: values["allow-changed-inputs"] ?? false });
 }
 
 interface RemoteValues {

@@ -279,6 +279,12 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 
 const Usage = z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).partial();
 
+/** The sampling a record was asked for with (its own seed is the record's `seed`), or an iteration's sampling per role. */
+export const SamplingStampSchema = z
+  .object({ n: z.number().int().optional(), temperature: z.number().optional(), top_p: z.number().optional(), max_tokens: z.number().int().optional(), seed: z.number().int().optional() })
+  .passthrough();
+export type SamplingStamp = z.infer<typeof SamplingStampSchema>;
+
 export const PromptRecordSchema = z.object({ id: z.string().min(1), prompt: z.string() }).passthrough();
 export type PromptRecord = z.infer<typeof PromptRecordSchema>;
 
@@ -293,6 +299,7 @@ export const ResponseRecordSchema = z
     model: z.string().optional(),
     seed: z.number().int().optional(),
     usage: Usage.optional(),
+    sampling: SamplingStampSchema.optional(), // absent in records written before it was kept
   })
   .passthrough();
 export type ResponseRecord = z.infer<typeof ResponseRecordSchema>;
@@ -312,6 +319,7 @@ export const JudgementRecordSchema = z
     model: z.string().optional(),
     seed: z.number().int().optional(),
     usage: Usage.optional(),
+    sampling: SamplingStampSchema.optional(), // absent in records written before it was kept
   })
   .passthrough();
 export type JudgementRecord = z.infer<typeof JudgementRecordSchema>;
@@ -331,6 +339,7 @@ export const MetaJudgementRecordSchema = z
     model: z.string().optional(),
     seed: z.number().int().optional(),
     usage: Usage.optional(),
+    sampling: SamplingStampSchema.optional(), // absent in records written before it was kept
   })
   .passthrough();
 export type MetaJudgementRecord = z.infer<typeof MetaJudgementRecordSchema>;
@@ -414,6 +423,14 @@ export const StageInfoSchema = z.object({
 });
 export type StageInfo = z.infer<typeof StageInfoSchema>;
 
+export const InputChangeSchema = z.object({
+  at: z.string(),
+  field: z.string().describe('What changed, e.g. "roles.actor.sampling.temperature", "templates.judge" (sha256), "prompts" (sha256)'),
+  from: z.unknown(),
+  to: z.unknown(),
+});
+export type InputChange = z.infer<typeof InputChangeSchema>;
+
 export const ManifestSchema = z
   .object({
     format: z.literal(1),
@@ -428,6 +445,10 @@ export const ManifestSchema = z
     modes: z.object({ judge: z.enum(VERDICT_MODES), meta_judge: z.enum(VERDICT_MODES) }).optional(),
     templates: z.record(z.string(), z.object({ path: z.string(), sha256: z.string() })),
     prompts: z.object({ path: z.string(), sha256: z.string(), count: z.number().int() }),
+    // Sampling per role binds an iteration as its rubric does. Older manifests lack it: their config snapshot says.
+    sampling: z.record(z.string(), SamplingStampSchema).optional(),
+    // Every input changed on a resume with --allow-changed-inputs, oldest first, so the snapshot above never hides one.
+    input_changes: z.array(InputChangeSchema).optional(),
     stages: z.record(z.string(), StageInfoSchema),
     usage: TokenUsage,
     host: z.object({ hostname: z.string(), platform: z.string(), node: z.string() }).partial().optional(),

@@ -3,7 +3,7 @@
 // live run writes. Partial results are kept; writing the batch again asks only for what is missing.
 import { readBatchResults, writeBatchFile } from "../llm/batch.js";
 import type { RunContext } from "./context.js";
-import type { LlmTask } from "./llm-stage.js";
+import { withSampling, type LlmTask } from "./llm-stage.js";
 import { planLlmStage, type LlmStageName } from "./run.js";
 
 export async function writeStageBatch(ctx: RunContext, stage: LlmStageName, file: string): Promise<{ requests: number; records: number }> {
@@ -43,7 +43,7 @@ export async function importStageBatch(ctx: RunContext, stage: LlmStageName, fil
         if (errors.length < 3) errors.push(`${r.customId}: ${r.error}`);
         return;
       }
-      const records = task.accept(r.result);
+      const records = withSampling(task.accept(r.result), task.body);
       out.append(records);
       open.delete(r.customId);
       res.requests++;

@@ -5,7 +5,7 @@ import { iterationSettings, loadConfig, resolveIn, roleEndpoint } from "../confi
 import { MetajudgeError } from "../errors.js";
 import { LlmClient } from "../llm/client.js";
 import { loadPrompts, type PromptSet } from "../prompts.js";
-import { STAGES, type StageName, type Config, type IterationSettings, type Manifest, type Role, type StageInfo, type VerdictMode } from "../schema.js";
+import { STAGES, type StageName, type Config, type InputChange, type IterationSettings, type Manifest, type Role, type SamplingStamp, type StageInfo, type VerdictMode } from "../schema.js";
 import { IterationStore, iterationDir } from "../store/iteration.js";
 import { loadTemplate } from "../templates.js";
 import type { EventSink } from "./events.js";
@@ -72,10 +72,15 @@ export async function openRun(opts: OpenOptions): Promise<RunContext> {
   const templateInfo = Object.fromEntries(ROLES.map((r) => [r, { path: rel(templates[r].path), sha256: templates[r].sha256 }]));
   const promptInfo = { path: rel(prompts.file), sha256: prompts.sha256, count: prompts.prompts.length };
   const modes = { judge: config.roles.judge.mode, meta_judge: config.roles.meta_judge.mode };
+  const sampling = samplingOf(config);
   let manifest = store.readManifest();
   if (manifest) {
-    if (!opts.allowChangedInputs) checkUnchanged(manifest, templateInfo, promptInfo, modes, store.file("manifest"));
-    manifest = { ...manifest, templates: templateInfo, prompts: promptInfo, models, modes, settings, config: snapshot(config) };
+    const inputs = { templates: templateInfo, prompts: promptInfo, modes, sampling };
+    if (!opts.allowChangedInputs) checkUnchanged(manifest, inputs, store.file("manifest"));
+    // Allowed changes are kept, oldest first: the snapshot below is the newest inputs only.
+    const changes = [...(manifest.input_changes ?? []), ...inputChanges(manifest, inputs).map((c) => ({ at: now, ...c }))];
+    manifest = { ...manifest, templates: templateInfo, prompts: promptInfo, models, modes, sampling, settings, config: snapshot(config) };
+    if (changes.length > 0) manifest.input_changes = changes;
   } else {
     manifest = {
       format: 1,
@@ -89,6 +94,7 @@ export async function openRun(opts: OpenOptions): Promise<RunContext> {
       modes,
       templates: templateInfo,
       prompts: promptInfo,
+      sampling,
       stages: Object.fromEntries(STAGES.map((s) => [s, { state: "pending", counts: {} }])),
       usage: { prompt_tokens: 0, completion_tokens: 0, requests: 0 },
       host: { hostname: os.hostname(), platform: `${process.platform}-${process.arch}`, node: process.version },
@@ -168,13 +174,58 @@ function snapshot(config: Config): Record<string, unknown> {
   return JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
 }
 
-function checkUnchanged(
-  m: Manifest,
-  templates: Record<string, { path: string; sha256: string }>,
-  prompts: { path: string; sha256: string },
-  modes: Record<"judge" | "meta_judge", VerdictMode>,
-  manifestFile: string,
-): void {
+/** The sampling fields that bind an iteration, per role, as a record is stamped with them. */
+const SAMPLING_FIELDS = ["n", "temperature", "top_p", "max_tokens", "seed"] as const;
+
+function samplingOf(config: Config): Record<Role, SamplingStamp> {
+  const one = (role: Role): SamplingStamp => {
+    const s = config.roles[role].sampling;
+    return { n: s.n, temperature: s.temperature, top_p: s.top_p, max_tokens: s.max_tokens, ...(s.seed === undefined ? {} : { seed: s.seed }) };
+  };
+  return { actor: one("actor"), judge: one("judge"), meta_judge: one("meta_judge") };
+}
+
+/** What an iteration was sampled with: its manifest's sampling, else (older manifests) its config snapshot's. */
+function startedSampling(m: Manifest): Record<string, SamplingStamp> | undefined {
+  if (m.sampling) return m.sampling;
+  const roles = (m.config as { roles?: Record<string, { sampling?: SamplingStamp }> }).roles;
+  if (!roles) return undefined;
+  return Object.fromEntries(ROLES.filter((r) => roles[r]?.sampling).map((r) => [r, roles[r]!.sampling!]));
+}
+
+interface RunInputs {
+  templates: Record<string, { path: string; sha256: string }>;
+  prompts: { path: string; sha256: string };
+  modes: Record<"judge" | "meta_judge", VerdictMode>;
+  sampling: Record<Role, SamplingStamp>;
+}
+
+type Change = Omit<InputChange, "at">;
+
+function inputChanges(m: Manifest, now: RunInputs): Change[] {
+  const changes: Change[] = [];
+  for (const [role, t] of Object.entries(now.templates)) {
+    const before = m.templates[role];
+    if (before && before.sha256 !== t.sha256) changes.push({ field: `templates.${role}`, from: before.sha256, to: t.sha256 });
+  }
+  if (m.prompts.sha256 !== now.prompts.sha256) changes.push({ field: "prompts", from: m.prompts.sha256, to: now.prompts.sha256 });
+  const was = m.modes ?? { judge: "text", meta_judge: "text" };
+  for (const r of ["judge", "meta_judge"] as const) if (was[r] !== now.modes[r]) changes.push({ field: `roles.${r}.mode`, from: was[r], to: now.modes[r] });
+  const started = startedSampling(m);
+  for (const role of ROLES) {
+    const before = started?.[role];
+    if (!before) continue;
+    for (const f of SAMPLING_FIELDS) {
+      const from = before[f] ?? null;
+      const to = now.sampling[role][f] ?? null;
+      if (from !== to) changes.push({ field: `roles.${role}.sampling.${f}`, from, to });
+    }
+  }
+  return changes;
+}
+
+function checkUnchanged(m: Manifest, inputs: RunInputs, manifestFile: string): void {
+  const { templates, prompts, modes } = inputs;
   const changed: string[] = [];
   for (const [role, t] of Object.entries(templates)) {
     const before = m.templates[role];
@@ -198,6 +249,18 @@ function checkUnchanged(
       "badInput",
       `${list} (${manifestFile} records the modes); records on disk were asked for and read the old way. ` +
         `Start a new iteration, set the mode back, or pass --allow-changed-inputs to mix them (each record keeps its own mode)`,
+      { file: manifestFile },
+    );
+  }
+  // Responses sampled hotter, longer or with another seed would be mixed into the same pairs unnoticed.
+  const sampled = inputChanges(m, inputs).filter((c) => c.field.includes(".sampling."));
+  if (sampled.length > 0) {
+    const show = (v: unknown): string => (v === null ? "unset" : String(v));
+    const list = sampled.map((c) => `${c.field} is ${show(c.to)} but this iteration started with ${show(c.from)}`).join(", and ");
+    throw new MetajudgeError(
+      "badInput",
+      `${list} (${manifestFile} records the sampling); records on disk were sampled the old way. ` +
+        `Start a new iteration, set it back, or pass --allow-changed-inputs to mix them (the manifest keeps the change, each record its own sampling)`,
       { file: manifestFile },
     );
   }

@@ -2,7 +2,7 @@
 // answer turned into records and appended at once. Live runs and batch files share the same tasks.
 import type { ChatRequest, ChatResult } from "../llm/client.js";
 import { jsonVerdictFormat } from "../parse.js";
-import type { Config, Role, StageName, VerdictMode } from "../schema.js";
+import type { Config, Role, SamplingStamp, StageName, VerdictMode } from "../schema.js";
 import type { FileKey } from "../store/iteration.js";
 import type { RunContext } from "./context.js";
 import { runPool } from "./pool.js";
@@ -75,7 +75,7 @@ export async function runLlmStage(ctx: RunContext, plan: LlmPlan): Promise<void>
       ctx.config.concurrency,
       async (task, signal) => {
         const result = await client.complete(task.body, signal);
-        const records = task.accept(result);
+        const records = withSampling(task.accept(result), task.body);
         out.append(records);
         for (const r of records) plan.count(r);
         done += records.length;
@@ -100,6 +100,19 @@ export async function runLlmStage(ctx: RunContext, plan: LlmPlan): Promise<void>
     info.counts = { ...plan.counts, records: done, expected: plan.total };
     progress(true);
   }
+}
+
+/**
+ * Records keep the sampling they were asked with, stamped here and where batch results are joined
+ * rather than in each stage, so a run resumed with other sampling leaves records that say which is which.
+ */
+export function withSampling(records: object[], body: ChatRequest): object[] {
+  const sampling: SamplingStamp = {};
+  if (body.n !== undefined) sampling.n = body.n;
+  if (body.temperature !== undefined) sampling.temperature = body.temperature;
+  if (body.top_p !== undefined) sampling.top_p = body.top_p;
+  if (body.max_tokens !== undefined) sampling.max_tokens = body.max_tokens;
+  return records.map((r) => ({ ...r, sampling }));
 }
 
 export function samplingBody(
