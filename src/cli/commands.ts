@@ -6,7 +6,7 @@ import { MetajudgeError } from "../core/errors.js";
 import { initExperiment, listIterations } from "../core/experiment.js";
 import type { ProgressEvent } from "../core/pipeline/events.js";
 import { runIteration, stagesUntil, type LlmStageName } from "../core/pipeline/run.js";
-import { importStageBatch, writeStageBatch } from "../core/pipeline/batch.js";
+import { importStageBatch, refuseOwnFile, writeStageBatch } from "../core/pipeline/batch.js";
 import { openRun } from "../core/pipeline/context.js";
 import { computePairs, writePairs } from "../core/pipeline/stages/pairs.js";
 import { buildDpo, exportStaleness, exportStamp, surrogateWarning, writeDpo } from "../core/pipeline/stages/export.js";
@@ -243,6 +243,7 @@ export interface BatchArgs {
 
 export async function cmdBatch(verb: "write" | "read", a: BatchArgs): Promise<number> {
   const print = a.json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr);
+  if (verb === "write") refuseOwnFile(a.dir, loadConfig(a.dir), a.file);
   const ctx = await openRun({ experimentDir: a.dir, iteration: a.iteration, emit: print, signal: new AbortController().signal, allowChangedInputs: a.allowChangedInputs });
   if (verb === "write") {
     const r = await writeStageBatch(ctx, a.stage, a.file);

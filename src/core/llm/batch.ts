@@ -2,7 +2,7 @@
 // `vllm run-batch` or the OpenAI Batch API, and read back joined on custom_id (both engines
 // answer in completion order). Files reach gigabytes, so both directions stream.
 import { createReadStream, createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { MetajudgeError } from "../errors.js";
@@ -54,6 +54,13 @@ export async function writeBatchFile(
     if (chunk) out.write(chunk);
     out.end();
     await Promise.race([once(out, "finish"), failed]);
+    // On disk before it takes the name, so a crash leaves the old file or the whole new one.
+    const fh = await open(tmp, "r+");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
     return count;
   } catch (e) {

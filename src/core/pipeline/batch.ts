@@ -1,12 +1,18 @@
 // Offline runs of a stage: the requests it still needs written as OpenAI Batch JSONL (for
 // `vllm run-batch` or the OpenAI Batch API), and the results file read back into the same records a
 // live run writes. Partial results are kept; writing the batch again asks only for what is missing.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CONFIG_FILE, resolveIn } from "../config.js";
+import { MetajudgeError } from "../errors.js";
+import type { Config } from "../schema.js";
 import { readBatchResults, writeBatchFile } from "../llm/batch.js";
 import type { RunContext } from "./context.js";
 import { withSampling, type LlmTask } from "./llm-stage.js";
 import { planLlmStage, type LlmStageName } from "./run.js";
 
 export async function writeStageBatch(ctx: RunContext, stage: LlmStageName, file: string): Promise<{ requests: number; records: number }> {
+  refuseOwnFile(ctx.experimentDir, ctx.config, file);
   const plan = await planLlmStage(ctx, stage);
   const requests = await writeBatchFile(
     file,
@@ -57,4 +63,63 @@ export async function importStageBatch(ctx: RunContext, stage: LlmStageName, fil
   for (const e of errors) ctx.emit({ type: "warning", message: `batch result failed: ${e}` });
   for (const m of res.malformed.slice(0, 3)) ctx.emit({ type: "warning", message: `${file}:${m.line}: ${m.message}` });
   return res;
+}
+
+/** Where a path really leads: symlinks followed, for a file not yet there its folder's. */
+function realTarget(file: string): string {
+  const abs = path.resolve(file);
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}
+
+const within = (dir: string, file: string): boolean => {
+  const rel = path.relative(dir, file);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+};
+
+/**
+ * A requests file is the user's to name, but never one of the experiment's own files: a mistyped
+ * path would otherwise replace responses.jsonl or metajudge.json with requests. Hard links are caught
+ * by device and inode, symlinks by their target. Called before the iteration is opened, so a refused
+ * write changes nothing at all (not even the manifest's time).
+ */
+export function refuseOwnFile(exp: string, config: Config, file: string): void {
+  const t = config.templates;
+  const own = [CONFIG_FILE, config.prompts, t.actor, t.judge, t.meta_judge, "metajudge.schema.json"].map((f) => resolveIn(exp, f));
+  const schema = config.$schema;
+  if (schema && !/^[a-z][a-z0-9+.-]*:/i.test(schema)) own.push(resolveIn(exp, schema));
+  const folders = [path.join(exp, "iterations"), path.join(exp, "jobs")];
+  const target = realTarget(file);
+  const refuse = (what: string): never => {
+    throw new MetajudgeError(
+      "badInput",
+      `refusing to write the batch over ${file}: it is the experiment's own ${what}, which a requests file must never replace; ` +
+        `name a file of its own, e.g. ${path.join(exp, "requests.jsonl")}`,
+      { file },
+    );
+  };
+  for (const dir of folders) if (within(realTarget(dir), target)) refuse(`${path.basename(dir)}/ folder (${dir})`);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    st = undefined;
+  }
+  for (const f of own) {
+    if (realTarget(f) === target) refuse(`file ${f}`);
+    if (!st) continue;
+    try {
+      const o = fs.statSync(f);
+      if (o.ino === st.ino && o.dev === st.dev) refuse(`file ${f}`);
+    } catch {
+      // Not there: nothing to protect.
+    }
+  }
 }
