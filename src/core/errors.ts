@@ -10,6 +10,8 @@ export type ErrorReason =
   | "server" // 5xx after retries, or an answer we cannot use
   | "hostKey" // an SSH host key that is unknown (and not confirmed) or changed: never accepted silently
   | "jobFailed" // a remote job ended other than successfully (exit code, Slurm/Ray state)
+  | "locked" // another process is writing the iteration (iterations/<t>/.lock names it)
+  | "io" // a file could not be written: disk full, read-only, permissions
   | "cancelled"
   | "internal";
 

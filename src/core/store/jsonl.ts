@@ -2,6 +2,7 @@
 // kill leaves at most one torn line at the end of a file, which `repairTail` finds and moves aside.
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
+import * as path from "node:path";
 import { MetajudgeError } from "../errors.js";
 
 const NL = 0x0a;
@@ -173,7 +174,11 @@ function isWholeRecord(bytes: Buffer): boolean {
 export class JsonlAppender {
   private fd: number;
   constructor(readonly file: string) {
-    this.fd = fs.openSync(file, "a");
+    try {
+      this.fd = fs.openSync(file, "a");
+    } catch (err) {
+      throw writeError(err, file, "opening it to append", "records already written are kept");
+    }
   }
 
   append(records: readonly unknown[]): void {
@@ -182,12 +187,28 @@ export class JsonlAppender {
     for (const r of records) text += JSON.stringify(r) + "\n";
     const data = Buffer.from(text, "utf8");
     let off = 0;
-    // A short write (disk full, signal) must not leave half a group: retry until all bytes are out.
-    while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off);
+    try {
+      // A short write (signal) must not leave half a group: retry until all bytes are out.
+      while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off);
+    } catch (err) {
+      // A full disk stops us mid-group: take back the part written, so the file ends on a whole record.
+      if (off > 0) {
+        try {
+          fs.ftruncateSync(this.fd, fs.fstatSync(this.fd).size - off);
+        } catch {
+          // The torn tail is then set aside by repairTail on the next run.
+        }
+      }
+      throw writeError(err, this.file, "appending", "records already written are kept");
+    }
   }
 
   sync(): void {
-    fs.fsyncSync(this.fd);
+    try {
+      fs.fsyncSync(this.fd);
+    } catch (err) {
+      throw writeError(err, this.file, "syncing", "records already written are kept");
+    }
   }
 
   close(): void {
@@ -197,17 +218,108 @@ export class JsonlAppender {
   }
 }
 
-/** Replaces a whole derived file (pairs, dpo) atomically: readers see the old file or the new one. */
-export function writeFileAtomic(file: string, data: string | Buffer): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, "w");
+/** The temporary name writeFileAtomic writes under; a crash can leave it behind (see cleanTempFiles). */
+export function tempName(file: string): string {
+  return `${file}.tmp-${process.pid}`;
+}
+
+/**
+ * Writes `data` to `<file>.tmp-<pid>` and syncs it, without renaming; a write error removes the
+ * temporary file and names the real one.
+ */
+export function writeTemp(file: string, data: string | Buffer): string {
+  const tmp = tempName(file);
   try {
-    fs.writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
+    const fd = fs.openSync(tmp, "w");
+    try {
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+      let off = 0;
+      while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw writeError(err, file, "writing", "the previous version of the file is kept");
+  }
+  return tmp;
+}
+
+/** Replaces a whole derived file (pairs, dpo, manifest) atomically: readers see the old file or the new one. */
+export function writeFileAtomic(file: string, data: string | Buffer): void {
+  const tmp = writeTemp(file, data);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw writeError(err, file, "replacing", "the previous version of the file is kept");
+  }
+}
+
+/** Makes renames and unlinks in `dir` durable. Some systems cannot open a folder for sync; then there is nothing to do. */
+export function syncDir(dir: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, "r");
+  } catch {
+    return;
+  }
+  try {
     fs.fsyncSync(fd);
+  } catch {
+    // EISDIR/EINVAL on some platforms and file systems: the rename itself is still atomic.
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp, file);
+}
+
+const TEMP = /^(.+)\.tmp-(\d+)$/;
+
+/**
+ * Removes `<name>.tmp-<pid>` files in `dir` that a crashed writer left. Call it holding the
+ * iteration's lock: then no writer of ours can be mid-write, and a temporary file is garbage unless its
+ * pid is a live process other than this one (the editor writing something of its own).
+ */
+export function cleanTempFiles(dir: string, alive: (pid: number) => boolean): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP.exec(name);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid !== process.pid && alive(pid)) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+const WHAT_TO_DO: Record<string, string> = {
+  ENOSPC: "free space",
+  EDQUOT: "free space or raise your disk quota",
+  EROFS: "the file system is read-only; remount it writable or move the experiment",
+  EACCES: "check the folder's permissions",
+  EPERM: "check the folder's permissions",
+  EIO: "the disk reported an I/O error; check it",
+};
+
+/**
+ * A write error as the user needs it: which file, what the system said, and what to do:
+ * "…/judgements.jsonl: no space left on device (ENOSPC) while appending; free space and run again
+ * (records already written are kept)".
+ */
+export function writeError(err: unknown, file: string, doing: string, kept: string): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof MetajudgeError || typeof e?.code !== "string") return err as Error;
+  const said = (e.message ?? "").replace(/^[A-Z]+: /, "").replace(/, \w+.*$/, "") || e.code;
+  const todo = WHAT_TO_DO[e.code];
+  return new MetajudgeError("io", `${file}: ${said} (${e.code}) while ${doing}; ${todo ? `${todo} and ` : ""}run again (${kept})`, { file }, { cause: err });
 }
 
 export function toJsonl(records: Iterable<unknown>): string {
