@@ -12,7 +12,8 @@ import { computePairs, writePairs } from "../core/pipeline/stages/pairs.js";
 import { buildDpo, exportStaleness, exportStamp, surrogateWarning, writeDpo } from "../core/pipeline/stages/export.js";
 import { checkPrompts, loadPrompts } from "../core/prompts.js";
 import { ROLES, STAGES, type StageInfo, type StageName } from "../core/schema.js";
-import { IterationStore } from "../core/store/iteration.js";
+import { IterationStore, iterationDir } from "../core/store/iteration.js";
+import { writingIteration } from "../core/pipeline/writer.js";
 import { loadTemplate, parseTemplate } from "../core/templates.js";
 import { humanPrinter, jsonPrinter } from "./progress.js";
 import { readAnnotations, unreadableAnnotationsError } from "../core/store/annotations.js";
@@ -138,7 +139,17 @@ function recordStage(iterDir: string, stage: StageName, counts: Record<string, n
   store.writeManifest(m);
 }
 
-export async function cmdPairs(iterDir: string, json: boolean, allowUnreadableAnnotations = false): Promise<number> {
+/** Holding the iteration's lock: pairs, export and batch write files a run also writes. */
+function locked(iterDir: string, json: boolean, fn: () => Promise<number>): Promise<number> {
+  return writingIteration(iterDir, { emit: json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr) }, fn);
+}
+
+export function cmdPairs(iterDir: string, json: boolean, allowUnreadableAnnotations = false): Promise<number> {
+  locateIteration(iterDir);
+  return locked(iterDir, json, () => pairsLocked(iterDir, json, allowUnreadableAnnotations));
+}
+
+async function pairsLocked(iterDir: string, json: boolean, allowUnreadableAnnotations: boolean): Promise<number> {
   const { experimentDir, t } = locateIteration(iterDir);
   const settings = iterationSettings(loadConfig(experimentDir), t);
   const t0 = Date.now();
@@ -156,7 +167,12 @@ export async function cmdPairs(iterDir: string, json: boolean, allowUnreadableAn
   return 0;
 }
 
-export async function cmdExport(iterDir: string, json: boolean, allowEmpty = false): Promise<number> {
+export function cmdExport(iterDir: string, json: boolean, allowEmpty = false): Promise<number> {
+  locateIteration(iterDir);
+  return locked(iterDir, json, () => exportLocked(iterDir, json, allowEmpty));
+}
+
+async function exportLocked(iterDir: string, json: boolean, allowEmpty: boolean): Promise<number> {
   const { experimentDir, t } = locateIteration(iterDir);
   const config = loadConfig(experimentDir);
   const settings = iterationSettings(config, t);
@@ -241,7 +257,11 @@ export interface BatchArgs {
   allowChangedInputs?: boolean;
 }
 
-export async function cmdBatch(verb: "write" | "read", a: BatchArgs): Promise<number> {
+export function cmdBatch(verb: "write" | "read", a: BatchArgs): Promise<number> {
+  return locked(iterationDir(a.dir, a.iteration), a.json, () => batchLocked(verb, a));
+}
+
+async function batchLocked(verb: "write" | "read", a: BatchArgs): Promise<number> {
   const print = a.json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr);
   if (verb === "write") refuseOwnFile(a.dir, loadConfig(a.dir), a.file);
   const ctx = await openRun({ experimentDir: a.dir, iteration: a.iteration, emit: print, signal: new AbortController().signal, allowChangedInputs: a.allowChangedInputs });

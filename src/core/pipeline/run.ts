@@ -9,6 +9,8 @@ import { planJudge } from "./stages/judge.js";
 import { planMetajudge } from "./stages/metajudge.js";
 import { computePairs, writePairs } from "./stages/pairs.js";
 import { unreadableAnnotationsError } from "../store/annotations.js";
+import { iterationDir } from "../store/iteration.js";
+import { writingIteration } from "./writer.js";
 import { buildDpo, exportStamp, surrogateWarning, writeDpo } from "./stages/export.js";
 
 export interface RunOptions extends OpenOptions {
@@ -82,10 +84,12 @@ export async function trackStage(
   delete info.error;
   hooks.start?.(info);
   ctx.saveManifest();
+  let failed = false;
   try {
     await work(info);
     info.state = "done";
   } catch (err) {
+    failed = true;
     info.state = isCancelled(err) ? "cancelled" : "failed";
     if (!isCancelled(err)) info.error = err instanceof Error ? err.message : String(err);
     throw err;
@@ -93,12 +97,23 @@ export async function trackStage(
     const t1 = Date.now();
     info.finished_at = new Date(t1).toISOString();
     info.seconds = (info.seconds ?? 0) + (t1 - t0) / 1000;
-    ctx.saveManifest();
+    try {
+      ctx.saveManifest();
+    } catch (saveErr) {
+      // A full disk fails the stage and then its bookkeeping: the stage's own error is the one to tell.
+      if (!failed) throw saveErr;
+      ctx.emit({ type: "warning", message: saveErr instanceof Error ? saveErr.message : String(saveErr) });
+    }
     hooks.end?.(info, (t1 - t0) / 1000);
   }
 }
 
-export async function runIteration(opts: RunOptions): Promise<RunContext> {
+/** Runs the stages holding the iteration's lock (see writingIteration); a second writer is refused. */
+export function runIteration(opts: RunOptions): Promise<RunContext> {
+  return writingIteration(iterationDir(opts.experimentDir, opts.iteration), { emit: opts.emit }, () => runLocked(opts));
+}
+
+async function runLocked(opts: RunOptions): Promise<RunContext> {
   const started = Date.now();
   const stages = opts.stages ?? STAGES;
   const ctx = await openRun(opts);

@@ -10,6 +10,8 @@ import { openRun, type RunContext } from "../../pipeline/context.js";
 import { LLM_STAGES, planLlmStage, trackStage, type LlmStageName } from "../../pipeline/run.js";
 import { readJsonl } from "../../store/jsonl.js";
 import { iterationDir } from "../../store/iteration.js";
+import type { ProgressEvent } from "../../pipeline/events.js";
+import { writingIteration } from "../../pipeline/writer.js";
 import type { Role } from "../../schema.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
 import { quote } from "../shell.js";
@@ -162,11 +164,19 @@ export async function finalizeBatch(ctx: LaunchContext, host: LaunchHost, record
       onProgress: (done, total) => ctx.onEvent?.({ type: "transfer", direction: "down", file: launch.results, done, total }),
     }),
   );
-  const r = run ?? (await openStageRun(ctx, record.iteration ?? 1));
-  const open = new Set((await planLlmStage(r, launch.stage)).tasks.map((t) => t.id));
-  const imported = await importStageBatch(r, launch.stage, results);
-  await addUsage(r, launch.stage, results, open);
-  if (!run) r.saveManifest();
+  // Importing writes records: under the iteration's lock (already held when called from a launch).
+  const iterDir = iterationDir(ctx.experimentDir, record.iteration ?? 1);
+  const emit = (e: ProgressEvent): void => {
+    if (e.type === "warning") ctx.onEvent?.({ type: "note", message: e.message });
+  };
+  const imported = await writingIteration(iterDir, { emit }, async () => {
+    const r = run ?? (await openStageRun(ctx, record.iteration ?? 1));
+    const open = new Set((await planLlmStage(r, launch.stage)).tasks.map((t) => t.id));
+    const got = await importStageBatch(r, launch.stage, results);
+    await addUsage(r, launch.stage, results, open);
+    if (!run) r.saveManifest();
+    return got;
+  });
   const next = store.update(record.id, {
     finalized: true,
     outputs: { results: launch.results },

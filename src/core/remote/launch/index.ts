@@ -6,6 +6,8 @@ import { iterationSettings, loadConfig, roleEndpoint } from "../../config.js";
 import { MetajudgeError } from "../../errors.js";
 import type { ProgressEvent } from "../../pipeline/events.js";
 import { runIteration } from "../../pipeline/run.js";
+import { writingIteration } from "../../pipeline/writer.js";
+import { iterationDir } from "../../store/iteration.js";
 import type { GenerationMode, Role } from "../../schema.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
 import { TERMINAL_STATES } from "../types.js";
@@ -42,7 +44,9 @@ export async function launchGeneration(ctx: LaunchContext, o: { iteration: numbe
   const name = hostName(o.host, remote.generation.host, "generation");
   const mode = o.mode ?? remote.generation.mode;
   const signal = ctx.signal ?? new AbortController().signal;
-  return withHost(ctx, name, async (host) => {
+  // Held from before the host is asked for anything: a second writer is refused before a GPU job starts.
+  const iterDir = iterationDir(ctx.experimentDir, o.iteration);
+  return writingIteration(iterDir, { emit: emitProgress(ctx) }, () => withHost(ctx, name, async (host) => {
     if (mode === "serve") {
       const models = Object.fromEntries(ROLES.map((r) => [r, roleEndpoint(config, r, settings).model])) as Record<Role, string>;
       const job = await runServe(ctx, host, o.iteration, remote.generation, servedModel(models), emitProgress(ctx));
@@ -51,7 +55,7 @@ export async function launchGeneration(ctx: LaunchContext, o: { iteration: numbe
     const jobs = await runBatchStages(ctx, host, o.iteration, remote.generation.batch_command);
     await runIteration({ experimentDir: ctx.experimentDir, iteration: o.iteration, stages: ["pairs", "export"], emit: emitProgress(ctx), signal });
     return { jobs };
-  });
+  }));
 }
 
 export async function launchTraining(ctx: LaunchContext, o: { iteration: number; host?: string }): Promise<{ job: JobRecord; checkpoint?: string }> {
