@@ -18,6 +18,8 @@ export interface StageSummary {
   done: number;
   total: number | null;
   counts: Record<string, number>;
+  /** The export only: why dpo.jsonl no longer matches its pairs (recomputed since) or what it wrote; absent when current. */
+  stale?: string;
 }
 
 /** The DPO training of this iteration's pairs, as a remote launch recorded it in the manifest. */

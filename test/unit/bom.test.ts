@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { readJsonl } from "../../src/core/store/jsonl.js";
 import { IterationIndex } from "../../src/core/store/index.js";
-import { scanJsonl } from "../../src/extension/templates/records.js";
+import { scanJsonl } from "../../src/core/trial/records.js";
 
 const BOM = "\ufeff";
 const PROMPTS = BOM + '{"id":"p1","prompt":"first"}\n{"id":"p2","prompt":"second"}\n';

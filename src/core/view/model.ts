@@ -8,6 +8,7 @@ import { parseScore, parseWinner } from "../parse.js";
 import { FILES, STAGES, type Annotation, type Manifest, type StageName, type VerdictMode } from "../schema.js";
 import { IterationIndex, type IndexChanges, type IndexOptions } from "../store/index.js";
 import { iterationDir } from "../store/iteration.js";
+import { exportStaleness } from "../pipeline/stages/export.js";
 import { Aggregates } from "./aggregate.js";
 import { RecordGraph } from "./graph.js";
 import { buildInspector } from "./inspector.js";
@@ -133,7 +134,10 @@ export class IterationModel {
       const expected = info?.counts.expected;
       // Records written by another tool have no manifest: records on disk then say the stage ran.
       const state = info?.state ?? (done[stage] > 0 ? "done" : "pending");
-      return { stage, state, done: done[stage], total: expected ?? (state === "done" ? done[stage] : null), counts: { ...(info?.counts ?? {}) } };
+      const summary: StageSummary = { stage, state, done: done[stage], total: expected ?? (state === "done" ? done[stage] : null), counts: { ...(info?.counts ?? {}) } };
+      const stale = stage === "export" ? exportStaleness(this.dir, m) : null;
+      if (stale) summary.stale = stale;
+      return summary;
     });
     return {
       iteration: this.iteration,

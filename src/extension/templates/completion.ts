@@ -2,7 +2,7 @@
 import * as vscode from "vscode";
 import { TEMPLATE_VARIABLES } from "../../core/templates.js";
 import type { TemplateOwners } from "./owners.js";
-import { filledWith, openReference, references } from "./variables.js";
+import { filledWith, openReference, references } from "../../core/template-variables.js";
 
 export class VariableCompletion implements vscode.CompletionItemProvider {
   static readonly triggers = ["{"];

@@ -4,7 +4,7 @@ import * as vscode from "vscode";
 import type { Role } from "../../core/schema.js";
 import { DIAGNOSTIC_SOURCE } from "./diagnostics.js";
 import type { TemplateOwners } from "./owners.js";
-import { filledWith, isVariable, otherRolesWith, referenceAt, suggestionIn, variableList } from "./variables.js";
+import { filledWith, isVariable, otherRolesWith, referenceAt, suggestionIn, variableList } from "../../core/template-variables.js";
 
 export class VariableHover implements vscode.HoverProvider {
   constructor(private readonly owners: TemplateOwners) {}

@@ -6,7 +6,7 @@ import * as vscode from "vscode";
 import type { Role } from "../../core/schema.js";
 import { parseTemplate, renderTemplate, TEMPLATE_VARIABLES } from "../../core/templates.js";
 import type { Logger } from "../services.js";
-import { fillingFor, type Filling, type NoFilling } from "./fill.js";
+import { fillingFor, type Filling, type NoFilling } from "../../core/trial/fill.js";
 import { templateTarget } from "./target.js";
 import type { TemplateOwners } from "./owners.js";
 import { VirtualDocs } from "./virtual-docs.js";

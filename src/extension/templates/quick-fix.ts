@@ -1,7 +1,7 @@
 // "Did you mean" as a one-click fix: the core's unknown-variable message carries the suggestion.
 import * as vscode from "vscode";
 import { DIAGNOSTIC_SOURCE } from "./diagnostics.js";
-import { references, suggestionIn } from "./variables.js";
+import { references, suggestionIn } from "../../core/template-variables.js";
 
 export class UnknownVariableFix implements vscode.CodeActionProvider {
   static readonly kinds = [vscode.CodeActionKind.QuickFix];

@@ -4,7 +4,7 @@ import * as vscode from "vscode";
 import type { Role } from "../../core/schema.js";
 import { TEMPLATE_LANGUAGE } from "./language.js";
 import type { TemplateOwners } from "./owners.js";
-import type { Experiment } from "./records.js";
+import type { Experiment } from "../../core/trial/records.js";
 import { VIRTUAL_SCHEME } from "./virtual-docs.js";
 
 export interface TemplateTarget {

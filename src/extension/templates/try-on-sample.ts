@@ -1,22 +1,20 @@
-// "Try on sample": the command around trial.ts. The user waits on it, so it runs under a
+// "Try on sample": the editor command around src/core/trial. The user waits on it, so it runs under a
 // cancellable notification; every failure becomes a message with what to do next.
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { CONFIG_FILE } from "../../core/config.js";
 import { MetajudgeError, isCancelled } from "../../core/errors.js";
-import { LlmClient } from "../../core/llm/client.js";
-import { parseTemplate } from "../../core/templates.js";
+import type { LlmClient } from "../../core/llm/client.js";
+import type { Experiment } from "../../core/trial/records.js";
+import { trialReport } from "../../core/trial/report.js";
+import { NoRecordsError, planTrial, runTrial, type Outcome, type TrialPlan } from "../../core/trial/trial.js";
+import { outcomeLines, trialClient, trialTemplate } from "../../core/trial/try.js";
 import type { Services } from "../services.js";
 import type { TemplateOwners } from "./owners.js";
-import type { Experiment } from "./records.js";
 import { templateTarget, type TemplateTarget } from "./target.js";
-import { trialReport } from "./trial-report.js";
-import { NoRecordsError, meanScore, planTrial, runTrial, type Outcome, type TrialPlan } from "./trial.js";
 import { VirtualDocs } from "./virtual-docs.js";
 
 const LOG = "templates";
-// A person is waiting: a dead endpoint must fail in seconds, not after a long run's patience.
-const MAX_RETRIES = 2;
 
 export class TryOnSample {
   constructor(
@@ -57,9 +55,9 @@ export class TryOnSample {
       void vscode.window.showInformationMessage(`Try on Sample is for judge and meta-judge templates; preview ${name} with Metajudge: Preview Rendered Prompt.`);
       return undefined;
     }
-    const { template, problems } = parseTemplate(doc.getText(), role, doc.uri.fsPath);
-    const errors = problems.filter((p) => p.severity === "error");
-    if (errors.length > 0) {
+    const checked = trialTemplate(doc.getText(), role, doc.uri.fsPath);
+    if ("errors" in checked) {
+      const { errors } = checked;
       const text = `${name} has ${errors.length} error${errors.length > 1 ? "s" : ""} (a run would refuse it): ${errors[0]?.message ?? ""}`;
       void vscode.window.showErrorMessage(text, "Show Problems").then((pick) => pick && vscode.commands.executeCommand("workbench.actions.view.problems"));
       return undefined;
@@ -79,7 +77,7 @@ export class TryOnSample {
           this.services.log.info(LOG, `try ${doc.uri.fsPath} on ${plan.cases.length} ${unit} of iteration ${plan.iteration}: ${plan.endpoint.base_url} model ${plan.endpoint.model}, n=${plan.n}`);
           let done = 0;
           progress.report({ message: `0 of ${plan.cases.length} ${unit}` });
-          const outcomes = await runTrial(plan, experiment, template, client, abort.signal, (o) => {
+          const outcomes = await runTrial(plan, experiment, checked.template, client, abort.signal, (o) => {
             done++;
             this.logOutcome(plan, o);
             progress.report({ increment: 100 / plan.cases.length, message: `${done} of ${plan.cases.length} ${unit}` });
@@ -93,7 +91,7 @@ export class TryOnSample {
 
     const failed = outcomes.filter((o) => o.error !== undefined);
     if (failed.length === outcomes.length) throw failed[0]?.error;
-    const report = trialReport(plan, outcomes, { templateName: name, describe: (e) => describe(e), at: new Date() });
+    const report = trialReport(plan, outcomes, { templateName: name, source: "the template as it stands in the editor (unsaved edits included)", describe: (e) => describe(e), at: new Date() });
     const uri = VirtualDocs.uri(`${name} (tried on sample)`, doc.uri.toString());
     this.docs.set(uri, () => Promise.resolve(report));
     await this.docs.show(uri);
@@ -103,38 +101,12 @@ export class TryOnSample {
 
   private async client(plan: TrialPlan, exp: Experiment): Promise<LlmClient> {
     const envName = plan.endpoint.api_key_env;
-    let apiKey: string | undefined;
-    if (envName) {
-      apiKey = await this.services.apiKeys.get(envName);
-      if (!apiKey) {
-        throw new MetajudgeError("auth", `The ${plan.role} endpoint needs an API key named ${envName}, and none is set.`);
-      }
-    }
-    return new LlmClient({
-      baseURL: plan.endpoint.base_url,
-      apiKey,
-      apiKeyEnv: envName,
-      concurrency: Math.min(exp.config.concurrency, plan.cases.length),
-      timeoutMs: exp.config.request.timeout_ms,
-      maxRetries: Math.min(exp.config.request.max_retries, MAX_RETRIES),
-      onRetry: (r) => this.services.log.warn(LOG, `retry ${r.attempt} in ${r.delayMs} ms: ${r.status ?? ""} ${r.reason}`),
-    });
+    const apiKey = envName ? await this.services.apiKeys.get(envName) : undefined;
+    return trialClient(plan, exp, apiKey, (r) => this.services.log.warn(LOG, `retry ${r.attempt} in ${r.delayMs} ms: ${r.status ?? ""} ${r.reason}`));
   }
 
   private logOutcome(plan: TrialPlan, o: Outcome): void {
-    if (o.error !== undefined) {
-      this.services.log.error(LOG, `${o.id}: ${describe(o.error)}`);
-      return;
-    }
-    const c = plan.cases.find((k) => k.id === o.id);
-    if (plan.role === "judge") {
-      const stored = c && Array.isArray(c.stored) ? meanScore(c.stored) : null;
-      const scores = o.answers.map((a) => a.score ?? "none").join(", ");
-      this.services.log.info(LOG, `${o.id}: new scores ${scores} (mean ${meanScore(o.answers.map((a) => a.score))}), stored mean ${stored}, ${o.ms} ms`);
-    } else {
-      this.services.log.info(LOG, `${o.id}: new verdict ${o.answers[0]?.winner ?? "none"}, stored ${c?.stored ?? "none"}, ${o.ms} ms`);
-    }
-    for (const a of o.answers) if (a.parseError) this.services.log.warn(LOG, `${o.id}: not parsed: ${a.parseError}`);
+    for (const line of outcomeLines(plan, o, describe)) this.services.log[line.level](LOG, line.text);
   }
 
   private async showFailure(err: unknown, experimentDir?: string, lead?: string): Promise<void> {

@@ -17,6 +17,8 @@ const STAGE_ICON: Record<string, vscode.ThemeIcon> = {
   failed: new vscode.ThemeIcon("error", new vscode.ThemeColor("testing.iconFailed")),
   cancelled: new vscode.ThemeIcon("circle-slash"),
 };
+// A finished export whose pairs were recomputed since: done, but no longer what training should read.
+const STALE_ICON = new vscode.ThemeIcon("warning", new vscode.ThemeColor("list.warningForeground"));
 
 function flagIcon(flag: AnnotationLabel | undefined, fallback: string): vscode.ThemeIcon {
   if (flag === "suspicious") return new vscode.ThemeIcon("warning", new vscode.ThemeColor("list.warningForeground"));
@@ -159,11 +161,12 @@ export class IterationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
         const st = node.stage;
         const item = new vscode.TreeItem(st.stage, C.None);
         const progress = st.total !== null ? `${fmt(st.done)}/${fmt(st.total)}` : st.done > 0 ? fmt(st.done) : "";
-        item.description = [progress, st.state].filter(Boolean).join(" · ");
-        item.iconPath = STAGE_ICON[st.state] ?? STAGE_ICON.pending;
-        item.contextValue = `metajudge.stage.${st.state}`;
+        item.description = [progress, st.stale ? "stale" : st.state].filter(Boolean).join(" · ");
+        item.iconPath = st.stale ? STALE_ICON : (STAGE_ICON[st.state] ?? STAGE_ICON.pending);
+        item.contextValue = `metajudge.stage.${st.stale ? "stale" : st.state}`;
         const counts = Object.entries(st.counts).map(([k, v]) => `${k}: ${fmt(v)}`);
-        item.tooltip = new vscode.MarkdownString(`**${st.stage}** — ${st.state}\n\n${counts.map((c) => `- ${c}`).join("\n")}`);
+        const stale = st.stale ? `\n\n$(warning) Stale: ${st.stale}` : "";
+        item.tooltip = new vscode.MarkdownString(`**${st.stage}** — ${st.state}${stale}\n\n${counts.map((c) => `- ${c}`).join("\n")}`, true);
         return this.withId(item, node);
       }
       case "training": {

@@ -30,6 +30,11 @@ async function child(parent: Node | undefined, kind: Node["kind"], pred: (n: Nod
   return n;
 }
 
+async function exportStage(): Promise<Node> {
+  const it = await child(await child(undefined, "experiment"), "iteration");
+  return child(it, "stage", (n) => n.kind === "stage" && n.stage.stage === "export");
+}
+
 suite("workbench", () => {
   suiteSetup(async () => {
     const ext = vscode.extensions.getExtension<MetajudgeApi>(ID);
@@ -94,12 +99,27 @@ suite("workbench", () => {
     });
     for (const p of after) assert.ok(p.chosen_id !== pair.rejected_id && p.rejected_id !== pair.rejected_id);
 
+    // dpo.jsonl was exported from the pairs as they were: the tree says it is stale, and why.
+    const stale = await until("the export shown stale", async () => {
+      const n = await exportStage();
+      return n.kind === "stage" && n.stage.stale ? n : undefined;
+    });
+    const item = api.tree.getTreeItem(stale);
+    assert.match(String(item.description), /stale/);
+    const tip = item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : String(item.tooltip);
+    assert.match(tip, /pairs changed after the export; re-export/);
+
     // Clearing it restores it on the next recompute.
     await vscode.commands.executeCommand("metajudge.clearAnnotation", { experimentDir: dir, iteration: 1, targetId: pair.rejected_id, targetKind: "judgement" });
     await vscode.commands.executeCommand("metajudge.recomputePairs", { experimentDir: dir, iteration: 1 });
     await until("the cleared judgement back in the battles", () =>
       lines<{ response_id: string; elo: Record<string, number> }>(path.join(iter, "pairs.judge.jsonl")).some((p) => p.elo[pair.rejected_id] !== undefined) || undefined,
     );
+    // The same pairs as exported again: the export is current once more.
+    await until("the export current again", async () => {
+      const n = await exportStage();
+      return n.kind === "stage" && !n.stage.stale ? n : undefined;
+    });
   });
 
   test("the inline hints describe each line of judgements.jsonl", async () => {

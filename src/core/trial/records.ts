@@ -1,14 +1,14 @@
 // Real records to fill a template with, read from an experiment's files. Reads stop as soon as they
 // have what they need: a paper-scale judgements.jsonl is hundreds of megabytes, and the first lines
-// are as real as any. Free of `vscode`.
+// are as real as any.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import { resolveIn } from "../../core/config.js";
-import { listIterations } from "../../core/experiment.js";
-import { FILES, type Config } from "../../core/schema.js";
-import { iterationDir } from "../../core/store/iteration.js";
-import type { BattleRow } from "../../core/store/records.js";
+import { resolveIn } from "../config.js";
+import { listIterations } from "../experiment.js";
+import { FILES, type Config } from "../schema.js";
+import { iterationDir } from "../store/iteration.js";
+import type { BattleRow } from "../store/records.js";
 
 type Row = Record<string, unknown>;
 

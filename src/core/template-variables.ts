@@ -1,7 +1,7 @@
 // What each template variable is filled with, in the words completion and hover show, and where the
-// references sit on a line. Free of `vscode` so it is plain data and string scanning.
-import { TEMPLATE_VARIABLES } from "../../core/templates.js";
-import { ROLES, type Role } from "../../core/schema.js";
+// references sit on a line. Plain data and string scanning, for the editor's completion and hover.
+import { TEMPLATE_VARIABLES } from "./templates.js";
+import { ROLES, type Role } from "./schema.js";
 
 const FILLED_WITH: Record<Role, Record<string, string>> = {
   actor: {

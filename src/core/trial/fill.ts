@@ -1,7 +1,7 @@
 // One real record per role to show what a template becomes: the values of its variables and where
-// they came from. Free of `vscode`.
+// they came from.
 import * as path from "node:path";
-import type { Role } from "../../core/schema.js";
+import type { Role } from "../schema.js";
 import {
   firstBattles,
   firstJudgementPair,

@@ -4,6 +4,8 @@ import { meanScore, type Answer, type BattleCase, type JudgeCase, type Outcome, 
 
 export interface ReportContext {
   templateName: string;
+  /** Which text of the template was sent, e.g. the editor's buffer with its unsaved edits, or a file. */
+  source: string;
   /** How the error of a failed case reads (the extension maps typed errors to words). */
   describe: (err: unknown) => string;
   at: Date;
@@ -14,7 +16,7 @@ export function trialReport(plan: TrialPlan, outcomes: readonly Outcome[], ctx: 
   const what = plan.role === "judge" ? "response" : "battle";
   out.push(`# ${ctx.templateName} tried on ${plan.cases.length} ${what}${plan.cases.length === 1 ? "" : "s"}`, "");
   out.push(
-    `Records of iteration ${plan.iteration}; the template as it stands in the editor (unsaved edits included), sent to ` +
+    `Records of iteration ${plan.iteration}; ${ctx.source}, sent to ` +
       `${plan.endpoint.base_url} (model ${plan.endpoint.model}) with the ${plan.role} sampling settings, ${plan.mode} mode and the seeds the run used, ` +
       `so an unchanged template asks exactly what the run asked. ${ctx.at.toISOString()}.`,
     "",

@@ -1,13 +1,13 @@
-// "Try on sample": a template as it stands in the editor, sent to the role's endpoint on a few real
-// records, each answer parsed as a run would parse it, beside what the run stored. Free of `vscode`.
-import { roleEndpoint, type ResolvedEndpoint } from "../../core/config.js";
-import { isCancelled } from "../../core/errors.js";
-import type { ChatRequest, LlmClient } from "../../core/llm/client.js";
-import { parseScore, parseWinner } from "../../core/parse.js";
-import { deriveSeed } from "../../core/pipeline/ids.js";
-import { requestBody } from "../../core/pipeline/llm-stage.js";
-import type { Role, VerdictMode } from "../../core/schema.js";
-import { renderTemplate, type Template } from "../../core/templates.js";
+// "Try on sample": a template as edited (in the editor or a file), sent to the role's endpoint on a few real
+// records, each answer parsed as a run would parse it, beside what the run stored.
+import { roleEndpoint, type ResolvedEndpoint } from "../config.js";
+import { isCancelled } from "../errors.js";
+import type { ChatRequest, LlmClient } from "../llm/client.js";
+import { parseScore, parseWinner } from "../parse.js";
+import { deriveSeed } from "../pipeline/ids.js";
+import { requestBody } from "../pipeline/llm-stage.js";
+import type { Role, VerdictMode } from "../schema.js";
+import { renderTemplate, type Template } from "../templates.js";
 import {
   firstBattles,
   firstJudgedResponses,
@@ -66,8 +66,9 @@ export interface Outcome {
   ms: number;
 }
 
-export async function planTrial(role: TrialRole, exp: Experiment, sampleSize: number): Promise<TrialPlan> {
-  for (const t of iterationsNewestFirst(exp)) {
+/** A sample of the newest iteration that has records of the kind, or of `iteration` when given. */
+export async function planTrial(role: TrialRole, exp: Experiment, sampleSize: number, iteration?: number): Promise<TrialPlan> {
+  for (const t of iteration === undefined ? iterationsNewestFirst(exp) : [iteration]) {
     const cases = role === "judge" ? await judgeCases(exp, t, sampleSize) : await battleCases(exp, t, sampleSize);
     if (cases.length === 0) continue;
     const settings = exp.config.iterations[t - 1];
@@ -75,10 +76,11 @@ export async function planTrial(role: TrialRole, exp: Experiment, sampleSize: nu
     const n = role === "judge" ? exp.config.roles.judge.sampling.n : 1;
     return { role, iteration: t, endpoint, n, mode: exp.config.roles[role].mode, cases };
   }
+  const where = iteration === undefined ? "" : ` in iteration ${iteration}`;
   throw new NoRecordsError(
     role === "judge"
-      ? "No response on disk to try the judge template on: run the generate and judge stages of an iteration first."
-      : "No battle on disk to try the meta-judge template on: run an iteration up to its metajudge stage first.",
+      ? `No response on disk${where} to try the judge template on: run the generate and judge stages of an iteration first.`
+      : `No battle on disk${where} to try the meta-judge template on: run an iteration up to its metajudge stage first.`,
   );
 }
 
