@@ -7,6 +7,7 @@ import { GENERATION_MODES, STAGES, type GenerationMode, type StageName } from ".
 import { cmdBatch, cmdExport, cmdInit, cmdPairs, cmdRun, cmdStatus, cmdValidate } from "./commands.js";
 import { cmdHosts, cmdHostsCheck, cmdJobs, cmdJobVerb, cmdLaunchGenerate, cmdLaunchTrain, type RemoteOptions } from "./remote.js";
 import { serveLocal } from "./serve-local.js";
+import { cmdTry } from "./try.js";
 import { EXIT_OUTPUT_CLOSED, guardTerminal, type Terminal } from "./output.js";
 
 const USAGE = `metajudge ${VERSION}: Meta-Rewarding iterations against any OpenAI-compatible endpoint
@@ -21,6 +22,9 @@ usage:
   metajudge export <iteration-dir> [--allow-empty] [--json]
                                                         write dpo.jsonl (TRL conversational preference) from the pairs
   metajudge validate <experiment-dir> [--json]         check config, templates, prompts and every iteration's records
+  metajudge try <experiment-dir> --role judge|meta_judge [--template <file>] [--iteration <t>] [--sample <n>] [--json]
+                                                        a judge or meta-judge template (as edited) on a few records of an
+                                                        iteration: its new verdicts beside the stored ones
   metajudge batch write <experiment-dir> --iteration <t> --stage <s> <requests.jsonl>
                                                         the stage's missing requests as OpenAI Batch JSONL
   metajudge batch read <experiment-dir> --iteration <t> --stage <s> <results.jsonl>
@@ -80,6 +84,9 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
       "allow-unreadable-annotations": { type: "boolean", default: false },
       host: { type: "string" },
       mode: { type: "string" },
+      role: { type: "string" },
+      template: { type: "string" },
+      sample: { type: "string" },
       "trust-new-host-key": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
       version: { type: "boolean", short: "v", default: false },
@@ -96,6 +103,7 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
   }
   if (command === "batch") return batchCommand(target, rest, values);
   if (command === "hosts" || command === "launch" || command === "jobs") return remoteCommand(command, target, rest, values);
+  if (command === "try") return tryCommand(target, rest, values);
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   const needTarget = (what: string): string => {
     if (!target) throw new UsageError(`${command} needs <${what}>`);
@@ -143,6 +151,18 @@ function batchCommand(verb: string | undefined, args: string[], values: { iterat
   const stage = stageArg(values.stage, "--stage");
   if (stage !== "generate" && stage !== "judge" && stage !== "metajudge") throw new UsageError("batch needs --stage generate, judge or metajudge");
   return cmdBatch(verb, { dir, iteration: t, stage, file, json: values.json ?? false, allowChangedInputs: values["allow-changed-inputs"] ?? false });
+}
+
+function tryCommand(dir: string | undefined, extra: string[], values: { role?: string; template?: string; iteration?: string; sample?: string; json?: boolean }): Promise<number> {
+  if (!dir) throw new UsageError("try needs <experiment-dir>");
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  const role = values.role;
+  if (role !== "judge" && role !== "meta_judge") throw new UsageError(`try needs --role judge or --role meta_judge${role === undefined ? "" : `; got "${role}"`}`);
+  const t = values.iteration === undefined ? undefined : Number(values.iteration);
+  if (t !== undefined && !(Number.isInteger(t) && t >= 1)) throw new UsageError(`--iteration must be a positive integer; got "${values.iteration}"`);
+  const sample = Number(values.sample ?? 3);
+  if (!(Number.isInteger(sample) && sample >= 1 && sample <= 20)) throw new UsageError(`--sample must be an integer from 1 to 20; got "${values.sample}"`);
+  return cmdTry({ dir, role, sample, json: values.json ?? false, ...(values.template !== undefined ? { template: values.template } : {}), ...(t !== undefined ? { iteration: t } : {}) });
 }
 
 interface RemoteValues {
