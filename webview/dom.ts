@@ -48,9 +48,14 @@ export function flagBadge(flag: AnnotationLabel | undefined): HTMLElement | null
   return null;
 }
 
-export function roleBadge(role: "chosen" | "rejected" | undefined, what: string): HTMLElement | null {
+export function roleBadge(role: "chosen" | "rejected" | undefined, what: string, flag?: AnnotationLabel): HTMLElement | null {
   if (!role) return null;
-  return badge(role, role, `${role === "chosen" ? "Chosen" : "Rejected"} ${what}`);
+  const Role = role === "chosen" ? "Chosen" : "Rejected";
+  // Pair selection leaves flagged items out: a flagged member is a pair computed before the flag.
+  if (flag === "suspicious") {
+    return badge(`${role} · pairs out of date`, "warning", `${Role} ${what} in the stored pairs, computed before this flag; Recompute Pairs selects without it`);
+  }
+  return badge(role, role, `${Role} ${what}`);
 }
 
 export function modeBadgeOf(recordMode: Mode | undefined, pageMode: Mode | undefined): HTMLElement | null {

@@ -8,7 +8,7 @@ import type { AnnotationLabel, InspectorData } from "../src/shared/view.js";
 import type { HostMessage, InspectorState, WebviewMessage } from "../src/shared/protocol.js";
 import { indexRecords, type Annotatable, type RenderContext } from "./context.js";
 import { button, h, replaceChildren } from "./dom.js";
-import { navigationItems } from "./model.js";
+import { navigationItems, staleMembers, staleNotice } from "./model.js";
 import { renderBattles } from "./render-battles.js";
 import { renderActorPair, renderHead, renderPrompt } from "./render-prompt.js";
 import { renderResponses, revealMarks } from "./render-responses.js";
@@ -41,9 +41,17 @@ const navButtons = h(
   button("Next prompt", () => openAdjacent("next"), { secondary: true, id: "next-prompt" }),
 );
 const status = h("div", { id: "status", role: "status", "data-testid": "status" });
+// Says when a flag has left the stored pairs behind; repainted on every render and annotation.
+const pairsNotice = h("div", { id: "pairs-stale", role: "status", "data-testid": "pairs-stale" });
+let labelOf: (id: string) => string = (id) => id;
 const content = h("main", { id: "content" });
 const keysHint = h("p", { class: "keys muted" }, "j / k: next / previous item · arrows: move in a column or the matrix · Tab: next area");
-document.body.append(h("header", { class: "page-head" }, headInfo, navButtons), status, content);
+document.body.append(h("header", { class: "page-head" }, headInfo, navButtons), status, pairsNotice, content);
+
+function paintPairsNotice(): void {
+  const text = data ? staleNotice(staleMembers(data), labelOf) : null;
+  replaceChildren(pairsNotice, text ? h("p", { class: "stale-pairs" }, text) : null);
+}
 
 function currentAnnotatable(): Selectable | undefined {
   return selection.current();
@@ -122,6 +130,7 @@ function render(next: InspectorData, selectedId: string | undefined): void {
   data = next;
   const index = indexRecords(next);
   records = index.records;
+  labelOf = (id) => index.labels.get(id) ?? id;
   painters = new Map();
   selection.reset();
   const ctx: RenderContext = {
@@ -155,6 +164,7 @@ function render(next: InspectorData, selectedId: string | undefined): void {
     ),
   );
   selection.setOrder(navigationItems(next, battleView?.matrix ?? null));
+  paintPairsNotice();
   status.replaceChildren();
   content.removeAttribute("aria-busy");
 
@@ -178,6 +188,7 @@ function applyAnnotation(targetId: string, label: AnnotationLabel | null, note: 
   // Battles carry no note; responses and judgements do.
   if ("judgementList" in rec || "responseId" in rec) rec.note = note;
   for (const paint of painters.get(targetId)?.values() ?? []) paint();
+  paintPairsNotice();
 }
 
 function setStatus(text: string, kind: "loading" | "error"): void {

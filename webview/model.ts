@@ -212,3 +212,35 @@ export function move(items: readonly NavItem[], currentId: string | undefined, m
   }
   return best ?? cur;
 }
+
+// ---- pairs out of date --------------------------------------------------------------------------
+
+/**
+ * A pair member flagged suspicious. Pair selection leaves flagged items out, so a flagged item that
+ * still holds a role was flagged after the pairs were computed: the stored pair is out of date until
+ * Recompute Pairs runs, and the page must say so rather than keep calling it chosen.
+ */
+export interface StaleMember {
+  id: string;
+  role: "chosen" | "rejected";
+  pair: "actor" | "judge";
+}
+
+export function staleMembers(data: InspectorData): StaleMember[] {
+  const out: StaleMember[] = [];
+  for (const r of data.responses) {
+    if (r.pairRole && r.flag === "suspicious") out.push({ id: r.id, role: r.pairRole, pair: "actor" });
+    for (const j of r.judgementList) if (j.pairRole && j.flag === "suspicious") out.push({ id: j.id, role: j.pairRole, pair: "judge" });
+  }
+  // Judge pairs first, then actor pairs, each in page order: stable between repaints.
+  return out.sort((a, b) => (a.pair === b.pair ? 0 : a.pair === "judge" ? -1 : 1));
+}
+
+export function staleNotice(members: readonly StaleMember[], label: (id: string) => string): string | null {
+  if (members.length === 0) return null;
+  const named = members.map((m) => `${label(m.id)} (${m.role}, ${m.pair} pair)`);
+  const list = named.length === 1 ? named[0]! : `${named.slice(0, -1).join(", ")} and ${named.at(-1)!}`;
+  const lead = members.length === 1 ? "Pairs not recomputed since this flag" : "Pairs not recomputed since these flags";
+  const verb = members.length === 1 ? "is" : "are";
+  return `${lead}: ${list} ${verb} flagged but still in the stored pairs. Run Metajudge: Recompute Pairs to select without ${members.length === 1 ? "it" : "them"}.`;
+}

@@ -32,7 +32,7 @@ function judgementItem(ctx: RenderContext, j: InspectorJudgement): HTMLElement {
     ctx,
     j.id,
     () => [
-      roleBadge(j.pairRole, "judgement (judge pair)"),
+      roleBadge(j.pairRole, "judgement (judge pair)", ctx.record(j.id)?.flag),
       j.score === null ? badge("parse failed", "error", j.parseError ?? "No score found") : null,
       modeBadgeOf(j.mode, ctx.data.judgeMode),
     ],
@@ -64,7 +64,7 @@ function responseColumn(ctx: RenderContext, r: InspectorResponse): HTMLElement {
     ctx,
     r.id,
     () => [
-      roleBadge(r.pairRole, "response (actor pair)"),
+      roleBadge(r.pairRole, "response (actor pair)", ctx.record(r.id)?.flag),
       r.duplicateOf ? badge(`duplicate of ${ctx.label(r.duplicateOf)}`, "warning", `Exact duplicate of ${r.duplicateOf}: dropped`) : null,
       battled ? badge("battled", "info", "Highest score variance: its judgements met in meta-judge battles") : null,
     ],

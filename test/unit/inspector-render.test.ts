@@ -14,6 +14,8 @@ import {
   move,
   navigationItems,
   splitAtSpan,
+  staleMembers,
+  staleNotice,
   tierBounds,
   tierCandidates,
 } from "../../webview/model.js";
@@ -219,6 +221,33 @@ test("records: the kind of an id, and an annotation mirrored into loaded data", 
   assert.ok(applyAnnotation(d, "r0:j1", "cleared", undefined));
   assert.equal(d.responses[0]!.judgementList[1]!.flag, undefined);
   assert.equal(applyAnnotation(d, "nope", "confirmed", undefined), false);
+});
+
+test("a flag after the pairs were computed: the flagged member is named out of date until Recompute Pairs", () => {
+  const d = sample();
+  d.responses[0]!.pairRole = "chosen";
+  d.responses[2]!.pairRole = "rejected";
+  d.responses[0]!.judgementList[1]!.pairRole = "chosen";
+  d.responses[0]!.judgementList[2]!.pairRole = "rejected";
+  const label = (id: string) => id.replace(/^r(\d+):j/, "j");
+  assert.deepEqual(staleMembers(d), [], "nothing flagged: the pairs are current");
+  assert.equal(staleNotice(staleMembers(d), label), null);
+
+  // The host mirrors a flag into the loaded data, as the "annotation" message does.
+  assert.ok(applyAnnotation(d, "r0:j1", "suspicious", undefined));
+  assert.ok(applyAnnotation(d, "r2", "suspicious", undefined));
+  assert.ok(applyAnnotation(d, "r1", "suspicious", undefined)); // in no pair: nothing goes stale
+  assert.deepEqual(staleMembers(d), [
+    { id: "r0:j1", role: "chosen", pair: "judge" },
+    { id: "r2", role: "rejected", pair: "actor" },
+  ]);
+  const notice = staleNotice(staleMembers(d), label);
+  assert.match(notice ?? "", /^Pairs not recomputed since these flags: j1 \(chosen, judge pair\) and r2 \(rejected, actor pair\) are flagged but still in the stored pairs\. Run Metajudge: Recompute Pairs/);
+
+  // Confirming is no exclusion, and clearing the flag makes the stored pair right again.
+  assert.ok(applyAnnotation(d, "r2", "confirmed", undefined));
+  assert.ok(applyAnnotation(d, "r0:j1", "cleared", undefined));
+  assert.deepEqual(staleMembers(d), []);
 });
 
 test("the page's CSP denies everything by default, runs only the nonce-tagged bundle and allows no inline style", () => {

@@ -53,8 +53,14 @@ export default async function flagFromKeyboard(ctx: UiContext): Promise<void> {
   for (const [k, v] of Object.entries(want)) {
     if (event[k as keyof Annotation] !== v) throw new Error(`annotations.jsonl has ${JSON.stringify(event)}; expected ${k} = ${JSON.stringify(v)}`);
   }
-  // The inspector badges the judgement without a reload.
+  // The inspector badges the judgement without a reload, and says its pair is now out of date
+  // instead of still calling it chosen.
   await item.locator("vscode-badge", { hasText: "suspicious" }).waitFor({ timeout: WAIT });
+  await item.locator("vscode-badge", { hasText: "chosen · pairs out of date" }).waitFor({ timeout: WAIT });
+  const staleNotice = frame.locator("#pairs-stale");
+  await ctx.waitFor(async () => /^Pairs not recomputed since this flag: .*Recompute Pairs/.test((await staleNotice.textContent()) ?? ""), {
+    message: "the notice that the pairs were not recomputed since the flag",
+  });
   await shot(ctx, "30-flag-4-flagged");
 
   const pairsBefore = fs.readFileSync(pairsFile, "utf8");
@@ -92,6 +98,7 @@ export default async function flagFromKeyboard(ctx: UiContext): Promise<void> {
     },
     { message: `the inspector showing ${target} out of the judge pair` },
   );
+  await ctx.waitFor(async () => ((await staleNotice.textContent()) ?? "") === "", { message: "the out-of-date notice gone after Recompute Pairs" });
   await item.scrollIntoViewIfNeeded();
   await shot(ctx, "30-flag-5-recomputed");
 }
