@@ -40,6 +40,10 @@ test("duplicated response, judgement and battle lines: no duplicate work, no sel
 
   res = await runCli(["run", exp, "--iteration", "1", "--until", "judge"]);
   assert.equal(res.code, 0, res.stderr);
+  assert.ok(
+    res.stderr.includes(`${file("responses.jsonl")}:${responseLines.length + 1}: repeats id ${JSON.stringify((JSON.parse(responseLines[0]!) as Rec).id)} (and 1 more line repeats an earlier id)`),
+    `the run says once where the repeats are: ${res.stderr}`,
+  );
   const judgements = readLines<Rec & { response_id: string; score: number | null }>(file("judgements.jsonl"));
   assert.deepEqual(dupIds(judgements), [], "no judgement is written twice");
 

@@ -26,7 +26,7 @@ export function repeatWarning(ctx: Pick<RunContext, "emit" | "experimentDir">, f
         type: "warning",
         message:
           `${file}:${firstLine}: repeats id ${JSON.stringify(firstId)}` +
-          (count > 1 ? ` (and ${count - 1} more line${count > 2 ? "s" : ""} repeat an earlier id)` : "") +
+          (count > 1 ? ` (and ${count - 1} more ${count === 2 ? "line repeats" : "lines repeat"} an earlier id)` : "") +
           `; the first record of an id counts and the repeats are ignored. \`metajudge validate ${ctx.experimentDir}\` lists them`,
       });
     },
