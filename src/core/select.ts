@@ -201,55 +201,99 @@ export interface BattleMatrix {
   stats: BattleStats;
 }
 
+/** Verdict codes for BattleTally.add. */
+export const NO_VERDICT = 0;
+export const FIRST_WON = 1;
+export const SECOND_WON = 2;
+
+/**
+ * Counts battles between k judgements known by position (0..k-1), so a caller holding a million
+ * battles as numbers never makes an object per battle. Positions outside 0..k-1 (a judgement that
+ * does not count: unknown, flagged, without a score) and a judgement against itself are ignored.
+ */
+export class BattleTally {
+  // firstWins[m·k+n]: m shown first beat n; secondWins[m·k+n]: m shown second beat n.
+  private readonly firstWins: Float64Array;
+  private readonly secondWins: Float64Array;
+  private readonly fought: Uint8Array;
+  private win1st = 0;
+  private win2nd = 0;
+  private counted = 0;
+
+  constructor(readonly k: number) {
+    this.firstWins = new Float64Array(k * k);
+    this.secondWins = new Float64Array(k * k);
+    this.fought = new Uint8Array(k);
+  }
+
+  add(f: number, s: number, verdict: number): void {
+    const k = this.k;
+    if (!(f >= 0 && f < k && s >= 0 && s < k) || f === s) return;
+    this.counted++;
+    this.fought[f] = 1;
+    this.fought[s] = 1;
+    if (verdict === FIRST_WON) {
+      this.win1st++;
+      this.firstWins[f * k + s]! += 1;
+    } else if (verdict === SECOND_WON) {
+      this.win2nd++;
+      this.secondWins[s * k + f]! += 1;
+    }
+  }
+
+  /** The matrix over the judgements that fought, named by `ids` (one per position). */
+  matrix(ids: readonly string[]): BattleMatrix {
+    const k = this.k;
+    const decisive = this.win1st + this.win2nd;
+    const w1 = decisive === 0 ? 0 : this.win2nd / decisive;
+    const w2 = decisive === 0 ? 0 : this.win1st / decisive;
+    const named: string[] = [];
+    const slots: number[] = [];
+    for (let p = 0; p < k; p++) {
+      if (this.fought[p] === 1) {
+        named.push(ids[p]!);
+        slots.push(p);
+      }
+    }
+    const B: number[][] = [];
+    for (const pm of slots) {
+      const row: number[] = [];
+      for (const pn of slots) row.push(pm === pn ? 0 : w1 * this.firstWins[pm * k + pn]! + w2 * this.secondWins[pm * k + pn]!);
+      B.push(row);
+    }
+    return { ids: named, B, stats: { win_1st: this.win1st, win_2nd: this.win2nd, w1, w2, decisive, battles: this.counted } };
+  }
+}
+
 /**
  * Position-weighted win matrix. Battles naming a judgement not in `judgements` (an excluded one) or a
  * judgement against itself are ignored; the first of duplicate ids counts.
  */
 export function battleMatrix(judgements: readonly { id: string }[], battles: readonly Battle[]): BattleMatrix {
+  const { ids, tally } = tallyBattles(judgements, battles);
+  return tally.matrix(ids);
+}
+
+function tallyBattles(judgements: readonly { id: string }[], battles: readonly Battle[]): { ids: string[]; tally: BattleTally } {
   const pos = new Map<string, number>();
   for (const j of judgements) if (!pos.has(j.id)) pos.set(j.id, pos.size);
-  const k = pos.size;
-  // firstWins[m·k+n]: m shown first beat n; secondWins[m·k+n]: m shown second beat n.
-  const firstWins = new Float64Array(k * k);
-  const secondWins = new Float64Array(k * k);
-  const fought = new Uint8Array(k);
-  let win1st = 0;
-  let win2nd = 0;
-  let counted = 0;
+  const tally = new BattleTally(pos.size);
   for (const b of battles) {
-    const f = pos.get(b.first_id);
-    const s = pos.get(b.second_id);
-    if (f === undefined || s === undefined || f === s) continue;
-    counted++;
-    fought[f] = 1;
-    fought[s] = 1;
-    if (b.winner === "first") {
-      win1st++;
-      firstWins[f * k + s]! += 1;
-    } else if (b.winner === "second") {
-      win2nd++;
-      secondWins[s * k + f]! += 1;
-    }
+    tally.add(pos.get(b.first_id) ?? -1, pos.get(b.second_id) ?? -1, b.winner === "first" ? FIRST_WON : b.winner === "second" ? SECOND_WON : NO_VERDICT);
   }
-  const decisive = win1st + win2nd;
-  const w1 = decisive === 0 ? 0 : win2nd / decisive;
-  const w2 = decisive === 0 ? 0 : win1st / decisive;
+  return { ids: [...pos.keys()], tally };
+}
 
-  const ids: string[] = [];
-  const slots: number[] = [];
-  for (const [id, p] of pos) {
-    if (fought[p] === 1) {
-      ids.push(id);
-      slots.push(p);
-    }
-  }
-  const B: number[][] = [];
-  for (const pm of slots) {
-    const row: number[] = [];
-    for (const pn of slots) row.push(pm === pn ? 0 : w1 * firstWins[pm * k + pn]! + w2 * secondWins[pm * k + pn]!);
-    B.push(row);
-  }
-  return { ids, B, stats: { win_1st: win1st, win_2nd: win2nd, w1, w2, decisive, battles: counted } };
+/**
+ * An empty object in V8's dictionary mode. Elo maps are keyed by judgement ids no other object
+ * shares, so a plain literal would make a new hidden class for every key of every response (55,000
+ * at paper scale); deleting a property that is not the last switches the object to a hash table first.
+ */
+function dictionary(): Record<string, number> {
+  const o: Record<string, number> = { a: 0, b: 0 };
+  delete o.a;
+  delete o.b;
+  return o;
 }
 
 export type JudgeSkipReason = "too-few-judgements" | "no-decisive-battles" | "tied-extreme" | "over-length-cap";
@@ -270,12 +314,24 @@ export function selectJudgePair(
   battles: readonly Battle[],
   lengthCap: number | null,
 ): JudgePairResult {
-  const { ids, B, stats } = battleMatrix(judgements, battles);
+  const { ids, tally } = tallyBattles(judgements, battles);
+  return judgePairOf(promptId, responseId, judgements, tally.matrix(ids), lengthCap);
+}
+
+/** selectJudgePair from battles already counted; `judgements` supplies the lengths. */
+export function judgePairOf(
+  promptId: string,
+  responseId: string,
+  judgements: readonly { id: string; length: number }[],
+  matrix: BattleMatrix,
+  lengthCap: number | null,
+): JudgePairResult {
+  const { ids, B, stats } = matrix;
   if (ids.length < 2) return { skip: "too-few-judgements", detail: `${ids.length} judgement(s) in battles`, stats };
   if (stats.decisive === 0) return { skip: "no-decisive-battles", detail: `${stats.battles} battle(s), none decided`, stats };
 
   const theta = bradleyTerry(B);
-  const elo: Record<string, number> = {};
+  const elo = dictionary();
   let top = 0;
   let bottom = 0;
   for (let m = 0; m < ids.length; m++) {
