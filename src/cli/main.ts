@@ -8,6 +8,7 @@ import { cmdBatch, cmdExport, cmdInit, cmdPairs, cmdRun, cmdStatus, cmdValidate 
 import { cmdHosts, cmdHostsCheck, cmdJobs, cmdJobVerb, cmdLaunchGenerate, cmdLaunchTrain, type RemoteOptions } from "./remote.js";
 import { serveLocal } from "./serve-local.js";
 import { cmdTry } from "./try.js";
+import { cmdBatchSubmit } from "./batch-submit.js";
 import { EXIT_OUTPUT_CLOSED, guardTerminal, type Terminal } from "./output.js";
 
 const USAGE = `metajudge ${VERSION}: Meta-Rewarding iterations against any OpenAI-compatible endpoint
@@ -29,6 +30,11 @@ usage:
                                                         the stage's missing requests as OpenAI Batch JSONL
   metajudge batch read <experiment-dir> --iteration <t> --stage <s> <results.jsonl>
                                                         join a batch's results (vllm run-batch, OpenAI) into the records
+  metajudge batch submit <experiment-dir> --iteration <t> --stage <s> [--poll-seconds 30] [--max-requests N] [--json]
+                                                        run the stage's missing requests through the OpenAI Batch API
+                                                        and join the results; run again to re-attach after a stop
+  metajudge batch cancel <experiment-dir> --iteration <t> --stage <s>
+                                                        cancel the stage's running batches and join what they finished
   metajudge hosts <experiment-dir> [--json]            host profiles: name, kind, target
   metajudge hosts check <experiment-dir> <name> [--trust-new-host-key]
                                                         connect, run \`uname -a\`, show the host key fingerprint
@@ -87,6 +93,8 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
       role: { type: "string" },
       template: { type: "string" },
       sample: { type: "string" },
+      "poll-seconds": { type: "string" },
+      "max-requests": { type: "string" },
       "trust-new-host-key": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
       version: { type: "boolean", short: "v", default: false },
@@ -141,8 +149,18 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
   }
 }
 
-function batchCommand(verb: string | undefined, args: string[], values: { iteration?: string; stage?: string; json?: boolean; "allow-changed-inputs"?: boolean }): Promise<number> {
-  if (verb !== "write" && verb !== "read") throw new UsageError("batch needs write or read");
+interface BatchValues {
+  iteration?: string;
+  stage?: string;
+  json?: boolean;
+  "poll-seconds"?: string;
+  "max-requests"?: string;
+  "allow-changed-inputs"?: boolean;
+}
+
+function batchCommand(verb: string | undefined, args: string[], values: BatchValues): Promise<number> {
+  if (verb === "submit" || verb === "cancel") return batchSubmitCommand(verb, args, values);
+  if (verb !== "write" && verb !== "read") throw new UsageError("batch needs write, read, submit or cancel");
   const [dir, file, extra] = args;
   if (!dir || !file) throw new UsageError(`batch ${verb} needs <experiment-dir> and <${verb === "write" ? "requests" : "results"}.jsonl>`);
   if (extra) throw new UsageError(`unexpected argument "${extra}"`);
@@ -151,6 +169,21 @@ function batchCommand(verb: string | undefined, args: string[], values: { iterat
   const stage = stageArg(values.stage, "--stage");
   if (stage !== "generate" && stage !== "judge" && stage !== "metajudge") throw new UsageError("batch needs --stage generate, judge or metajudge");
   return cmdBatch(verb, { dir, iteration: t, stage, file, json: values.json ?? false, allowChangedInputs: values["allow-changed-inputs"] ?? false });
+}
+
+function batchSubmitCommand(verb: "submit" | "cancel", args: string[], values: BatchValues): Promise<number> {
+  const [dir, extra] = args;
+  if (!dir) throw new UsageError(`batch ${verb} needs <experiment-dir>`);
+  if (extra) throw new UsageError(`unexpected argument "${extra}"`);
+  const t = Number(values.iteration);
+  if (!values.iteration || !Number.isInteger(t) || t < 1) throw new UsageError(`batch ${verb} needs --iteration <t>, a positive integer`);
+  const stage = stageArg(values.stage, "--stage");
+  if (stage !== "generate" && stage !== "judge" && stage !== "metajudge") throw new UsageError("batch needs --stage generate, judge or metajudge");
+  const poll = Number(values["poll-seconds"] ?? 30);
+  if (!(poll >= 0.01 && poll <= 3600)) throw new UsageError(`--poll-seconds must be a number of seconds from 0.01 to 3600; got "${values["poll-seconds"]}"`);
+  const max = values["max-requests"] === undefined ? undefined : Number(values["max-requests"]);
+  if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= 50_000)) throw new UsageError(`--max-requests must be an integer from 1 to 50000 (the Batch API's limit); got "${values["max-requests"]}"`);
+  return cmdBatchSubmit(verb, { dir, iteration: t, stage, json: values.json ?? false, allowChangedInputs: values["allow-changed-inputs"] ?? false, pollSeconds: poll, ...(max !== undefined ? { maxRequests: max } : {}) });
 }
 
 function tryCommand(dir: string | undefined, extra: string[], values: { role?: string; template?: string; iteration?: string; sample?: string; json?: boolean }): Promise<number> {
