@@ -429,3 +429,42 @@ test("pair files: lines in Metajudge's own key order and in any other order read
   assert.deepEqual(Object.fromEntries(got.roles), { "p:r0:j1": "chosen", "p:r0:j2": "rejected", "q:r1:j3": "chosen", "q:r1:j0": "rejected" });
   assert.equal((await readPairFile(path.join(dir, "none.jsonl"))).lines, 0);
 });
+
+test("a prompt with two battled responses: the inspector, the rows and the Elo follow the one response `metajudge pairs` picks", async () => {
+  const { dir, iter } = build();
+  // p4:r0 scores 1, 5 and one unscored judgement (variance 4); p4:r1 scores 2, 3, 4 (variance 2/3).
+  // p4:r1's battles come first in the file, and the unscored j2 of p4:r0 is named in battles too.
+  const add = (file: string, recs: Record<string, unknown>[]): void => fs.appendFileSync(path.join(iter, file), recs.map(line).join(""));
+  add("responses.jsonl", [0, 1].map((i) => ({ id: responseId("p4", i), prompt_id: "p4", index: i, text: `answer ${i}` })));
+  const scores: Record<string, (number | null)[]> = { "p4:r0": [1, 5, null], "p4:r1": [2, 3, 4] };
+  for (const [rid, list] of Object.entries(scores)) {
+    add("judgements.jsonl", list.map((score, k) => ({ id: judgementId(rid, k), prompt_id: "p4", response_id: rid, index: k, text: judgementText(judgementId(rid, k), score), score })));
+  }
+  const fight = (rid: string, f: number, s: number, winner: "first" | "second"): Record<string, unknown> => ({
+    id: battleId(rid, f, s),
+    prompt_id: "p4",
+    response_id: rid,
+    first_id: judgementId(rid, f),
+    second_id: judgementId(rid, s),
+    text: `Winner: Judgement ${winner === "first" ? "A" : "B"}`,
+    winner,
+  });
+  add("meta_judgements.jsonl", [fight("p4:r1", 0, 1, "first"), fight("p4:r1", 1, 0, "second"), fight("p4:r1", 1, 2, "first"), fight("p4:r1", 2, 1, "second")]);
+  add("meta_judgements.jsonl", [fight("p4:r0", 0, 1, "first"), fight("p4:r0", 1, 0, "second"), fight("p4:r0", 2, 0, "first"), fight("p4:r0", 1, 2, "second")]);
+
+  const written = await pairs(iter);
+  const pair = written.judge.filter((p) => p.prompt_id === "p4");
+  assert.deepEqual(pair.map((p) => [p.response_id, p.chosen_id, p.rejected_id, Object.keys(p.elo).sort()]), [["p4:r0", "p4:r0:j0", "p4:r0:j1", ["p4:r0:j0", "p4:r0:j1"]]]);
+
+  const m = await IterationModel.open(dir, 1);
+  const b = (await m.inspector("p4")).battles!;
+  assert.equal(b.responseId, "p4:r0");
+  assert.deepEqual(b.elo, pair[0]!.elo);
+  assert.deepEqual(b.pair, { chosenId: "p4:r0:j0", rejectedId: "p4:r0:j1" });
+  // Only the battles between scored judgements count: two decisive, both won by the first shown.
+  assert.deepEqual(b.stats, { win_1st: 1, win_2nd: 1, w1: 0.5, w2: 0.5, decisive: 2, battles: 2 });
+  assert.deepEqual(Object.fromEntries(m.judgements("p4:r0").filter((j) => j.elo !== undefined).map((j) => [j.id, j.elo])), pair[0]!.elo);
+  // The other battled response holds no judge pair, so no Elo is shown for it.
+  assert.deepEqual(m.judgements("p4:r1").map((j) => j.elo), [undefined, undefined, undefined]);
+  m.dispose();
+});

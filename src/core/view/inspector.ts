@@ -6,7 +6,7 @@ import type { VerdictMode } from "../schema.js";
 import { parseScore, parseWinner } from "../parse.js";
 import type { ActorPairResult, JudgePairResult } from "../select.js";
 import type { IndexedKind } from "../store/index.js";
-import { actorPair, battleRecords, battleRow, judgePair, judgementRecords, judgementRow, responseRecords, responseRow, type ViewData } from "./rows.js";
+import { actorPair, battleRecords, battleRow, judgePair, judgeResponse, judgementRecords, judgementRow, responseRecords, responseRow, type ViewData } from "./rows.js";
 import { readObjects, type Slice } from "./texts.js";
 import type { InspectorActorPair, InspectorBattle, InspectorBattles, InspectorData, InspectorJudgement, InspectorResponse } from "./types.js";
 
@@ -20,7 +20,7 @@ export async function buildInspector(v: ViewData, experimentDir: string, iterati
     throw new MetajudgeError("badInput", `prompt ${JSON.stringify(promptId)} is neither in the prompt set nor in iteration ${iteration}`);
   }
   const judgementsOf = responses.map((r) => judgementRecords(v, tables.response.id[r]!));
-  const battledKey = battledResponse(v, responses);
+  const battledKey = battledResponse(v, promptKey, responses);
   const battles = battledKey < 0 ? [] : battleRecords(v, battledKey);
 
   // Every text this prompt needs, in one pass per file, before any await can see the index change.
@@ -87,17 +87,12 @@ function isFlagged(v: ViewData, id: string): boolean {
   return v.annotations.get(id)?.label === "suspicious";
 }
 
-/** The prompt's response with battles on disk: normally one; with several, the one holding the judge pair. */
-function battledResponse(v: ViewData, responses: number[]): number {
-  const R = v.tables.response;
-  let first = -1;
-  for (const r of responses) {
-    if (v.agg.battles[r]! === 0) continue;
-    const key = R.id[r]!;
-    if (first < 0) first = key;
-    for (const j of v.graph.judgementsOf.list(key)) if (v.judgePairs.roles.has(v.index.pool.get(v.tables.judgement.id[j]!))) return key;
-  }
-  return first;
+/** The prompt's response whose battles are shown: the one holding its judge pair, else the first with battles on disk. */
+function battledResponse(v: ViewData, promptKey: number, responses: number[]): number {
+  const picked = promptKey < 0 ? -1 : judgeResponse(v, promptKey);
+  if (picked >= 0) return picked;
+  for (const r of responses) if (v.agg.battles[r]! > 0) return v.tables.response.id[r]!;
+  return -1;
 }
 
 function inspectBattles(v: ViewData, responseKey: number, records: number[], texts: string[], modes: VerdictMode[]): InspectorBattles {

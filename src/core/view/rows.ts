@@ -1,6 +1,6 @@
 // Rows of the tree and the hints, made from index columns on demand: a handful per call, so nothing
 // here is cached except the judge pair of a battled response (a Bradley–Terry fit per response).
-import { scoreVariance, selectActorPair, selectJudgePair, type ActorCandidate, type ActorPairResult, type Battle, type JudgePairResult } from "../select.js";
+import { pickBattleResponse, scoreVariance, selectActorPair, selectJudgePair, type ActorCandidate, type ActorPairResult, type Battle, type JudgePairResult } from "../select.js";
 import type { Annotation } from "../schema.js";
 import type { IndexedKind, IterationIndex, RecordTable } from "../store/index.js";
 import { WINNER_FIRST, WINNER_NULL } from "../store/index.js";
@@ -59,8 +59,29 @@ export function battleRecords(v: ViewData, responseKey: number): number[] {
 }
 
 /**
- * The judge pair of a battled response exactly as `metajudge pairs` computes it: unflagged
- * judgements and unflagged battles, each in file order. Null for a response without battles.
+ * The response of a prompt that holds its judge pair, picked as `metajudge pairs` picks it: among
+ * the unflagged responses with an unflagged battle, the one whose valid, unflagged scores vary most
+ * (lowest index, then the first line, on a tie). -1 when there is none.
+ */
+export function judgeResponse(v: ViewData, promptKey: number): number {
+  const R = v.tables.response;
+  const J = v.tables.judgement;
+  const M = v.tables.meta_judgement;
+  const cands: { id: string; key: number; index: number; scores: (number | null)[] }[] = [];
+  for (const r of responseRecords(v, promptKey)) {
+    const key = R.id[r]!;
+    if (isFlagged(v, key) || !v.graph.battlesOf.list(key).some((b) => !isFlagged(v, M.id[b]!))) continue;
+    const scores: (number | null)[] = [];
+    for (const j of v.graph.judgementsOf.list(key)) if (!isFlagged(v, J.id[j]!)) scores.push(Number.isNaN(J.score[j]!) ? null : J.score[j]!);
+    cands.push({ id: v.index.pool.get(key), key, index: R.index[r]!, scores });
+  }
+  const picked = pickBattleResponse(cands);
+  return picked === null ? -1 : cands.find((c) => c.id === picked)!.key;
+}
+
+/**
+ * The judge pair of a response exactly as `metajudge pairs` computes it: null unless the response is
+ * its prompt's judge-pair response; only battles between its valid, unflagged judgements count.
  */
 export function judgePair(v: ViewData, responseKey: number): JudgePairResult | null {
   if (v.judgePairMemo.has(responseKey)) return v.judgePairMemo.get(responseKey)!;
@@ -68,19 +89,21 @@ export function judgePair(v: ViewData, responseKey: number): JudgePairResult | n
   const tables = v.tables;
   const J = tables.judgement;
   const M = tables.meta_judgement;
-  const battles: Battle[] = [];
-  for (const b of v.graph.battlesOf.list(responseKey)) {
-    if (isFlagged(v, M.id[b]!)) continue;
-    const w = M.winner[b]!;
-    battles.push({ first_id: pool.get(M.first[b]!), second_id: pool.get(M.second[b]!), winner: w === WINNER_NULL ? null : w === WINNER_FIRST ? "first" : "second" });
-  }
+  const r = v.graph.record("response", responseKey);
   let result: JudgePairResult | null = null;
-  if (battles.length > 0) {
+  if (r >= 0 && judgeResponse(v, tables.response.prompt[r]!) === responseKey) {
+    const battles: Battle[] = [];
+    for (const b of v.graph.battlesOf.list(responseKey)) {
+      if (isFlagged(v, M.id[b]!)) continue;
+      const w = M.winner[b]!;
+      battles.push({ first_id: pool.get(M.first[b]!), second_id: pool.get(M.second[b]!), winner: w === WINNER_NULL ? null : w === WINNER_FIRST ? "first" : "second" });
+    }
+    // File order, as `metajudge pairs` reads them: the order the Elo is solved in.
     const judgements: { id: string; length: number }[] = [];
-    for (const j of v.graph.judgementsOf.list(responseKey)) if (!isFlagged(v, J.id[j]!)) judgements.push({ id: pool.get(J.id[j]!), length: J.textLength[j]! });
-    const r = v.graph.record("response", responseKey);
-    const promptId = r >= 0 ? pool.get(tables.response.prompt[r]!) : "";
-    result = selectJudgePair(promptId, pool.get(responseKey), judgements, battles, v.settings.lengthCap);
+    for (const j of v.graph.judgementsOf.list(responseKey)) {
+      if (!isFlagged(v, J.id[j]!) && !Number.isNaN(J.score[j]!)) judgements.push({ id: pool.get(J.id[j]!), length: J.textLength[j]! });
+    }
+    result = selectJudgePair(pool.get(tables.response.prompt[r]!), pool.get(responseKey), judgements, battles, v.settings.lengthCap);
   }
   v.judgePairMemo.set(responseKey, result);
   return result;
