@@ -146,35 +146,49 @@ test("an unhandled SIGTERM releases the lock and still ends the process by that 
   assert.ok(!fs.existsSync(lockFile(dir)));
 });
 
-test("many processes racing for one stale lock: exactly one takes it over", () => {
+test("many processes racing for one stale lock: exactly one takes it over", async () => {
   const dir = tmp();
   fs.writeFileSync(lockFile(dir), JSON.stringify({ pid: deadPid(), hostname: os.hostname(), started_at: new Date().toISOString(), command: "dead" }));
+  const go = path.join(dir, "go");
+  const done = path.join(dir, "done");
+  // Each waits for "go" so the attempts overlap; a winner holds the lock until every attempt is over.
   const code = `
+    const fs = require("node:fs");
     const { acquireIterationLock } = require(${JSON.stringify(path.join(__dirname, "../../src/core/store/lock.ts"))});
-    const go = Date.now() + 1500; while (Date.now() < go) {}
-    try { acquireIterationLock(${JSON.stringify(dir)}, {}); process.stdout.write("got"); setTimeout(() => {}, 1500); }
-    catch (e) { process.stdout.write(e.reason); }`;
-  return Promise.all(
-    Array.from({ length: 6 }, () =>
-      new Promise<string>((resolve) => {
-        const c = spawn(process.execPath, ["--import", "tsx", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
-        let out = "";
-        c.stdout.on("data", (d: Buffer) => (out += d));
-        c.on("close", () => resolve(out));
-      }),
-    ),
-  ).then((outs) => {
-    assert.equal(outs.filter((o) => o === "got").length, 1, outs.join(","));
-    assert.equal(outs.filter((o) => o === "locked").length, 5, outs.join(","));
+    process.stdout.write("ready\\n");
+    while (!fs.existsSync(${JSON.stringify(go)})) {}
+    try { acquireIterationLock(${JSON.stringify(dir)}, {}); process.stdout.write("got\\n"); while (!fs.existsSync(${JSON.stringify(done)})) {} }
+    catch (e) { process.stdout.write(e.reason + "\\n"); }`;
+  const n = 6;
+  const outs: string[] = Array.from({ length: n }, () => "");
+  let ready = 0;
+  let answered = 0;
+  const children = Array.from({ length: n }, (_, i) => {
+    const c = spawn(process.execPath, ["--import", "tsx", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+    c.stdout.on("data", (d: Buffer) => {
+      for (const line of d.toString().split("\n").filter(Boolean)) {
+        if (line === "ready") {
+          if (++ready === n) fs.writeFileSync(go, "");
+        } else {
+          outs[i] = line;
+          if (++answered === n) fs.writeFileSync(done, "");
+        }
+      }
+    });
+    return new Promise<void>((resolve) => c.on("close", () => resolve()));
   });
+  await Promise.all(children);
+  assert.equal(outs.filter((o) => o === "got").length, 1, outs.join(","));
+  assert.equal(outs.filter((o) => o === "locked").length, n - 1, outs.join(","));
 });
 
 test("cleanTempFiles removes <file>.tmp-<pid> of dead pids and our own, keeps a live pid's and other files", () => {
   const dir = tmp();
   const dead = deadPid();
-  for (const f of [`dpo.jsonl.tmp-${dead}`, `manifest.json.tmp-${process.pid}`, `pairs.actor.jsonl.tmp-1`, "responses.jsonl", "notes.tmp-x"]) fs.writeFileSync(path.join(dir, f), "x");
+  const files = [`dpo.jsonl.tmp-${dead}`, `manifest.json.tmp-${process.pid}`, `.lock.new-${dead}-0a1b2c3d`, `pairs.actor.jsonl.tmp-1`, "responses.jsonl", "notes.tmp-x"];
+  for (const f of files) fs.writeFileSync(path.join(dir, f), "x");
   const removed = cleanTempFiles(dir, (pid) => pid === 1 || pid === process.pid);
-  assert.deepEqual(removed.sort(), [`dpo.jsonl.tmp-${dead}`, `manifest.json.tmp-${process.pid}`].sort());
+  assert.deepEqual(removed.sort(), [`dpo.jsonl.tmp-${dead}`, `manifest.json.tmp-${process.pid}`, `.lock.new-${dead}-0a1b2c3d`].sort());
   assert.deepEqual(fs.readdirSync(dir).sort(), ["notes.tmp-x", "pairs.actor.jsonl.tmp-1", "responses.jsonl"]);
 });
 

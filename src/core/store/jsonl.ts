@@ -274,7 +274,8 @@ export function syncDir(dir: string): void {
   }
 }
 
-const TEMP = /^(.+)\.tmp-(\d+)$/;
+// writeFileAtomic's `<file>.tmp-<pid>`, and the lock's private `<.lock>.new-<pid>-<hex>` (see lock.ts).
+const TEMP = /^(.+)\.(?:tmp-(\d+)|new-(\d+)-[0-9a-f]+)$/;
 
 /**
  * Removes `<name>.tmp-<pid>` files in `dir` that a crashed writer left. Call it holding the
@@ -292,7 +293,7 @@ export function cleanTempFiles(dir: string, alive: (pid: number) => boolean): st
   for (const name of names) {
     const m = TEMP.exec(name);
     if (!m) continue;
-    const pid = Number(m[2]);
+    const pid = Number(m[2] ?? m[3]);
     if (pid !== process.pid && alive(pid)) continue;
     fs.rmSync(path.join(dir, name), { force: true });
     removed.push(name);
