@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { startFakeOpenAI, type FakeServer } from "../support/fake-openai.js";
+import { OpenAIBatchApi } from "../../src/core/llm/openai-batch.js";
 import { startOpenAIBatchServer, type BatchServer } from "../support/openai-batch-server.js";
 import { collect, ensureBuilt, makeExperiment, readLines, runCli, spawnCli, type CliResult } from "../support/cli.js";
 
@@ -214,4 +215,37 @@ test("--max-requests splits a stage into several batches", async () => {
   assert.equal(api.stats.batchesCreated - created, 3);
   assert.deepEqual(final(r).batches.map((b) => api.inputIds(b.id).length), [10, 10, 4]);
   assert.equal(readLines(iter(dir, "responses.jsonl")).length, 96);
+});
+
+test("a batch uploaded or created by a run that died before recording it is found, not paid for twice", async () => {
+  const client = new OpenAIBatchApi({ baseURL: api.url, apiKey: KEY, timeoutMs: 5000 });
+  for (const createdBefore of [true, false]) {
+    const dir = offline();
+    const requests = path.join(dir, "requests.jsonl");
+    assert.equal((await runCli(["batch", "write", dir, "--iteration", "1", "--stage", "generate", requests], ENV)).code, 0);
+    const fileId = await client.upload(requests);
+    const nonce = `lost-${createdBefore}`;
+    if (createdBefore) await client.create(fileId, { metajudge_submission: nonce });
+    const state = { stage: "generate", batches: [{ nonce, input_file_id: fileId, requests: 24, bytes: 0, id: null, status: "uploaded", submitted_at: new Date().toISOString() }] };
+    fs.mkdirSync(iter(dir, "openai-batch"), { recursive: true });
+    fs.writeFileSync(iter(dir, "openai-batch/generate.json"), JSON.stringify(state));
+    const [uploaded, created] = [api.stats.filesUploaded, api.stats.batchesCreated];
+    const r = await submit(dir, "generate");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(api.stats.filesUploaded - uploaded, 0, "the recorded upload is used");
+    assert.equal(api.stats.batchesCreated - created, createdBefore ? 0 : 1);
+    assert.equal(final(r).submitted, createdBefore ? 0 : 1);
+    assert.equal(readLines(iter(dir, "responses.jsonl")).length, 96);
+  }
+});
+
+test("a second process attached to the same stage is refused", async () => {
+  const dir = offline();
+  fs.mkdirSync(iter(dir, "openai-batch"), { recursive: true });
+  fs.writeFileSync(iter(dir, "openai-batch/generate.lock"), String(process.pid));
+  const created = api.stats.batchesCreated;
+  const r = await runCli(["batch", "submit", dir, "--iteration", "1", "--stage", "generate"], ENV);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`another metajudge \\(pid ${process.pid}\\) is attached to these batches`));
+  assert.equal(api.stats.batchesCreated, created);
 });

@@ -25,6 +25,8 @@ export interface BatchApiOptions {
   /** Named in messages so the user knows what to set; never the key itself. */
   apiKeyEnv?: string;
   timeoutMs: number;
+  /** Ends any call in flight: a stop during a 200 MB upload should not wait for it. */
+  signal?: AbortSignal;
 }
 
 export interface RetryNotice {
@@ -48,36 +50,38 @@ const MAX_BACKOFF_MS = 60_000;
 
 export class OpenAIBatchApi {
   private readonly sdk: OpenAI;
+  private readonly req: { signal?: AbortSignal };
 
   constructor(private readonly opts: BatchApiOptions) {
     // Retries are ours: a retried POST /batches could create a second batch behind our back.
     this.sdk = new OpenAI({ baseURL: opts.baseURL, apiKey: opts.apiKey || "none", maxRetries: 0, timeout: opts.timeoutMs });
+    this.req = opts.signal ? { signal: opts.signal } : {};
   }
 
   async upload(file: string): Promise<string> {
     const f = await this.call("uploading the batch file", () =>
-      this.sdk.files.create({ file: createReadStream(file), purpose: "batch" }, { timeout: TRANSFER_TIMEOUT_MS }),
+      this.sdk.files.create({ file: createReadStream(file), purpose: "batch" }, { ...this.req, timeout: TRANSFER_TIMEOUT_MS }),
     );
     return f.id;
   }
 
   create(inputFileId: string, metadata: Record<string, string>): Promise<Batch> {
     return this.call("creating the batch", () =>
-      this.sdk.batches.create({ input_file_id: inputFileId, endpoint: BATCH_URL, completion_window: "24h", metadata }),
+      this.sdk.batches.create({ input_file_id: inputFileId, endpoint: BATCH_URL, completion_window: "24h", metadata }, this.req),
     );
   }
 
   retrieve(id: string): Promise<Batch> {
-    return this.call(`reading batch ${id}`, () => this.sdk.batches.retrieve(id));
+    return this.call(`reading batch ${id}`, () => this.sdk.batches.retrieve(id, this.req));
   }
 
   cancel(id: string): Promise<Batch> {
-    return this.call(`cancelling batch ${id}`, () => this.sdk.batches.cancel(id));
+    return this.call(`cancelling batch ${id}`, () => this.sdk.batches.cancel(id, this.req));
   }
 
   /** The batch created with this metadata value, among the most recent ones; a create whose answer was lost shows up here. */
   async findByMetadata(key: string, value: string): Promise<Batch | undefined> {
-    const page = await this.call("listing batches", () => this.sdk.batches.list({ limit: 100 }));
+    const page = await this.call("listing batches", () => this.sdk.batches.list({ limit: 100 }, this.req));
     return page.data.find((b) => (b.metadata as Record<string, string> | null | undefined)?.[key] === value);
   }
 
@@ -86,9 +90,9 @@ export class OpenAIBatchApi {
     const tmp = `${dest}.${process.pid}.tmp`;
     try {
       await this.call(`downloading file ${fileId}`, async () => {
-        const res = await this.sdk.files.content(fileId, { timeout: TRANSFER_TIMEOUT_MS });
+        const res = await this.sdk.files.content(fileId, { ...this.req, timeout: TRANSFER_TIMEOUT_MS });
         if (!res.body) throw new MetajudgeError("server", `file ${fileId} came back without a body`);
-        await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(tmp));
+        await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(tmp), this.req);
       });
       await rename(tmp, dest);
     } catch (e) {
@@ -133,6 +137,7 @@ export class OpenAIBatchApi {
   }
 
   private explain(e: unknown, what: string): unknown {
+    if (this.opts.signal?.aborted) return this.opts.signal.reason as unknown;
     if (e instanceof MetajudgeError || (e instanceof Error && e.name === "AbortError")) return e;
     const where = `${what} at ${this.opts.baseURL}`;
     if (e instanceof APIConnectionTimeoutError) return new MetajudgeError("timeout", `${where}: no answer in time`, undefined, { cause: e });

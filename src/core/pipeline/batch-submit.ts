@@ -201,7 +201,7 @@ function batchApi(ctx: RunContext, stage: LlmStageName): OpenAIBatchApi {
     apiKey = ctx.env[ep.api_key_env];
     if (!apiKey) throw new MetajudgeError("auth", `the ${role} endpoint needs an API key in $${ep.api_key_env}, which is not set (export it, or remove "api_key_env" for a server without keys)`);
   }
-  return new OpenAIBatchApi({ baseURL: ep.base_url, apiKey, timeoutMs: ctx.config.request.timeout_ms, ...(ep.api_key_env ? { apiKeyEnv: ep.api_key_env } : {}) });
+  return new OpenAIBatchApi({ baseURL: ep.base_url, apiKey, timeoutMs: ctx.config.request.timeout_ms, signal: ctx.signal, ...(ep.api_key_env ? { apiKeyEnv: ep.api_key_env } : {}) });
 }
 
 function remember(e: BatchEntry, b: Batch): void {
