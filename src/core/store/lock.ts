@@ -170,7 +170,8 @@ export function acquireIterationLock(iterDir: string, opts: AcquireOptions = {})
     const raw = readRaw(file);
     const s = judge(file, raw);
     if (s.state === "free") continue; // released between our try and our look
-    if (s.state === "held" || s.state === "unreadable") throw new MetajudgeError("locked", lockedMessage(iterDir, s), { file });
+    // The message begins with the iteration's folder (or the lock file); a `where` would repeat it.
+    if (s.state === "held" || s.state === "unreadable") throw new MetajudgeError("locked", lockedMessage(iterDir, s));
     if (takeOver(file, raw!.text)) {
       opts.warn?.(`${file}: took over a stale lock of ${describeHolder(s.holder)}; that process is gone (it was killed or crashed), and this run resumes its work`);
     } else {
