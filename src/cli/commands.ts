@@ -14,6 +14,7 @@ import { checkPrompts, loadPrompts } from "../core/prompts.js";
 import { ROLES, STAGES, type StageInfo, type StageName } from "../core/schema.js";
 import { IterationStore, iterationDir } from "../core/store/iteration.js";
 import { writingIteration } from "../core/pipeline/writer.js";
+import { describeHolder, lockStatus } from "../core/store/lock.js";
 import { loadTemplate, parseTemplate } from "../core/templates.js";
 import { humanPrinter, jsonPrinter } from "./progress.js";
 import { readAnnotations, unreadableAnnotationsError } from "../core/store/annotations.js";
@@ -92,13 +93,14 @@ export async function cmdStatus(dir: string, json: boolean): Promise<number> {
       }
       return stages;
     };
-    out(true, { type: "status", experiment: dir, name: config.name ?? null, iterations: iterations.map((i) => ({ iteration: i.iteration, models: i.manifest?.models, stages: stagesOf(i), usage: i.manifest?.usage })) }, "");
+    out(true, { type: "status", experiment: dir, name: config.name ?? null, iterations: iterations.map((i) => ({ iteration: i.iteration, models: i.manifest?.models, stages: stagesOf(i), usage: i.manifest?.usage, lock: lockJson(iterationDir(dir, i.iteration)) })) }, "");
     return 0;
   }
   let s = `${config.name ?? path.basename(path.resolve(dir))}: ${iterations.length} iteration${iterations.length === 1 ? "" : "s"}\n`;
   if (iterations.length === 0) s += `  none yet: \`metajudge run ${dir} --iteration 1\`\n`;
   for (const { iteration, manifest, stale } of iterations) {
     s += `iteration ${iteration}${manifest ? ` (actor ${manifest.models.actor}, ${manifest.usage.requests.toLocaleString("en-US")} requests, ${(manifest.usage.prompt_tokens + manifest.usage.completion_tokens).toLocaleString("en-US")} tokens)` : " (no manifest)"}\n`;
+    s += lockLine(iterationDir(dir, iteration));
     for (const st of STAGES) {
       const info = manifest?.stages[st];
       if (!info) continue;
@@ -115,6 +117,21 @@ export async function cmdStatus(dir: string, json: boolean): Promise<number> {
   }
   process.stdout.write(s);
   return 0;
+}
+
+/** Stage states alone cannot tell a running iteration from a finished one: the lock says who is writing it. */
+function lockLine(iterDir: string): string {
+  const l = lockStatus(iterDir);
+  if (l.state === "held") return `  locked    by ${describeHolder(l.holder)}${l.here ? "" : ", on another host"}\n`;
+  if (l.state === "stale") return `  stale lock of pid ${l.holder.pid} (gone); the next run takes it over\n`;
+  if (l.state === "unreadable") return `  locked    ${l.file}: ${l.message}\n`;
+  return "";
+}
+
+function lockJson(iterDir: string): object | null {
+  const l = lockStatus(iterDir);
+  if (l.state === "free") return null;
+  return l.state === "unreadable" ? { state: "unreadable", file: l.file } : { state: l.state, ...l.holder };
 }
 
 /** An iteration folder is <experiment>/iterations/<t>. */

@@ -113,7 +113,15 @@ test("a live lock on this host is refused for pairs, export and batch read too",
     assert.match(res.stderr, /wait for it to finish|stop it/);
   }
   assert.deepEqual(fs.readFileSync(path.join(iter, "pairs.actor.jsonl")), before);
+  // status says the iteration is being written, not just that its stages are done.
+  const status = await runCli(["status", exp]);
+  assert.match(status.stdout, new RegExp(`locked +by pid ${process.pid} on `));
+  const sj = await runCli(["status", exp, "--json"]);
+  const lock = (JSON.parse(sj.stdout.trim().split("\n").at(-1)!) as { iterations: { lock: { state: string; pid: number } | null }[] }).iterations[0]!.lock;
+  assert.deepEqual([lock?.state, lock?.pid], ["held", process.pid]);
   fs.rmSync(path.join(iter, ".lock"));
+  const free = await runCli(["status", exp, "--json"]);
+  assert.equal((JSON.parse(free.stdout.trim().split("\n").at(-1)!) as { iterations: { lock: unknown }[] }).iterations[0]!.lock, null);
 });
 
 test("SIGKILL of a run leaves its lock, which the next run takes over and finishes", async () => {
