@@ -13,6 +13,11 @@ RG_PKG_VERSION=1.15.11
 RG_RELEASE=v13.0.0-10
 
 E2E=$PWD/.e2e
+mkdir -p "$E2E"
+# Two test runs on one machine must not install into the same folder at once: the second waits here
+# and then finds everything in place.
+exec 9>"$E2E/.setup.lock"
+flock 9
 CS_DIR=$E2E/code-server
 CS_ENTRY=$CS_DIR/node_modules/code-server/out/node/entry.js
 STAMP=$CS_DIR/.installed
