@@ -22,16 +22,18 @@ export function bradleyTerry(B: readonly (readonly number[])[], prior: number = 
   if (!(prior >= 0)) throw new RangeError(`prior must be >= 0, got ${prior}`);
   const k = B.length;
   if (k === 0) return [];
-  const C = new Float64Array(k * k);
+  // One allocation for all the working arrays: a fit runs once per battled response.
+  const work = new Float64Array(2 * k * k + 4 * k);
+  const C = work.subarray(0, k * k);
+  const A = work.subarray(k * k, 2 * k * k);
+  const theta = work.subarray(2 * k * k, 2 * k * k + k);
+  const grad = work.subarray(2 * k * k + k, 2 * k * k + 2 * k);
+  const step = work.subarray(2 * k * k + 2 * k, 2 * k * k + 3 * k);
+  const trial = work.subarray(2 * k * k + 3 * k);
   for (let m = 0; m < k; m++) {
     const row = B[m];
     for (let n = 0; n < k; n++) if (m !== n) C[m * k + n] = (row?.[n] ?? 0) + prior;
   }
-  const theta = new Float64Array(k);
-  const grad = new Float64Array(k);
-  const step = new Float64Array(k);
-  const trial = new Float64Array(k);
-  const A = new Float64Array(k * k);
   // Gradient terms are as large as a player's total of battles, so the stopping test scales with it.
   let mass = 1;
   for (let m = 0; m < k; m++) {

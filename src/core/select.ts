@@ -212,32 +212,30 @@ export const SECOND_WON = 2;
  * does not count: unknown, flagged, without a score) and a judgement against itself are ignored.
  */
 export class BattleTally {
-  // firstWins[m·k+n]: m shown first beat n; secondWins[m·k+n]: m shown second beat n.
-  private readonly firstWins: Float64Array;
-  private readonly secondWins: Float64Array;
-  private readonly fought: Uint8Array;
+  // One array, as a tally is made per response: wins[m·k+n] counts m shown first beating n,
+  // wins[k² + m·k+n] m shown second beating n, and wins[2k² + m] is 1 when m fought.
+  private readonly wins: Float64Array;
   private win1st = 0;
   private win2nd = 0;
   private counted = 0;
 
   constructor(readonly k: number) {
-    this.firstWins = new Float64Array(k * k);
-    this.secondWins = new Float64Array(k * k);
-    this.fought = new Uint8Array(k);
+    this.wins = new Float64Array(2 * k * k + k);
   }
 
   add(f: number, s: number, verdict: number): void {
     const k = this.k;
     if (!(f >= 0 && f < k && s >= 0 && s < k) || f === s) return;
     this.counted++;
-    this.fought[f] = 1;
-    this.fought[s] = 1;
+    const w = this.wins;
+    w[2 * k * k + f] = 1;
+    w[2 * k * k + s] = 1;
     if (verdict === FIRST_WON) {
       this.win1st++;
-      this.firstWins[f * k + s]! += 1;
+      w[f * k + s]! += 1;
     } else if (verdict === SECOND_WON) {
       this.win2nd++;
-      this.secondWins[s * k + f]! += 1;
+      w[k * k + s * k + f]! += 1;
     }
   }
 
@@ -249,8 +247,9 @@ export class BattleTally {
     const w2 = decisive === 0 ? 0 : this.win1st / decisive;
     const named: string[] = [];
     const slots: number[] = [];
+    const w = this.wins;
     for (let p = 0; p < k; p++) {
-      if (this.fought[p] === 1) {
+      if (w[2 * k * k + p] === 1) {
         named.push(ids[p]!);
         slots.push(p);
       }
@@ -258,7 +257,7 @@ export class BattleTally {
     const B: number[][] = [];
     for (const pm of slots) {
       const row: number[] = [];
-      for (const pn of slots) row.push(pm === pn ? 0 : w1 * this.firstWins[pm * k + pn]! + w2 * this.secondWins[pm * k + pn]!);
+      for (const pn of slots) row.push(pm === pn ? 0 : w1 * w[pm * k + pn]! + w2 * w[k * k + pm * k + pn]!);
       B.push(row);
     }
     return { ids: named, B, stats: { win_1st: this.win1st, win_2nd: this.win2nd, w1, w2, decisive, battles: this.counted } };
