@@ -3,7 +3,7 @@
 import { isCancelled, MetajudgeError } from "../core/errors.js";
 import type { Batch } from "../core/llm/openai-batch.js";
 import { openRun } from "../core/pipeline/context.js";
-import { submitStageBatch, type BatchOutcome, type SubmitResult } from "../core/pipeline/batch-submit.js";
+import { runStageBatch, type BatchOutcome, type SubmitResult } from "../core/pipeline/batch-submit.js";
 import type { LlmStageName } from "../core/pipeline/run.js";
 import { humanPrinter, jsonPrinter } from "./progress.js";
 
@@ -36,7 +36,7 @@ export async function cmdBatchSubmit(verb: "submit" | "cancel", a: BatchSubmitAr
   let res: SubmitResult;
   try {
     const ctx = await openRun({ experimentDir: a.dir, iteration: a.iteration, emit: print, signal: ctl.signal, allowChangedInputs: a.allowChangedInputs });
-    res = await submitStageBatch(ctx, a.stage, {
+    res = await runStageBatch(ctx, a.stage, {
       intervalMs: a.pollSeconds * 1000,
       ...(a.maxRequests !== undefined ? { maxRequests: a.maxRequests } : {}),
       cancel: verb === "cancel",

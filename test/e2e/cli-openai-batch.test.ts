@@ -32,6 +32,8 @@ const submit = (dir: string, stage: string, ...more: string[]): Promise<CliResul
 const final = (r: CliResult): { missing: number; failed: number; imported: number; submitted: number; reattached: number; batches: { id: string; status: string }[] } =>
   r.events.find((e) => e.type === "batch-submit" || e.type === "batch-cancel") as never;
 const iter = (dir: string, f: string): string => path.join(dir, "iterations", "1", f);
+type StageEntry = { state: string; error?: string; counts: Record<string, number>; usage?: unknown };
+const manifest = (dir: string): { stages: Record<string, StageEntry> } => JSON.parse(fs.readFileSync(iter(dir, "manifest.json"), "utf8")) as never;
 
 function filesUnder(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
@@ -64,6 +66,9 @@ test("a whole stage through the Batch API equals a live run; errored lines alone
   const f1 = final(g1);
   assert.deepEqual([f1.failed, f1.missing, f1.submitted], [2, 2, 1]);
   assert.ok(g1.events.some((e) => e.type === "batch-status" && e.status === "in_progress"), "the polling reports progress");
+  const m1 = manifest(dir).stages.generate!;
+  assert.equal(m1.state, "failed");
+  assert.match(m1.error ?? "", /generate: 2 request\(s\) still missing after the batch API run/);
   const first = f1.batches[0]!.id;
   const failedIds = [api.inputIds(first)[1], api.inputIds(first)[4]].sort();
 
@@ -77,6 +82,14 @@ test("a whole stage through the Batch API equals a live run; errored lines alone
   assert.equal(j.code, 0, j.stderr);
   assert.equal(api.stats.batchesCreated - created, 3);
   for (const f of ["responses.jsonl", "judgements.jsonl"]) assert.deepEqual(sorted(iter(dir, f)), sorted(iter(live, f)), `${f} equals the live run's`);
+  for (const stage of ["generate", "judge"]) {
+    const [b, l] = [manifest(dir).stages[stage]!, manifest(live).stages[stage]!];
+    assert.equal(b.state, "done");
+    assert.equal(b.counts.records, l.counts.records);
+    assert.equal(b.counts.expected, l.counts.expected);
+    assert.ok(((b.usage as { requests?: number } | undefined)?.requests ?? 0) > 0, `${stage}: usage recorded`);
+    assert.deepEqual(b.usage, l.usage, `${stage}: the token usage a live run records`);
+  }
 
   // Nothing missing: nothing submitted.
   const again = await submit(dir, "judge");

@@ -7,14 +7,14 @@ import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { roleEndpoint } from "../config.js";
 import { MetajudgeError } from "../errors.js";
-import { toBatchLine, writeBatchFile } from "../llm/batch.js";
+import { readBatchResults, toBatchLine, writeBatchFile } from "../llm/batch.js";
 import { BATCH_LIMITS, hasEnded, isTransient, OpenAIBatchApi, sleep, type Batch, type RetryNotice } from "../llm/openai-batch.js";
 import type { Role } from "../schema.js";
-import { writeFileAtomic } from "../store/jsonl.js";
+import { readJsonl, writeFileAtomic } from "../store/jsonl.js";
 import { importStageBatch } from "./batch.js";
 import type { RunContext } from "./context.js";
 import type { LlmTask } from "./llm-stage.js";
-import { planLlmStage, type LlmStageName } from "./run.js";
+import { planLlmStage, trackStage, type LlmStageName } from "./run.js";
 
 const ROLE: Record<LlmStageName, Role> = { generate: "actor", judge: "judge", metajudge: "meta_judge" };
 const NONCE_KEY = "metajudge_submission";
@@ -103,11 +103,9 @@ export function splitForBatch(tasks: readonly LlmTask[], maxRequests: number, ma
   return chunks;
 }
 
-export async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitOptions): Promise<SubmitResult> {
+async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitOptions): Promise<SubmitResult> {
   const stateFile = batchStateFile(ctx, stage);
   const dir = path.dirname(stateFile);
-  fs.mkdirSync(dir, { recursive: true });
-  const unlock = lock(path.join(dir, `${stage}.lock`));
   try {
     const state = readState(stateFile, stage);
     const save = (): void => writeFileAtomic(stateFile, JSON.stringify(state, null, 2) + "\n");
@@ -165,11 +163,13 @@ export async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: 
       remember(e, b);
       save();
       const outcome: BatchOutcome = { id: b.id, status: b.status, request_counts: b.request_counts ?? null, errors: batchErrors(b), files: [], imported: 0, failed: 0 };
+      const needed = new Set((await planLlmStage(ctx, stage)).tasks.map((t) => t.id));
       for (const [fileId, suffix] of [[b.output_file_id, "output"], [b.error_file_id, "errors"]] as const) {
         if (!fileId) continue;
         const dest = path.join(dir, `${b.id}.${suffix}.jsonl`);
         await retry("download", () => api.download(fileId, dest));
         outcome.files.push(dest);
+        await addUsage(ctx, stage, dest, needed);
         const r = await importStageBatch(ctx, stage, dest);
         outcome.imported += r.imported;
         outcome.failed += r.failed;
@@ -189,8 +189,66 @@ export async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: 
     return res;
   } finally {
     ctx.store.close();
+  }
+}
+
+/**
+ * submitStageBatch with the stage's manifest entry kept as a live run keeps it: running while the
+ * batches are polled, then done, failed (requests still missing, or an error) or cancelled, with
+ * the counts a live run leaves.
+ */
+export async function runStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitOptions): Promise<SubmitResult> {
+  const dir = path.dirname(batchStateFile(ctx, stage));
+  fs.mkdirSync(dir, { recursive: true });
+  // Taken before the stage is marked running: a refused second process must not touch the entry.
+  const unlock = lock(path.join(dir, `${stage}.lock`));
+  let res: SubmitResult | undefined;
+  try {
+    const before = await planLlmStage(ctx, stage);
+    await trackStage(
+      ctx,
+      stage,
+      async (info) => {
+        res = await submitStageBatch(ctx, stage, o);
+        info.counts = { ...info.counts, ...(await stageCounts(ctx, stage)) };
+        if (res.missing === 0) return;
+        if (o.cancel) throw new MetajudgeError("cancelled", `${stage}: batches cancelled with ${res.missing} request(s) missing`);
+        throw new MetajudgeError("jobFailed", `${stage}: ${res.missing} request(s) still missing after the batch API run; \`metajudge batch submit\` again submits just those`);
+      },
+      { start: (i) => void (i.counts = { ...i.counts, ...before.counts, records: before.done, expected: before.total }) },
+    );
+  } catch (e) {
+    if (res === undefined) throw e; // the stage's own failure, already recorded
+  } finally {
+    ctx.store.close();
     unlock();
   }
+  return res!;
+}
+
+/** Counts as a live run leaves them: every record on disk counted, records = expected when complete. */
+async function stageCounts(ctx: RunContext, stage: LlmStageName): Promise<Record<string, number>> {
+  const plan = await planLlmStage(ctx, stage);
+  await readJsonl(ctx.store.file(plan.file), (r) => plan.count(r as object), { strict: false });
+  return { ...plan.counts, records: plan.done, expected: plan.total };
+}
+
+/** Token usage of the results the stage still needed, added to the manifest as a live run adds it. */
+async function addUsage(ctx: RunContext, stage: LlmStageName, file: string, needed: ReadonlySet<string>): Promise<void> {
+  const add = { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
+  await readBatchResults(file, (r) => {
+    if (!r.ok || !needed.has(r.customId)) return;
+    add.prompt_tokens += r.result.usage.prompt_tokens;
+    add.completion_tokens += r.result.usage.completion_tokens;
+    add.requests++;
+  });
+  const info = ctx.stageInfo(stage);
+  const su = info.usage ?? { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
+  info.usage = { prompt_tokens: su.prompt_tokens + add.prompt_tokens, completion_tokens: su.completion_tokens + add.completion_tokens, requests: su.requests + add.requests };
+  const u = ctx.manifest.usage;
+  u.prompt_tokens += add.prompt_tokens;
+  u.completion_tokens += add.completion_tokens;
+  u.requests += add.requests;
 }
 
 function batchApi(ctx: RunContext, stage: LlmStageName): OpenAIBatchApi {
