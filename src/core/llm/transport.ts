@@ -51,21 +51,22 @@ export class Transport {
   post(json: string, timeoutMs: number, signal?: AbortSignal): Promise<Answer> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(new NoAnswer("cancelled", "cancelled"));
-      const body = Buffer.from(json, "utf8");
-      const headers: http.OutgoingHttpHeaders = { "content-type": "application/json", "content-length": body.length, accept: "application/json", "user-agent": "metajudge" };
+      // A string body goes out in the same write as the headers; a Buffer would take a second chunk.
+      const headers: http.OutgoingHttpHeaders = { "content-type": "application/json", "content-length": Buffer.byteLength(json) };
       if (this.auth) headers.authorization = this.auth;
       let settled = false;
       const finish = (err: NoAnswer | null, answer?: Answer): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
+        unwatch?.();
         if (err) {
           req.destroy();
           reject(err);
         } else resolve(answer as Answer);
       };
       const onAbort = (): void => finish(new NoAnswer("cancelled", "cancelled"));
+      const unwatch = signal ? watch(signal, onAbort) : undefined;
       // One timer over the whole attempt, the answer's body included.
       const timer = setTimeout(() => finish(new NoAnswer("timeout", `no answer within ${timeoutMs} ms`)), timeoutMs);
       const req = this.request({ host: this.host, port: this.port, path: this.path, method: "POST", headers, agent: this.agent }, (res) => {
@@ -85,10 +86,25 @@ export class Transport {
         });
       });
       req.on("error", (e) => finish(lost(e)));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      req.end(body);
+      req.end(json);
     });
   }
+}
+
+// Every request in flight shares the stage's signal, and EventTarget walks its whole listener list
+// on each add (to refuse duplicates): one listener per signal, fanning out, keeps that off the hot path.
+const watchers = new WeakMap<AbortSignal, Set<() => void>>();
+
+function watch(signal: AbortSignal, onAbort: () => void): () => void {
+  let set = watchers.get(signal);
+  if (!set) {
+    const fresh = new Set<() => void>();
+    signal.addEventListener("abort", () => [...fresh].forEach((f) => f()), { once: true });
+    watchers.set(signal, (set = fresh));
+  }
+  const listeners = set;
+  listeners.add(onAbort);
+  return () => void listeners.delete(onAbort);
 }
 
 // Node says "connect ECONNREFUSED 127.0.0.1:8000" or "socket hang up" (ECONNRESET): both are what a
