@@ -81,7 +81,9 @@ function finish(verb: "submit" | "cancel", a: BatchSubmitArgs, res: SubmitResult
   else {
     const head = `${a.stage}: ${plural(res.imported, "record")} joined${res.failed ? `, ${plural(res.failed, "request")} failed` : ""}`;
     const rerun = failed.length > 0 ? `once the errors above are dealt with, \`${again("submit")}\` submits them again` : `\`${again("submit")}\` submits just those`;
-    const tail = res.missing === 0 ? "; the stage is complete" : `; ${plural(res.missing, "request")} still missing: ${rerun}`;
+    // A later stage has nothing to ask until the one before it has records: say so rather than "complete".
+    const done = res.expected === 0 ? `; nothing to ask yet: the ${a.stage} stage needs the records of the stage before it` : `; the stage is complete (${plural(res.records, "record")})`;
+    const tail = res.missing === 0 ? done : `; ${plural(res.missing, "request")} still missing: ${rerun}`;
     process.stdout.write(head + tail + "\n");
   }
   if (verb === "cancel") return failed.length === 0 ? 0 : 1;

@@ -262,3 +262,12 @@ test("a second process attached to the same stage is refused", async () => {
   assert.match(r.stderr, new RegExp(`another metajudge \\(pid ${process.pid}\\) is attached to these batches`));
   assert.equal(api.stats.batchesCreated, created);
 });
+
+test("a stage whose inputs are not there yet submits nothing and says why", async () => {
+  const dir = offline();
+  const created = api.stats.batchesCreated;
+  const r = await runCli(["batch", "submit", dir, "--iteration", "1", "--stage", "judge"], ENV);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /nothing to ask yet: the judge stage needs the records of the stage before it/);
+  assert.equal(api.stats.batchesCreated, created);
+});

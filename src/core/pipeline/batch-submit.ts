@@ -79,6 +79,8 @@ export interface SubmitResult {
   imported: number;
   failed: number;
   missing: number; // requests the stage still needs
+  records: number; // the stage's records on disk, and how many it holds when complete
+  expected: number;
 }
 
 export function batchStateFile(ctx: RunContext, stage: LlmStageName): string {
@@ -112,7 +114,7 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
     const api = batchApi(ctx, stage);
     const retry = <T>(what: string, fn: () => Promise<T>, before?: () => Promise<T | undefined>): Promise<T> =>
       retrying(fn, ctx.signal, (r) => o.onRetry?.({ ...r, what }), before);
-    const res: SubmitResult = { stage, stateFile, submitted: 0, reattached: 0, batches: [], imported: 0, failed: 0, missing: 0 };
+    const res: SubmitResult = { stage, stateFile, submitted: 0, reattached: 0, batches: [], imported: 0, failed: 0, missing: 0, records: 0, expected: 0 };
 
     let open = state.batches.filter((b) => !b.joined_at);
     const fresh = new Set<BatchEntry>();
@@ -185,7 +187,8 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
       res.imported += outcome.imported;
       res.failed += outcome.failed;
     }
-    res.missing = (await planLlmStage(ctx, stage)).tasks.length;
+    const after = await planLlmStage(ctx, stage);
+    Object.assign(res, { missing: after.tasks.length, records: after.done, expected: after.total });
     return res;
   } finally {
     ctx.store.close();
