@@ -32,7 +32,7 @@ export class Annotations {
       if (before?.label === label && before.reason) reason = before.reason;
     }
     const file = path.join(iterationDir(target.experimentDir, target.iteration), FILES.annotations);
-    appendAnnotation(file, {
+    const repaired = appendAnnotation(file, {
       target_id: target.targetId,
       target_kind: target.targetKind,
       label,
@@ -41,6 +41,12 @@ export class Annotations {
       created_at: new Date().toISOString(),
     });
     this.services.log.info("annotations", `${label} ${target.targetKind} ${target.targetId}${reason ? ` (${reason})` : ""}`);
+    if (repaired?.savedTo) {
+      // An earlier write was cut short: its bytes were set aside, not dropped, and the person should know.
+      const message = `${file} ended in a torn line (an interrupted write); its ${repaired.bytes} bytes were moved to ${repaired.savedTo} before this annotation was added. Check it for a flag to add again.`;
+      this.services.log.warn("annotations", message);
+      void vscode.window.showWarningMessage(message);
+    }
     await this.experiments.refreshNow(target.experimentDir, target.iteration);
     this.emitter.fire({ ...target, label, ...(note ? { note } : {}) });
   }

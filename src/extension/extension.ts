@@ -17,6 +17,7 @@ import { JobPoller } from "./jobs/poller.js";
 import { HostSecrets } from "./jobs/secrets.js";
 import { JobsTree, type JobsNode } from "./jobs/tree.js";
 import { JobWorkers } from "./jobs/workers.js";
+import { AnnotationDiagnostics } from "./records/annotation-diagnostics.js";
 import { registerRecordHints } from "./records/hints.js";
 import { Runner } from "./run/runner.js";
 import { ApiKeys, Logger, Settings, type Services } from "./services.js";
@@ -44,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): MetajudgeApi {
 
   const experiments = add(new Experiments(services));
   const annotations = add(new Annotations(services, experiments));
+  add(new AnnotationDiagnostics(services));
   const runner = add(new Runner(services, experiments));
   const tree = add(new IterationsTree(services, experiments));
   const treeView = add(vscode.window.createTreeView<Node>("metajudge.iterations", { treeDataProvider: tree, showCollapseAll: true }));
