@@ -14,6 +14,7 @@ import { LocalShell } from "../../src/core/remote/local-shell.js";
 import { attachJob, cancelJob, launchGeneration, launchTraining, resubmitJob, type LaunchContext, type RemoteEvent } from "../../src/core/remote/launch/index.js";
 import { JobStore, type JobRecord } from "../../src/core/remote/jobs/record.js";
 import { MetajudgeError } from "../../src/core/errors.js";
+import { loadConfig } from "../../src/core/config.js";
 import type { HostDeps } from "../../src/core/remote/types.js";
 
 const deps: HostDeps = {
@@ -107,13 +108,17 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     assert.match(fs.readFileSync(new JobStore(dir).logPath(job.id), "utf8"), /Uvicorn running on http:\/\/127\.0\.0\.1/);
   });
 
-  it("training: metrics in the manifest, the checkpoint as iteration 2's model, formatting kept", async () => {
+  it("training: metrics in the manifest, the checkpoint as iteration 2's model, formatting and comments kept", async () => {
     const cfgFile = path.join(batchDir, "metajudge.json");
-    // A hand-formatted file: one-line iteration entries and a key order of the user's own.
+    // A hand-formatted file: one-line iteration entries, a key order of the user's own, comments.
     const cfg = JSON.parse(fs.readFileSync(cfgFile, "utf8")) as { iterations: unknown[] };
     cfg.iterations = cfg.iterations.slice(0, 1);
-    const text = JSON.stringify(cfg, null, 4).replace(/\{\s+"rho": 0,\s+"judgement_length_cap": null,\s+"train_judge_pairs": true\s+\}/, '{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true }');
-    assert.match(text, /\{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true \}/);
+    const text =
+      "// judge rubric v2, tried on 3 June\n" +
+      JSON.stringify(cfg, null, 4)
+        .replace(/\{\s+"rho": 0,\s+"judgement_length_cap": null,\s+"train_judge_pairs": true\s+\}/, '{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true } // M_0')
+        .replace('"iterations": [', '/* selection per iteration */ "iterations": [');
+    assert.match(text, /\{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true \} \/\/ M_0/);
     fs.writeFileSync(cfgFile, text);
     const events: RemoteEvent[] = [];
     const { job, checkpoint } = await launchTraining(context(batchDir, events), { iteration: 1 });
@@ -131,8 +136,8 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     assert.ok(training.history.length >= 2);
     const after = fs.readFileSync(cfgFile, "utf8");
     assert.ok(after.startsWith(text.slice(0, text.indexOf('"iterations"'))), "everything before iterations is untouched");
-    assert.match(after, /\{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true \}/);
-    const next = JSON.parse(after).iterations[1];
+    assert.match(after, /\{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true \}, \/\/ M_0\n/);
+    const next = loadConfig(batchDir).iterations[1]!;
     const model = `${job.remote.dir}/checkpoint`;
     assert.deepEqual(next.models, { actor: model, judge: model, meta_judge: model });
     assert.equal(next.rho, 0);
