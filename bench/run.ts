@@ -30,11 +30,11 @@ const args = process.argv.slice(2);
 const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const profile = args.includes("--profile");
 
-// (a) 10,000 requests, 50 ms each, 32 in flight: the ideal is 640 requests/s, 15.6 s of stage time.
-// 640/s is far more than a GPU server answers, so the client is what is stressed; 50 ms is long next
+// (a) 10,000 requests, 100 ms each, 64 in flight: the ideal is 640 requests/s, 15.6 s of stage time.
+// 640/s is far more than a GPU server answers, so the client is what is stressed; 100 ms is long next
 // to a request's CPU cost, so the cap and not the CPU should set the pace; 15 s makes ramp-up and the
 // last partial wave (one latency each) cost under 1%. The RSS target is explained in METHOD below.
-const PIPE = { prompts: 10_000, latencyMs: 100, concurrency: 64, fraction: 0.95, vsBare: 0.95, rssGrowth: 1.5 };
+const PIPE = { prompts: 10_000, latencyMs: 100, concurrency: 64, fraction: 0.97, vsBare: 0.95, cpuVsBare: 1.5, rssGrowth: 1.5 };
 // The largest stage of a paper-scale iteration (meta-judge: up to 550,000 requests), over which any
 // per-request retention would accumulate, and what it may cost there.
 const LARGEST_STAGE = 550_000;
@@ -71,6 +71,18 @@ function table(rows: readonly Row[]): string {
 function waitExit(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+// utime + stime from /proc/<pid>/stat, in ms; fields counted after the parenthesised command name.
+const TICK_MS = 1000 / 100; // USER_HZ, 100 on every Linux this runs on
+function cpuMsOf(pid: number): number {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch {
+    return NaN; // the process has just exited
+  }
 }
 
 function statusKiB(pid: number): { rss: number; hwm: number } | null {
@@ -179,15 +191,16 @@ interface Bare {
   seconds: number;
   rate: number;
   cpuMsPerRequest: number;
+  loopCpuMsPerRequest: number; // while the requests ran, start-up left out
 }
 
 async function bareRun(script: string, mode: "http" | "fetch", url: string, promptsFile: string): Promise<Bare> {
   log(`pipeline: bare ${mode} client`);
   const res = await collect(spawn(process.execPath, [script, mode, url, promptsFile, String(PIPE.concurrency)], { stdio: ["ignore", "pipe", "pipe"] }));
-  const out = res.events.find((e) => e.type === "bare") as { seconds: number; requests: number; status: Record<string, number>; cpuMs: number } | undefined;
+  const out = res.events.find((e) => e.type === "bare") as { seconds: number; requests: number; status: Record<string, number>; cpuMs: number; loopCpuMs: number } | undefined;
   if (res.code !== 0 || !out) throw new Error(`bare ${mode} client exited ${res.code}: ${res.stderr.trim()}`);
   if (out.status["200"] !== out.requests) throw new Error(`bare ${mode} client: statuses ${JSON.stringify(out.status)}`);
-  return { mode, seconds: out.seconds, rate: out.requests / out.seconds, cpuMsPerRequest: out.cpuMs / out.requests };
+  return { mode, seconds: out.seconds, rate: out.requests / out.seconds, cpuMsPerRequest: out.cpuMs / out.requests, loopCpuMsPerRequest: out.loopCpuMs / out.requests };
 }
 
 interface GcPoint {
@@ -209,6 +222,7 @@ interface PipelineResult {
   maxInFlight: number;
   retries: number;
   usage: Usage;
+  stageCpuMs: number; // the CLI's user + system CPU between stage-start and stage-end
   rssAt: { p: number; done: number; rss: number }[];
   peakSampled: number;
   hwm: number;
@@ -235,6 +249,8 @@ async function cliGenerate(dir: string): Promise<Omit<PipelineResult, "bare" | "
   let total = PIPE.prompts;
   let tStart = NaN;
   let tEnd = NaN;
+  let cpuStart = NaN;
+  let cpuEnd = NaN;
   let childElapsed = NaN;
   let retries = 0;
   const samples: { done: number; rss: number }[] = [];
@@ -259,12 +275,14 @@ async function cliGenerate(dir: string): Promise<Omit<PipelineResult, "bare" | "
   const res = await collect(child, (e) => {
     if (e.type === "stage-start") {
       tStart = performance.now();
+      cpuStart = cpuMsOf(child.pid!);
       total = e.total as number;
     } else if (e.type === "progress") {
       done = e.done as number;
       childElapsed = (e.elapsedMs as number) / 1000;
     } else if (e.type === "stage-end") {
       tEnd = performance.now();
+      cpuEnd = cpuMsOf(child.pid!);
     } else if (e.type === "retry") {
       retries++;
     }
@@ -287,6 +305,7 @@ async function cliGenerate(dir: string): Promise<Omit<PipelineResult, "bare" | "
     manifestSeconds: gen.seconds,
     retries,
     usage: readUsage(usageFile),
+    stageCpuMs: cpuEnd - cpuStart,
     rssAt,
     peakSampled: Math.max(...samples.map((s) => s.rss)),
     hwm,
@@ -342,6 +361,8 @@ function pipelineRows(r: PipelineResult): Row[] {
   const fetched = r.bare.find((b) => b.mode === "fetch")!;
   const vsBare = r.rate / http.rate;
   const cpuMs = r.usage.userMs + r.usage.systemMs;
+  const stageCpu = r.stageCpuMs / r.requests;
+  const cpuRatio = stageCpu / http.loopCpuMsPerRequest;
   const kept = retention(r);
   return [
     { name: "requests completed (the CLI's manifest)", measured: int(r.requests), target: int(PIPE.prompts), pass: r.requests === PIPE.prompts },
@@ -354,7 +375,14 @@ function pipelineRows(r: PipelineResult): Row[] {
     { name: "429 answers during the CLI run", measured: int(r.status429), target: "0", pass: r.status429 === 0 },
     { name: "most requests in flight at the server", measured: int(r.maxInFlight), target: `≤ ${PIPE.concurrency}`, pass: null },
     {
-      name: "CPU time per request: CLI (whole process) / bare node:http / bare fetch",
+      name: "CPU time per request while requests run: CLI (stage-start → stage-end) / bare node:http / bare fetch (send loop)",
+      measured: `${stageCpu.toFixed(3)} / ${http.loopCpuMsPerRequest.toFixed(3)} / ${fetched.loopCpuMsPerRequest.toFixed(3)} ms`,
+      target: "",
+      pass: null,
+    },
+    { name: "**CLI CPU per request / bare node:http CPU per request**, while requests run", measured: `${cpuRatio.toFixed(2)}×`, target: `≤ ${PIPE.cpuVsBare}×`, pass: cpuRatio <= PIPE.cpuVsBare },
+    {
+      name: "CPU time per request, whole process (start-up included): CLI / bare node:http / bare fetch",
       measured: `${(cpuMs / r.requests).toFixed(2)} / ${http.cpuMsPerRequest.toFixed(2)} / ${fetched.cpuMsPerRequest.toFixed(2)} ms`,
       target: "",
       pass: null,
@@ -541,8 +569,15 @@ beyond ${PIPE.concurrency} in flight. An experiment with ${int(PIPE.prompts)} pr
   client Node has), once with fetch (undici, the transport the OpenAI SDK uses); one runs before the
   CLI and one after. No client can beat the ideal, and what a bare client loses against it is lost to
   the machine (timers, scheduling, loopback, the server), not to the CLI. Target: CLI throughput ≥
-  ${PIPE.vsBare} × the bare node:http client's. CPU time comes from \`process.resourceUsage()\` at exit
-  (the CLI, through the preload \`bench/usage-at-exit.cjs\`) and \`process.cpuUsage()\` (bare clients).
+  ${PIPE.vsBare} × the bare node:http client's.
+- **CPU per request** is what decides how many requests one core can keep in flight. For the CLI it is
+  the user + system time of its process (from \`/proc/<pid>/stat\`, read by the parent when the
+  \`stage-start\` and \`stage-end\` events arrive) over the requests of the stage, which includes
+  everything the CLI does per request: building the body, the HTTP exchange, parsing, writing the
+  records, progress. For a bare client it is \`process.cpuUsage()\` around its send loop. Start-up is
+  left out of both, as it is paid once per run; the whole-process figures (\`process.resourceUsage()\`
+  at exit through the preload \`bench/usage-at-exit.cjs\`, and \`process.cpuUsage()\`) are shown
+  beside them. Target: the CLI's ≤ ${PIPE.cpuVsBare} × the bare node:http client's.
 - **Memory.** Every 250 ms the parent reads VmRSS from \`/proc/<pid>/status\` of the CLI and notes how
   many records the stage had written (from the progress events). Reported: the first sample at or past
   10%, 50% and 90% of the records, and the peak. Target: RSS at 90% ≤ ${PIPE.rssGrowth} × RSS at 10%. Why
@@ -595,12 +630,12 @@ function pipelineNotes(r: PipelineResult): string[] {
   const fraction = r.rate / r.ideal;
   if (fraction < PIPE.fraction && http.rate / r.ideal < PIPE.fraction) {
     notes.push(
-      `The CLI's ${fraction.toFixed(3)} of the ideal misses ${PIPE.fraction}, and so does the bare node:http client (${(http.rate / r.ideal).toFixed(3)}), which does nothing but send and read: on this machine, in this run, the per-request overhead outside any client (timer slack, scheduling of three processes on ${os.cpus().length} cores, loopback, the fake server) costs more than 5% of a ${PIPE.latencyMs} ms request. The CLI's own loss is the CLI / bare ratio.`,
+      `The CLI's ${fraction.toFixed(3)} of the ideal misses ${PIPE.fraction}, and so does the bare node:http client (${(http.rate / r.ideal).toFixed(3)}), which does nothing but send and read: on this machine, in this run, the per-request overhead outside any client (timer slack, scheduling of three processes on ${os.cpus().length} cores, loopback, the fake server) costs more than ${((1 - PIPE.fraction) * 100).toFixed(0)}% of a ${PIPE.latencyMs} ms request. The CLI's own loss is the CLI / bare ratio.`,
     );
   }
   if (fraction < PIPE.fraction && http.rate / r.ideal >= PIPE.fraction) {
     notes.push(
-      `The CLI's ${fraction.toFixed(3)} of the ideal misses ${PIPE.fraction} where the bare node:http client reached ${(http.rate / r.ideal).toFixed(3)}: the difference is the CLI's own cost per request, ${((r.usage.userMs + r.usage.systemMs) / r.requests).toFixed(2)} ms of CPU against the bare client's ${http.cpuMsPerRequest.toFixed(2)} ms, paid between one answer and the next request in each of the ${PIPE.concurrency} slots. \`npm run bench -- --only=pipeline --profile\` writes a CPU profile of the CLI to .tmp/bench/profiles/ to see where.`,
+      `The CLI's ${fraction.toFixed(3)} of the ideal misses ${PIPE.fraction} where the bare node:http client reached ${(http.rate / r.ideal).toFixed(3)}: the difference is the CLI's own cost per request, ${(r.stageCpuMs / r.requests).toFixed(3)} ms of CPU against the bare client's ${http.loopCpuMsPerRequest.toFixed(3)} ms, paid between one answer and the next request in each of the ${PIPE.concurrency} slots. \`npm run bench -- --only=pipeline --profile\` writes a CPU profile of the CLI to .tmp/bench/profiles/ to see where.`,
     );
   }
   const kept = retention(r);
