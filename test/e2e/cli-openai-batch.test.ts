@@ -220,10 +220,19 @@ test("a refused key and a refused upload are clear errors that never show the ke
   assert.match(u.stderr, /uploading the batch file at .*: HTTP 400: Invalid file format for Batch API\. Line 2: missing required field custom_id\./);
 });
 
-test("--max-requests splits a stage into several batches", async () => {
+test("--max-requests splits a stage into several batches, polled together", async () => {
   const dir = offline();
   const created = api.stats.batchesCreated;
-  const r = await submit(dir, "generate", "--max-requests", "10");
+  api.options.hold = true;
+  const running = new Set<unknown>();
+  const child = spawnCli(["batch", "submit", dir, "--iteration", "1", "--stage", "generate", "--poll-seconds", "0.02", "--json", "--max-requests", "10"], ENV);
+  const run = until(child, (e) => e.type === "batch-status" && e.status === "in_progress" && running.add(e.id).size === 3);
+  const late = setTimeout(() => child.kill("SIGINT"), 15_000);
+  await run.seen;
+  api.release();
+  const r = await run.done;
+  clearTimeout(late);
+  assert.equal(running.size, 3, "every batch is seen running while all are held");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(api.stats.batchesCreated - created, 3);
   assert.deepEqual(final(r).batches.map((b) => api.inputIds(b.id).length), [10, 10, 4]);

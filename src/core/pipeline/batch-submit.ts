@@ -160,10 +160,11 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
       }
     }
 
-    for (const e of open) {
-      const b = await api.wait(e.id!, { intervalMs: o.intervalMs, signal: ctx.signal, onStatus: (b) => (remember(e, b), o.onStatus(b)), onRetry: (r) => o.onRetry?.({ ...r, what: "poll" }) });
-      remember(e, b);
-      save();
+    // All batches are polled at once (their progress shows together); joins take turns, as they share the store.
+    const stop = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, stop.signal]);
+    let turn: Promise<unknown> = Promise.resolve();
+    const join = async (e: BatchEntry, b: Batch): Promise<BatchOutcome> => {
       const outcome: BatchOutcome = { id: b.id, status: b.status, request_counts: b.request_counts ?? null, errors: batchErrors(b), files: [], imported: 0, failed: 0 };
       const needed = new Set((await planLlmStage(ctx, stage)).tasks.map((t) => t.id));
       for (const [fileId, suffix] of [[b.output_file_id, "output"], [b.error_file_id, "errors"]] as const) {
@@ -183,6 +184,26 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
       const info = ctx.stageInfo(stage);
       info.counts = { ...info.counts, batch_imported: (info.counts.batch_imported ?? 0) + outcome.imported };
       ctx.saveManifest();
+      return outcome;
+    };
+    let outcomes: BatchOutcome[];
+    try {
+      outcomes = await Promise.all(
+        open.map(async (e) => {
+          const b = await api.wait(e.id!, { intervalMs: o.intervalMs, signal, onStatus: (b) => (remember(e, b), o.onStatus(b)), onRetry: (r) => o.onRetry?.({ ...r, what: "poll" }) });
+          remember(e, b);
+          save();
+          const mine = turn.then(() => join(e, b));
+          turn = mine.catch(() => {});
+          return mine;
+        }),
+      );
+    } catch (err) {
+      stop.abort(err); // the other batches' polls end too; the first failure is the one reported
+      await turn;
+      throw err;
+    }
+    for (const outcome of outcomes) {
       res.batches.push(outcome);
       res.imported += outcome.imported;
       res.failed += outcome.failed;
