@@ -63,7 +63,8 @@ export function unreadableAnnotationsError(problems: readonly LineProblem[], ite
   const n = problems.length;
   return new MetajudgeError(
     "badInput",
-    `${n === 1 ? "an annotation line" : `${n} annotation lines`} cannot be read (${n === 1 ? first.message.replace(`; ${NOT_APPLIED}`, "") : "listed above"}), so a person's flag may be lost; pairs were not computed. ` +
+    `${n === 1 ? "an annotation line" : `${n} annotation lines`} cannot be read (${n === 1 ? "" : "this one: "}${first.message.replace(`; ${NOT_APPLIED}`, "")}), so a person's flag may be lost; pairs were not computed. ` +
+      (n === 1 ? "" : "`metajudge validate` and the editor's Problems view list them all. ") +
       `Fix or remove ${n === 1 ? "that line" : "those lines"}, or run \`metajudge pairs ${iterDir} --allow-unreadable-annotations\` to compute pairs without them`,
     { file: first.file, line: first.line },
   );
