@@ -2,7 +2,7 @@
 // a SIGKILLed run's lock, temp files left by a crash, and a full disk (a real small tmpfs).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -122,6 +122,33 @@ test("a live lock on this host is refused for pairs, export and batch read too",
   fs.rmSync(path.join(iter, ".lock"));
   const free = await runCli(["status", exp, "--json"]);
   assert.equal((JSON.parse(free.stdout.trim().split("\n").at(-1)!) as { iterations: { lock: unknown }[] }).iterations[0]!.lock, null);
+});
+
+test("a writer that opens the iteration on its own (openRun, as batch submit does) holds the lock until it exits", async () => {
+  const exp = makeExperiment(server.url);
+  const iter = path.join(exp, "iterations", "1");
+  const go = path.join(path.dirname(exp), "go");
+  const code = `
+    const fs = require("node:fs");
+    const { openRun } = require(${JSON.stringify(path.join(__dirname, "../../src/core/pipeline/context.ts"))});
+    openRun({ experimentDir: ${JSON.stringify(exp)}, iteration: 1, emit: () => {}, signal: new AbortController().signal }).then(() => {
+      process.stdout.write("open\\n");
+      const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(go)})) { clearInterval(t); } }, 20);
+    });`;
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  const closed = new Promise((r) => child.on("close", r));
+  try {
+    await new Promise<void>((resolve) => child.stdout!.on("data", (d: Buffer) => d.toString().includes("open") && resolve()));
+    const res = await runCli(["run", exp, "--iteration", "1"]);
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, new RegExp(`locked by pid ${child.pid} `));
+  } finally {
+    fs.writeFileSync(go, "");
+    await closed;
+  }
+  assert.ok(!fs.existsSync(path.join(iter, ".lock")), "released when that process exits");
+  const again = await runCli(["run", exp, "--iteration", "1"]);
+  assert.equal(again.code, 0, again.stderr);
 });
 
 test("SIGKILL of a run leaves its lock, which the next run takes over and finishes", async () => {

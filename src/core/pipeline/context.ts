@@ -7,6 +7,7 @@ import { LlmClient } from "../llm/client.js";
 import { loadPrompts, type PromptSet } from "../prompts.js";
 import { STAGES, type StageName, type Config, type InputChange, type IterationSettings, type Manifest, type Role, type SamplingStamp, type StageInfo, type VerdictMode } from "../schema.js";
 import { IterationStore, iterationDir } from "../store/iteration.js";
+import { ensureWriting } from "./writer.js";
 import { loadTemplate } from "../templates.js";
 import type { EventSink } from "./events.js";
 import { VERSION } from "../version.js";
@@ -58,6 +59,8 @@ export async function openRun(opts: OpenOptions): Promise<RunContext> {
 
   const store = new IterationStore(iterationDir(experimentDir, iteration));
   store.ensureDir();
+  // Repairing tails and saving the manifest are writes: never beside another writer of this iteration.
+  ensureWriting(store.dir, { emit: opts.emit });
   for (const r of store.repair()) {
     opts.emit({
       type: "warning",

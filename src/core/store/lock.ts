@@ -144,6 +144,7 @@ export class IterationLock {
     if (this.released) return;
     this.released = true;
     heldHere.delete(this);
+    for (const [k, l] of processHeld) if (l === this) processHeld.delete(k);
     try {
       if (fs.readFileSync(this.file, "utf8") === this.text) fs.unlinkSync(this.file);
     } catch {
@@ -293,7 +294,7 @@ export interface WithLockOptions extends AcquireOptions {
 export async function withIterationLock<T>(iterDir: string, opts: WithLockOptions, fn: () => Promise<T>): Promise<T> {
   const key = path.resolve(iterDir);
   const held = scope.getStore();
-  if (held?.has(key)) return fn();
+  if (held?.has(key) || processHeld.has(key)) return fn();
   const lock = acquireIterationLock(iterDir, opts);
   try {
     opts.onAcquired?.(lock);
@@ -303,7 +304,25 @@ export async function withIterationLock<T>(iterDir: string, opts: WithLockOption
   }
 }
 
-/** Whether the current chain of calls holds the iteration's lock. */
+/** Whether the current chain of calls (or this whole process, see holdForProcess) holds the iteration's lock. */
 export function holdsIterationLock(iterDir: string): boolean {
-  return scope.getStore()?.has(path.resolve(iterDir)) ?? false;
+  const key = path.resolve(iterDir);
+  return (scope.getStore()?.has(key) ?? false) || processHeld.has(key);
+}
+
+/** Locks taken outside any scope: they belong to the process until it exits. */
+const processHeld = new Map<string, IterationLock>();
+
+/**
+ * Takes the lock for the rest of this process's life (released by the exit hooks), for a writer that
+ * opens an iteration without a scope around its work (a command that runs once and exits). The
+ * process is then the writer: later work in it on the same iteration goes ahead.
+ */
+export function holdForProcess(iterDir: string, opts: AcquireOptions = {}): IterationLock {
+  const key = path.resolve(iterDir);
+  const had = processHeld.get(key);
+  if (had) return had;
+  const lock = acquireIterationLock(iterDir, opts);
+  processHeld.set(key, lock);
+  return lock;
 }
