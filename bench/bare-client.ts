@@ -2,13 +2,35 @@
 // concurrency, sent by a client that does nothing else: no SDK, no retries, no records, no
 // progress. `http` is the cheapest client Node has (node:http with a keep-alive agent); `fetch` is
 // undici's fetch, the transport the OpenAI SDK uses. What the CLI loses against these two is its own.
+// `llm` is Metajudge's LlmClient alone, to tell the client's share of that loss from the pipeline's.
 //
-//   node bare-client.cjs <http|fetch> <base-url> <prompts.jsonl> <concurrency>
+//   node bare-client.cjs <http|fetch|llm> <base-url> <prompts.jsonl> <concurrency>
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { performance } from "node:perf_hooks";
+import { LlmClient } from "../src/core/llm/client.js";
 
 type Send = (body: string) => Promise<{ status: number; text: string }>;
+type ChatBody = Parameters<LlmClient["complete"]>[0];
+// One request for prompt i: its HTTP status and the length of the answer's text.
+type Ask = (body: ChatBody) => Promise<{ status: number; chars: number }>;
+
+function rawAsk(send: Send): Ask {
+  return async (body) => {
+    const res = await send(JSON.stringify(body));
+    const parsed = JSON.parse(res.text) as { choices?: { message?: { content?: string } }[] };
+    return { status: res.status, chars: parsed.choices?.[0]?.message?.content?.length ?? 0 };
+  };
+}
+
+// The CLI's own client with the CLI's settings: it builds the JSON and parses the answer itself.
+function llmAsk(url: URL, concurrency: number): Ask {
+  const client = new LlmClient({ baseURL: url.href.replace(/\/+$/, ""), concurrency, timeoutMs: 30_000, maxRetries: 6 });
+  return async (body) => {
+    const r = await client.complete(body);
+    return { status: 200, chars: r.choices[0]?.text.length ?? 0 };
+  };
+}
 
 function httpSender(url: URL, concurrency: number): Send {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -37,25 +59,24 @@ function fetchSender(url: URL): Send {
 }
 
 async function main([mode, base, promptsFile, c]: string[]): Promise<void> {
-  if ((mode !== "http" && mode !== "fetch") || !base || !promptsFile || !c) throw new Error("usage: bare-client <http|fetch> <base-url> <prompts.jsonl> <concurrency>");
+  if ((mode !== "http" && mode !== "fetch" && mode !== "llm") || !base || !promptsFile || !c) throw new Error("usage: bare-client <http|fetch|llm> <base-url> <prompts.jsonl> <concurrency>");
   const concurrency = Number(c);
   const prompts = fs
     .readFileSync(promptsFile, "utf8")
     .split("\n")
     .filter((l) => l !== "")
     .map((l) => (JSON.parse(l) as { prompt: string }).prompt);
-  const send = mode === "http" ? httpSender(new URL(base), concurrency) : fetchSender(new URL(base));
+  const url = new URL(base);
+  const ask = mode === "llm" ? llmAsk(url, concurrency) : rawAsk(mode === "http" ? httpSender(url, concurrency) : fetchSender(url));
   const status: Record<number, number> = {};
   let next = 0;
   let chars = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < prompts.length; i = next++) {
       // The body the CLI sends for an actor request with n = 1.
-      const body = JSON.stringify({ model: "fake-model", messages: [{ role: "user", content: prompts[i] }], n: 1, temperature: 0.8, top_p: 0.95, max_tokens: 1024, seed: i });
-      const res = await send(body);
+      const res = await ask({ model: "fake-model", messages: [{ role: "user", content: prompts[i] ?? "" }], n: 1, temperature: 0.8, top_p: 0.95, max_tokens: 1024, seed: i });
       status[res.status] = (status[res.status] ?? 0) + 1;
-      const parsed = JSON.parse(res.text) as { choices?: { message?: { content?: string } }[] };
-      chars += parsed.choices?.[0]?.message?.content?.length ?? 0;
+      chars += res.chars;
     }
   };
   const t0 = performance.now();

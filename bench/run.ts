@@ -187,14 +187,14 @@ function pipelineExperiment(url: string): string {
 }
 
 interface Bare {
-  mode: "http" | "fetch";
+  mode: "http" | "fetch" | "llm";
   seconds: number;
   rate: number;
   cpuMsPerRequest: number;
   loopCpuMsPerRequest: number; // while the requests ran, start-up left out
 }
 
-async function bareRun(script: string, mode: "http" | "fetch", url: string, promptsFile: string): Promise<Bare> {
+async function bareRun(script: string, mode: Bare["mode"], url: string, promptsFile: string): Promise<Bare> {
   log(`pipeline: bare ${mode} client`);
   const res = await collect(spawn(process.execPath, [script, mode, url, promptsFile, String(PIPE.concurrency)], { stdio: ["ignore", "pipe", "pipe"] }));
   const out = res.events.find((e) => e.type === "bare") as { seconds: number; requests: number; status: Record<string, number>; cpuMs: number; loopCpuMs: number } | undefined;
@@ -328,11 +328,12 @@ async function benchPipeline(): Promise<PipelineResult> {
     const cli = await cliGenerate(dir);
     const s1 = await fake.stats();
     const fetched = await bareRun(script, "fetch", fake.url, promptsFile);
+    const llm = await bareRun(script, "llm", fake.url, promptsFile);
     return {
       ...cli,
       rate: cli.requests / cli.stageWall,
       ideal: PIPE.concurrency / (PIPE.latencyMs / 1000),
-      bare: [http, fetched],
+      bare: [http, fetched, llm],
       status429: (s1.byStatus["429"] ?? 0) - (s0.byStatus["429"] ?? 0),
       chatRequests: s1.chatRequests - s0.chatRequests,
       maxInFlight: s1.maxInFlight,
@@ -359,6 +360,7 @@ function pipelineRows(r: PipelineResult): Row[] {
   const fraction = r.rate / r.ideal;
   const http = r.bare.find((b) => b.mode === "http")!;
   const fetched = r.bare.find((b) => b.mode === "fetch")!;
+  const llm = r.bare.find((b) => b.mode === "llm")!;
   const vsBare = r.rate / http.rate;
   const cpuMs = r.usage.userMs + r.usage.systemMs;
   const stageCpu = r.stageCpuMs / r.requests;
@@ -381,6 +383,12 @@ function pipelineRows(r: PipelineResult): Row[] {
       pass: null,
     },
     { name: "**CLI CPU per request / bare node:http CPU per request**, while requests run", measured: `${cpuRatio.toFixed(2)}×`, target: `≤ ${PIPE.cpuVsBare}×`, pass: cpuRatio <= PIPE.cpuVsBare },
+    {
+      name: "LlmClient alone (last bare run): CPU per request while requests run, / bare node:http's; throughput / ideal",
+      measured: `${llm.loopCpuMsPerRequest.toFixed(3)} ms, ${(llm.loopCpuMsPerRequest / http.loopCpuMsPerRequest).toFixed(2)}×; ${(llm.rate / r.ideal).toFixed(3)}`,
+      target: "",
+      pass: null,
+    },
     {
       name: "CPU time per request, whole process (start-up included): CLI / bare node:http / bare fetch",
       measured: `${(cpuMs / r.requests).toFixed(2)} / ${http.cpuMsPerRequest.toFixed(2)} / ${fetched.cpuMsPerRequest.toFixed(2)} ms`,
@@ -577,7 +585,9 @@ beyond ${PIPE.concurrency} in flight. An experiment with ${int(PIPE.prompts)} pr
   records, progress. For a bare client it is \`process.cpuUsage()\` around its send loop. Start-up is
   left out of both, as it is paid once per run; the whole-process figures (\`process.resourceUsage()\`
   at exit through the preload \`bench/usage-at-exit.cjs\`, and \`process.cpuUsage()\`) are shown
-  beside them. Target: the CLI's ≤ ${PIPE.cpuVsBare} × the bare node:http client's.
+  beside them. Target: the CLI's ≤ ${PIPE.cpuVsBare} × the bare node:http client's. A last run sends the
+  same requests through Metajudge's \`LlmClient\` alone (\`bare-client.ts llm\`), which tells the client's
+  share of the CLI's cost from the pipeline's (records, progress, the manifest).
 - **Memory.** Every 250 ms the parent reads VmRSS from \`/proc/<pid>/status\` of the CLI and notes how
   many records the stage had written (from the progress events). Reported: the first sample at or past
   10%, 50% and 90% of the records, and the peak. Target: RSS at 90% ≤ ${PIPE.rssGrowth} × RSS at 10%. Why
