@@ -5,7 +5,8 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import { createInterface } from "node:readline";
 import { LlmClient, type LlmClientOptions, type RetryInfo } from "../../src/core/llm/client.js";
-import { retryAfterMs } from "../../src/core/llm/http.js";
+import { redactUrl, retryAfterMs } from "../../src/core/llm/http.js";
+import { trialReport } from "../../src/core/trial/report.js";
 import { MetajudgeError } from "../../src/core/errors.js";
 import { startFakeOpenAI, type FakeOptions, type FakeServer } from "../support/fake-openai.js";
 
@@ -333,6 +334,24 @@ describe("LlmClient", () => {
       assert.ok(e.message.includes("alice:***@127.0.0.1"), e.message);
     }
     assert.match(errors[4]?.message ?? "", /bob:\*\*\*@127\.0\.0\.1:1/);
+  });
+
+  it("masks the credentials of any URL it is asked to show, and nothing else", () => {
+    const cases: [string, string][] = [
+      ["http://alice:s3cr3t@gpu-box:8000/v1", "http://alice:***@gpu-box:8000/v1"],
+      ["https://sk-token@proxy.example/v1", "https://***@proxy.example/v1"],
+      ["http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"],
+      ["http://u:p%40ss@[::1]:8000/v1/chat/completions", "http://u:***@[::1]:8000/v1/chat/completions"],
+      ["not a url, user:pw@host", "not a url, user:pw@host"],
+    ];
+    for (const [url, shown] of cases) assert.equal(redactUrl(url), shown, url);
+  });
+
+  it("the trial report names the endpoint without its password", () => {
+    const plan = { role: "judge", cases: [], iteration: 1, mode: "text", endpoint: { base_url: "http://alice:s3cr3t@gpu-box:8000/v1", model: "m" } };
+    const report = trialReport(plan as unknown as Parameters<typeof trialReport>[0], [], { templateName: "judge.md", source: "x", describe: String, at: new Date(0) });
+    assert.match(report, /sent to http:\/\/alice:\*\*\*@gpu-box:8000\/v1 \(model m\)/);
+    assert.ok(!report.includes("s3cr3t"));
   });
 
   it("sends the credentials of base_url as basic auth when no API key is set", async () => {

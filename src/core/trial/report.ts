@@ -1,6 +1,7 @@
 // The result of "Try on sample" as a markdown document: a table of new against stored verdicts,
 // then every new answer in full, because the numbers alone never say why a rubric moved them.
 import { meanScore, type Answer, type BattleCase, type JudgeCase, type Outcome, type TrialPlan } from "./trial.js";
+import { redactUrl } from "../llm/http.js";
 
 export interface ReportContext {
   templateName: string;
@@ -17,7 +18,7 @@ export function trialReport(plan: TrialPlan, outcomes: readonly Outcome[], ctx: 
   out.push(`# ${ctx.templateName} tried on ${plan.cases.length} ${what}${plan.cases.length === 1 ? "" : "s"}`, "");
   out.push(
     `Records of iteration ${plan.iteration}; ${ctx.source}, sent to ` +
-      `${plan.endpoint.base_url} (model ${plan.endpoint.model}) with the ${plan.role} sampling settings, ${plan.mode} mode and the seeds the run used, ` +
+      `${redactUrl(plan.endpoint.base_url)} (model ${plan.endpoint.model}) with the ${plan.role} sampling settings, ${plan.mode} mode and the seeds the run used, ` +
       `so an unchanged template asks exactly what the run asked. ${ctx.at.toISOString()}.`,
     "",
   );

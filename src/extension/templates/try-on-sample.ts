@@ -5,6 +5,7 @@ import * as vscode from "vscode";
 import { CONFIG_FILE } from "../../core/config.js";
 import { MetajudgeError, isCancelled } from "../../core/errors.js";
 import type { LlmClient } from "../../core/llm/client.js";
+import { redactUrl } from "../../core/llm/http.js";
 import type { Experiment } from "../../core/trial/records.js";
 import { trialReport } from "../../core/trial/report.js";
 import { NoRecordsError, planTrial, runTrial, type Outcome, type TrialPlan } from "../../core/trial/trial.js";
@@ -74,7 +75,7 @@ export class TryOnSample {
           const plan = await planTrial(role, experiment, size);
           const client = await this.client(plan, experiment);
           const unit = plan.role === "judge" ? "responses" : "battles";
-          this.services.log.info(LOG, `try ${doc.uri.fsPath} on ${plan.cases.length} ${unit} of iteration ${plan.iteration}: ${plan.endpoint.base_url} model ${plan.endpoint.model}, n=${plan.n}`);
+          this.services.log.info(LOG, `try ${doc.uri.fsPath} on ${plan.cases.length} ${unit} of iteration ${plan.iteration}: ${redactUrl(plan.endpoint.base_url)} model ${plan.endpoint.model}, n=${plan.n}`);
           let done = 0;
           progress.report({ message: `0 of ${plan.cases.length} ${unit}` });
           const outcomes = await runTrial(plan, experiment, checked.template, client, abort.signal, (o) => {
