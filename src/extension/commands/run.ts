@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { STAGES, type StageName } from "../../core/schema.js";
 import { iterationDir } from "../../core/store/iteration.js";
+import { refuseIfLocked } from "../run/lock.js";
 import type { Deps } from "./deps.js";
 
 interface IterationArg {
@@ -102,6 +103,7 @@ export function registerRunCommands(deps: Deps): vscode.Disposable[] {
       const it = await resolveIteration(deps, arg, false);
       if (!it) return;
       const { dir, iteration: t } = it;
+      if (refuseIfLocked(dir, t)) return;
       try {
         const out = await cli(deps, ["pairs", iterationDir(dir, t), "--json"], `Recomputing pairs of iteration ${t}`);
         const counts = (JSON.parse(out.trim().split("\n").at(-1)!) as { counts: Record<string, number> }).counts;
@@ -115,6 +117,7 @@ export function registerRunCommands(deps: Deps): vscode.Disposable[] {
       const it = await resolveIteration(deps, arg, false);
       if (!it) return;
       const { dir, iteration: t } = it;
+      if (refuseIfLocked(dir, t)) return;
       try {
         const out = await cli(deps, ["export", iterationDir(dir, t), "--json"], `Exporting DPO data of iteration ${t}`);
         const r = JSON.parse(out.trim().split("\n").at(-1)!) as { file: string; counts: { actor: number; judge: number } };

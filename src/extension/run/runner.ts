@@ -10,6 +10,7 @@ import { ROLES, type StageName } from "../../core/schema.js";
 import type { Experiments } from "../experiments.js";
 import type { Services } from "../services.js";
 import { onStderrLines, onStdoutLines } from "./child-lines.js";
+import { refuseIfLocked } from "./lock.js";
 
 export interface RunRequest {
   experimentDir: string;
@@ -45,11 +46,13 @@ export class Runner implements vscode.Disposable {
     return this.active?.req;
   }
 
-  async start(req: RunRequest): Promise<void> {
+  /** Starts the worker; false when it was not started (a run already going here, or another process writing the iteration). */
+  async start(req: RunRequest): Promise<boolean> {
     if (this.active) {
       void vscode.window.showWarningMessage(`A run is already going (iteration ${this.active.req.iteration} of ${path.basename(this.active.req.experimentDir)}). Cancel it first.`);
-      return;
+      return false;
     }
+    if (refuseIfLocked(req.experimentDir, req.iteration)) return false;
     const cli = path.join(this.services.context.extensionPath, "dist", "cli.js");
     const args = [cli, "run", req.experimentDir, "--iteration", String(req.iteration), "--json"];
     if (req.stages !== "all") args.push(...("until" in req.stages ? ["--until", req.stages.until] : ["--stage", req.stages.only]));
@@ -68,6 +71,7 @@ export class Runner implements vscode.Disposable {
       active.lastError = `cannot start the worker (${node}): ${err.message}`;
     });
     child.on("close", (code) => void this.finished(active, code));
+    return true;
   }
 
   cancel(): boolean {

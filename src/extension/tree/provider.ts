@@ -1,11 +1,15 @@
 // The Iterations view: experiments → iterations → stages and prompts (paged) → responses →
 // judgements and battles. Children come from the iteration model's indexes on demand; nothing is
 // loaded before its parent is expanded.
+import * as path from "node:path";
 import * as vscode from "vscode";
 import type { PromptSort, AnnotationLabel } from "../../core/view/types.js";
 import type { Experiments } from "../experiments.js";
 import type { Services } from "../services.js";
 import { shortName, type Node, type IterationNode, type PromptsNode, type PageNode } from "./nodes.js";
+import { iterationDir } from "../../core/store/iteration.js";
+import { lockedMessage } from "../../core/store/lock.js";
+import { iterationLock, lockDescription } from "../run/lock.js";
 
 const fmt = (n: number): string => n.toLocaleString("en-US");
 const score = (s: number | null | undefined, digits = 2): string => (s === null || s === undefined ? "–" : String(Number(s.toFixed(digits))));
@@ -38,7 +42,18 @@ export class IterationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
     private readonly services: Services,
     private readonly experiments: Experiments,
   ) {
+    // A writer takes and drops iterations/<t>/.lock: the iteration's line says who is writing it.
+    const locks = vscode.workspace.createFileSystemWatcher("**/iterations/*/.lock");
+    const onLock = (uri: vscode.Uri): void => {
+      const iterDir = path.dirname(uri.fsPath);
+      const node = this.iterationNodes.get(`it:${path.dirname(path.dirname(iterDir))}:${path.basename(iterDir)}`);
+      this.emitter.fire(node);
+    };
     this.disposables.push(
+      locks,
+      locks.onDidCreate(onLock),
+      locks.onDidChange(onLock),
+      locks.onDidDelete(onLock),
       this.emitter,
       experiments.onDidChange((e) => {
         // Refresh only the iteration that changed, so expanded prompts elsewhere stay as they are.
@@ -153,7 +168,11 @@ export class IterationsTree implements vscode.TreeDataProvider<Node>, vscode.Dis
       }
       case "iteration": {
         const item = new vscode.TreeItem(`Iteration ${node.iteration}`, C.Collapsed);
-        item.iconPath = new vscode.ThemeIcon("history");
+        const lock = iterationLock(node.dir, node.iteration);
+        item.description = lockDescription(lock);
+        item.iconPath = new vscode.ThemeIcon(lock.state === "held" ? "sync~spin" : "history");
+        if (lock.state === "held" || lock.state === "unreadable") item.tooltip = lockedMessage(iterationDir(node.dir, node.iteration), lock);
+        else if (lock.state === "stale") item.tooltip = `${lock.file} was left by pid ${lock.holder.pid} (${lock.holder.command}), which is gone; the next run takes it over`;
         item.contextValue = "metajudge.iteration";
         return this.withId(item, node);
       }
