@@ -6,6 +6,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { appendAnnotation } from "../../src/core/store/annotations.js";
 import { startFakeOpenAI, type FakeServer } from "../support/fake-openai.js";
 import { collect, ensureBuilt, makeExperiment, readLines, runCli, spawnCli, tmpDir } from "../support/cli.js";
 
@@ -113,6 +114,10 @@ test("a live lock on this host is refused for pairs, export and batch read too",
     assert.match(res.stderr, /wait for it to finish|stop it/);
   }
   assert.deepEqual(fs.readFileSync(path.join(iter, "pairs.actor.jsonl")), before);
+  // A person may flag while a run holds the lock: annotations are not a run's writes.
+  const judgement = readLines<{ id: string }>(path.join(iter, "judgements.jsonl"))[0]!;
+  appendAnnotation(path.join(iter, "annotations.jsonl"), { target_id: judgement.id, label: "suspicious", note: "while locked", created_at: new Date().toISOString() });
+  assert.equal(readLines<{ note: string }>(path.join(iter, "annotations.jsonl")).at(-1)?.note, "while locked");
   // status says the iteration is being written, not just that its stages are done.
   const status = await runCli(["status", exp]);
   assert.match(status.stdout, new RegExp(`locked +by pid ${process.pid} on `));
@@ -298,6 +303,22 @@ test("no space left on device: the error names the file and what to do, and noth
     idsOnce(iter);
     const kept = new Set(readLines<{ id: string }>(path.join(iter, "judgements.jsonl")).map((r) => r.id));
     for (const id of ids) assert.ok(kept.has(id), `${id} kept`);
+
+    // A derived file on a full disk: the old pair files stay as they were, no temporary file is left.
+    const pairsBefore = ["pairs.actor.jsonl", "pairs.judge.jsonl"].map((f) => fs.readFileSync(path.join(iter, f)));
+    const left = fs.statfsSync(mnt);
+    fs.writeFileSync(path.join(mnt, "filler"), Buffer.alloc(Number(left.bavail) * Number(left.bsize)));
+    // Not even room for the lock: said so, nothing written.
+    const none = await runCli(["pairs", iter]);
+    assert.equal(none.code, 1, none.stderr);
+    assert.match(none.stderr, /\.lock: no space left on device \(ENOSPC\) while taking the iteration's lock; free space and run again \(nothing was written\)/);
+    // Room for the lock (one block), not for the pair files.
+    fs.truncateSync(path.join(mnt, "filler"), fs.statSync(path.join(mnt, "filler")).size - Number(left.bsize));
+    const pairs = await runCli(["pairs", iter]);
+    assert.equal(pairs.code, 1, pairs.stderr);
+    assert.match(pairs.stderr, /pairs\.(actor|judge)\.jsonl: no space left on device \(ENOSPC\) while writing; free space and run again \(the previous version of the file is kept\)/);
+    assert.deepEqual(["pairs.actor.jsonl", "pairs.judge.jsonl"].map((f) => fs.readFileSync(path.join(iter, f))), pairsBefore);
+    assert.deepEqual(fs.readdirSync(iter).filter((f) => f.includes(".tmp-") || f.endsWith(".commit") || f === ".lock"), []);
   } finally {
     spawnSync("umount", [mnt]);
     fs.rmSync(mnt, { recursive: true, force: true });

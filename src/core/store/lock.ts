@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MetajudgeError } from "../errors.js";
+import { writeError } from "./jsonl.js";
 
 export const LOCK_FILE = ".lock";
 
@@ -184,19 +185,19 @@ export function acquireIterationLock(iterDir: string, opts: AcquireOptions = {})
 
 function createExclusive(file: string, text: string): boolean {
   const tmp = `${file}.new-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const fd = fs.openSync(tmp, "wx");
   try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
+    const fd = fs.openSync(tmp, "wx");
+    try {
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.linkSync(tmp, file);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw err;
+    throw writeError(err, file, "taking the iteration's lock", "nothing was written");
   } finally {
     fs.rmSync(tmp, { force: true });
   }
