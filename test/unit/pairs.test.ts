@@ -1,7 +1,7 @@
 // `metajudge pairs` on small hand-made iterations: which response of a prompt gives the judge pair,
 // which battles count, and how broken lines are reported. The random comparison with a reference
 // implementation lives in pairs-reference.test.ts.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -10,8 +10,14 @@ import { computePairs } from "../../src/core/pipeline/stages/pairs.js";
 
 type Rec = Record<string, unknown>;
 
+const made: string[] = [];
+after(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function iteration(files: { responses?: Rec[]; judgements?: Rec[]; battles?: Rec[]; raw?: Record<string, string> }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mj-pairs-"));
+  made.push(dir);
   const jsonl = (recs: Rec[] = []): string => recs.map((r) => JSON.stringify(r) + "\n").join("");
   fs.writeFileSync(path.join(dir, "responses.jsonl"), jsonl(files.responses));
   fs.writeFileSync(path.join(dir, "judgements.jsonl"), jsonl(files.judgements));
