@@ -152,6 +152,14 @@ test("an unreadable annotation line is named by pairs, export and validate; pair
   const ex = res.events.find((e) => e.type === "export") as { annotation_problems: { line: number }[] };
   assert.deepEqual(ex.annotation_problems.map((p) => p.line), [2, 3]);
 
+  // The run's own stages: pairs refuses as `metajudge pairs` does; export alone names the lines.
+  res = await runCli(["run", exp, "--iteration", "1", "--stage", "pairs"]);
+  assert.equal(res.code, 1, "the run's pairs stage refuses too");
+  assert.ok(res.stderr.includes(`${A}:2: `) && res.stderr.includes(`${A}:3: `), res.stderr);
+  res = await runCli(["run", exp, "--iteration", "1", "--stage", "export"]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.ok(res.stderr.includes(`${A}:2: `) && res.stderr.includes(`${A}:3: `), `the run's export stage names them: ${res.stderr}`);
+
   res = await runCli(["validate", exp]);
   assert.equal(res.code, 1);
   assert.ok(res.stdout.includes(`${A}:2: label`) && res.stdout.includes(`${A}:3: last line is incomplete`), res.stdout);

@@ -8,7 +8,7 @@ import { planGenerate } from "./stages/generate.js";
 import { planJudge } from "./stages/judge.js";
 import { planMetajudge } from "./stages/metajudge.js";
 import { computePairs, writePairs } from "./stages/pairs.js";
-import { unreadableAnnotationsError } from "../store/annotations.js";
+import { readAnnotations, unreadableAnnotationsError } from "../store/annotations.js";
 import { iterationDir } from "../store/iteration.js";
 import { writingIteration } from "./writer.js";
 import { buildDpo, exportStamp, surrogateWarning, writeDpo } from "./stages/export.js";
@@ -61,6 +61,10 @@ async function runStage(ctx: RunContext, stage: StageName): Promise<Record<strin
       const output = writeDpo(ctx.store.dir, build.records);
       Object.assign(ctx.stageInfo("export"), exportStamp(build, output));
       if (build.repaired.records > 0) ctx.emit({ type: "warning", message: surrogateWarning(build.repaired) });
+      // The pairs this data comes from may lack a flag such a line carries (pairs computed with --allow-unreadable-annotations).
+      for (const p of (await readAnnotations(ctx.store.file("annotations"))).problems) {
+        ctx.emit({ type: "warning", message: `${p.file}:${p.line}: ${p.message}; the exported pairs may include what it flags` });
+      }
       return build.counts;
     }
   }
