@@ -9,14 +9,13 @@ import { roleEndpoint } from "../config.js";
 import { MetajudgeError } from "../errors.js";
 import { readBatchResults, toBatchLine, writeBatchFile } from "../llm/batch.js";
 import { BATCH_LIMITS, hasEnded, isTransient, OpenAIBatchApi, sleep, type Batch, type RetryNotice } from "../llm/openai-batch.js";
-import type { Role } from "../schema.js";
 import { readJsonl, writeFileAtomic } from "../store/jsonl.js";
 import { importStageBatch } from "./batch.js";
 import type { RunContext } from "./context.js";
 import type { LlmTask } from "./llm-stage.js";
-import { planLlmStage, trackStage, type LlmStageName } from "./run.js";
+import { trackStage } from "./run.js";
+import { modelStage, planLlmStage, type LlmStageName } from "./stages/index.js";
 
-const ROLE: Record<LlmStageName, Role> = { generate: "actor", judge: "judge", metajudge: "meta_judge" };
 const NONCE_KEY = "metajudge_submission";
 
 export interface BatchEntry {
@@ -276,7 +275,7 @@ async function addUsage(ctx: RunContext, stage: LlmStageName, file: string, need
 }
 
 function batchApi(ctx: RunContext, stage: LlmStageName): OpenAIBatchApi {
-  const role = ROLE[stage];
+  const role = modelStage(stage).role;
   const ep = roleEndpoint(ctx.config, role, ctx.settings);
   let apiKey: string | undefined;
   if (ep.api_key_env) {

@@ -9,7 +9,7 @@ import type { Config } from "../schema.js";
 import { readBatchResults, writeBatchFile } from "../llm/batch.js";
 import type { RunContext } from "./context.js";
 import { withSampling, type LlmTask } from "./llm-stage.js";
-import { planLlmStage, type LlmStageName } from "./run.js";
+import { planLlmStage, type LlmStageName } from "./stages/index.js";
 
 export async function writeStageBatch(ctx: RunContext, stage: LlmStageName, file: string): Promise<{ requests: number; records: number }> {
   refuseOwnFile(ctx.experimentDir, ctx.config, file);

@@ -1,20 +1,20 @@
 // One iteration, stage by stage. Every stage resumes from what is on disk, so `run` after a crash,
 // a cancel or a failure just continues.
-import { isCancelled } from "../errors.js";
+import { isCancelled, MetajudgeError } from "../errors.js";
 import { STAGES, type StageInfo, type StageName } from "../schema.js";
 import { openRun, type OpenOptions, type RunContext } from "./context.js";
-import { runLlmStage, type LlmPlan } from "./llm-stage.js";
-import { planGenerate } from "./stages/generate.js";
-import { planJudge } from "./stages/judge.js";
-import { planMetajudge } from "./stages/metajudge.js";
-import { computePairs, writePairs } from "./stages/pairs.js";
-import { readAnnotations, unreadableAnnotationsError } from "../store/annotations.js";
+import { runLlmStage } from "./llm-stage.js";
 import { iterationDir } from "../store/iteration.js";
 import { writingIteration } from "./writer.js";
-import { buildDpo, exportStamp, surrogateWarning, writeDpo } from "./stages/export.js";
+import { STAGE_TABLE, type StageDef, type StageTable } from "./stages/index.js";
+
+export { LLM_STAGES, planLlmStage, type LlmStageName } from "./stages/index.js";
 
 export interface RunOptions extends OpenOptions {
-  stages?: readonly StageName[];
+  /** Names from the table, in the order given; the whole table when absent. */
+  stages?: readonly string[];
+  /** The stages to run from: the built-in table unless a caller brings its own. */
+  table?: StageTable;
 }
 
 /** Stages from the first up to `until`, inclusive. */
@@ -22,52 +22,20 @@ export function stagesUntil(until: StageName): StageName[] {
   return STAGES.slice(0, STAGES.indexOf(until) + 1);
 }
 
-export type LlmStageName = "generate" | "judge" | "metajudge";
-export const LLM_STAGES: readonly LlmStageName[] = ["generate", "judge", "metajudge"];
-
-/** The requests a model-calling stage still needs, from what is on disk. */
-export function planLlmStage(ctx: RunContext, stage: LlmStageName): Promise<LlmPlan> {
-  return stage === "generate" ? planGenerate(ctx) : stage === "judge" ? planJudge(ctx) : planMetajudge(ctx);
+async function runStage(ctx: RunContext, stage: StageDef): Promise<Record<string, number>> {
+  if (stage.kind === "derived") return stage.run(ctx);
+  const plan = await stage.plan(ctx);
+  await runLlmStage(ctx, plan);
+  return { ...plan.counts, records: plan.total };
 }
 
-async function runStage(ctx: RunContext, stage: StageName): Promise<Record<string, number>> {
-  switch (stage) {
-    case "generate":
-    case "judge":
-    case "metajudge": {
-      const plan = await planLlmStage(ctx, stage);
-      await runLlmStage(ctx, plan);
-      return { ...plan.counts, records: plan.total };
-    }
-    case "pairs": {
-      const res = await computePairs(ctx.store.dir, ctx.settings, ctx.signal);
-      // A line that cannot be read may be a person's flag: no pairs without it (see `metajudge pairs`).
-      if (res.annotationProblems.length > 0) {
-        for (const p of res.annotationProblems) ctx.emit({ type: "warning", message: `${p.file}:${p.line}: ${p.message}` });
-        throw unreadableAnnotationsError(res.annotationProblems, ctx.store.dir);
-      }
-      writePairs(ctx.store.dir, res);
-      return res.counts;
-    }
-    case "export": {
-      const build = await buildDpo({
-        iterDir: ctx.store.dir,
-        prompts: ctx.prompts.prompts,
-        actorTemplate: ctx.templates.actor.template,
-        judgeTemplate: ctx.templates.judge.template,
-        settings: ctx.settings,
-        signal: ctx.signal,
-      });
-      const output = writeDpo(ctx.store.dir, build.records);
-      Object.assign(ctx.stageInfo("export"), exportStamp(build, output));
-      if (build.repaired.records > 0) ctx.emit({ type: "warning", message: surrogateWarning(build.repaired) });
-      // The pairs this data comes from may lack a flag such a line carries (pairs computed with --allow-unreadable-annotations).
-      for (const p of (await readAnnotations(ctx.store.file("annotations"))).problems) {
-        ctx.emit({ type: "warning", message: `${p.file}:${p.line}: ${p.message}; the exported pairs may include what it flags` });
-      }
-      return build.counts;
-    }
-  }
+function pickStages(table: StageTable, names: readonly string[] | undefined): StageDef[] {
+  if (!names) return [...table];
+  return names.map((name) => {
+    const def = table.find((s) => s.name === name);
+    if (!def) throw new MetajudgeError("badInput", `no stage "${name}"; the stages are ${table.map((s) => s.name).join(", ")}`);
+    return def;
+  });
 }
 
 /**
@@ -119,17 +87,20 @@ export function runIteration(opts: RunOptions): Promise<RunContext> {
 
 async function runLocked(opts: RunOptions): Promise<RunContext> {
   const started = Date.now();
-  const stages = opts.stages ?? STAGES;
+  const stages = pickStages(opts.table ?? STAGE_TABLE, opts.stages);
+  // Events and the manifest name the built-in stages; a table a caller brings (a test's) may add its own.
+  const names = stages.map((s) => s.name as StageName);
   const ctx = await openRun(opts);
-  ctx.emit({ type: "run-start", experiment: opts.experimentDir, iteration: opts.iteration, stages: [...stages] });
+  ctx.emit({ type: "run-start", experiment: opts.experimentDir, iteration: opts.iteration, stages: names });
   try {
-    for (const stage of stages) {
+    for (const [i, def] of stages.entries()) {
+      const stage = names[i]!;
       ctx.currentStage = stage;
       await trackStage(
         ctx,
         stage,
         async (info) => {
-          const counts = await runStage(ctx, stage);
+          const counts = await runStage(ctx, def);
           info.counts = { ...info.counts, ...counts };
         },
         { end: (info, seconds) => ctx.emit({ type: "stage-end", stage, state: info.state, counts: info.counts, seconds }) },

@@ -7,12 +7,12 @@ import { MetajudgeError } from "../../errors.js";
 import { readBatchResults } from "../../llm/batch.js";
 import { importStageBatch, writeStageBatch, type BatchImport } from "../../pipeline/batch.js";
 import { openRun, type RunContext } from "../../pipeline/context.js";
-import { LLM_STAGES, planLlmStage, trackStage, type LlmStageName } from "../../pipeline/run.js";
+import { trackStage } from "../../pipeline/run.js";
+import { LLM_STAGES, modelStage, planLlmStage, type LlmStageName } from "../../pipeline/stages/index.js";
 import { readJsonl } from "../../store/jsonl.js";
 import { iterationDir } from "../../store/iteration.js";
 import type { ProgressEvent } from "../../pipeline/events.js";
 import { writingIteration } from "../../pipeline/writer.js";
-import type { Role } from "../../schema.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
 import { quote } from "../shell.js";
 import type { LaunchHost } from "./host.js";
@@ -21,7 +21,6 @@ import { emitJob, followToEnd, jobFailure, staged, startJob } from "./job.js";
 import { renderCommand } from "./template.js";
 
 export const MAX_BATCH_ATTEMPTS = 3;
-const ROLE: Record<LlmStageName, Role> = { generate: "actor", judge: "judge", metajudge: "meta_judge" };
 
 export interface BatchLaunch {
   recipe: "batch";
@@ -119,7 +118,7 @@ async function batchJob(
   const requestsFile = path.join(remoteDir, `${stage}.requests.jsonl`);
   const { requests } = await writeStageBatch(run, stage, requestsFile);
   if (requests === 0) return undefined;
-  const model = run.models[ROLE[stage]];
+  const model = run.models[modelStage(stage).role];
   const script = renderCommand(command, { input: "input.jsonl", output: "output.jsonl", model }, "metajudge.json: remote.generation.batch_command");
   const launch = (id: string): BatchLaunch => ({ recipe: "batch", stage, attempt, requests, results: path.relative(ctx.experimentDir, path.join(remoteDir, `${stage}.${id}.results.jsonl`)) });
   let record = await startJob(ctx, host, {
