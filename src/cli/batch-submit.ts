@@ -6,6 +6,7 @@ import { openRun } from "../core/pipeline/context.js";
 import { runStageBatch, type BatchOutcome, type SubmitResult } from "../core/pipeline/batch-submit.js";
 import type { LlmStageName } from "../core/pipeline/run.js";
 import { humanPrinter, jsonPrinter } from "./progress.js";
+import type { WireBatchEvent, WireResult } from "../shared/cli-wire.js";
 
 export interface BatchSubmitArgs {
   dir: string;
@@ -19,7 +20,7 @@ export interface BatchSubmitArgs {
 
 export async function cmdBatchSubmit(verb: "submit" | "cancel", a: BatchSubmitArgs): Promise<number> {
   const print = a.json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr);
-  const line = (json: object, human: string): void => {
+  const line = (json: WireBatchEvent, human: string): void => {
     if (a.json) process.stdout.write(JSON.stringify(json) + "\n");
     else process.stderr.write(human + "\n");
   };
@@ -77,7 +78,7 @@ function finish(verb: "submit" | "cancel", a: BatchSubmitArgs, res: SubmitResult
     if (res.batches.length === 0 && verb === "cancel") process.stderr.write(`no ${a.stage} batch is running for iteration ${a.iteration}\n`);
     for (const b of res.batches) process.stderr.write(describe(b));
   }
-  if (a.json) process.stdout.write(JSON.stringify({ type: `batch-${verb}`, ...res, ok: failed.length === 0 && res.missing === 0 }) + "\n");
+  if (a.json) process.stdout.write(JSON.stringify({ type: `batch-${verb}`, ...res, ok: failed.length === 0 && res.missing === 0 } satisfies WireResult) + "\n");
   else {
     const head = `${a.stage}: ${plural(res.imported, "record")} joined${res.failed ? `, ${plural(res.failed, "request")} failed` : ""}`;
     const rerun = failed.length > 0 ? `once the errors above are dealt with, \`${again("submit")}\` submits them again` : `\`${again("submit")}\` submits just those`;

@@ -18,9 +18,11 @@ import { describeHolder, lockStatus } from "../core/store/lock.js";
 import { loadTemplate, parseTemplate } from "../core/templates.js";
 import { humanPrinter, jsonPrinter } from "./progress.js";
 import { readAnnotations, unreadableAnnotationsError } from "../core/store/annotations.js";
+import type { WireResult } from "../shared/cli-wire.js";
 import { annotationWarning, checkIterationRecords, formatRecordCheck, type IterationRecordCheck } from "./record-report.js";
 
-const out = (json: boolean, value: object, human: string): void => {
+/** A result line: with --json, one of the lines declared in src/shared/cli-wire.ts. */
+const out = (json: boolean, value: WireResult, human: string): void => {
   process.stdout.write(json ? JSON.stringify(value) + "\n" : human);
 };
 

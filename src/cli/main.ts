@@ -10,6 +10,7 @@ import { serveLocal } from "./serve-local.js";
 import { cmdTry } from "./try.js";
 import { cmdBatchSubmit } from "./batch-submit.js";
 import { EXIT_OUTPUT_CLOSED, guardTerminal, type Terminal } from "./output.js";
+import type { WireError } from "../shared/cli-wire.js";
 
 const USAGE = `metajudge ${VERSION}: Meta-Rewarding iterations against any OpenAI-compatible endpoint
 
@@ -261,7 +262,7 @@ function report(err: unknown, json: boolean, terminal?: Terminal): number {
   let message = err instanceof Error ? err.message : String(err);
   if (err instanceof MetajudgeError && err.where && !message.startsWith(err.where.file)) message = `${formatWhere(err.where)}: ${message}`;
   if (cancelled) message = "cancelled; run the same command again to resume";
-  if (json) process.stdout.write(JSON.stringify({ type: "error", reason, message }) + "\n");
+  if (json) process.stdout.write(JSON.stringify({ type: "error", reason, message } satisfies WireError) + "\n");
   process.stderr.write(`metajudge: ${message.split("\n")[0]}\n`);
   if (reason === "internal" && err instanceof Error && err.stack && process.env.METAJUDGE_DEBUG) process.stderr.write(err.stack + "\n");
   return cancelled ? 130 : 1;

@@ -10,6 +10,7 @@ import { resolveSshTarget } from "../core/remote/ssh/config.js";
 import { fingerprint, hostMatches, knownHostName, parseKnownHosts } from "../core/remote/ssh/known-hosts.js";
 import { attachJob, cancelJob, launchGeneration, launchTraining, resubmitJob, type LaunchContext, type RemoteEvent } from "../core/remote/launch/index.js";
 import { HostProfileSchema, type GenerationMode, type HostProfile } from "../core/schema.js";
+import type { WireResult } from "../shared/cli-wire.js";
 import { cliHostDeps, describeKey, type CliHostDeps } from "./host-prompt.js";
 import { duration, elapsedMs, hostTarget, jobDetail, table } from "./job-format.js";
 
@@ -19,7 +20,7 @@ export interface RemoteOptions {
 }
 
 const note = (message: string): void => void process.stderr.write(`${message}\n`);
-const emit = (json: boolean, value: object, human: string): void => void (json ? process.stdout.write(JSON.stringify(value) + "\n") : human && process.stdout.write(human));
+const emit = (json: boolean, value: WireResult, human: string): void => void (json ? process.stdout.write(JSON.stringify(value) + "\n") : human && process.stdout.write(human));
 
 /** Host profiles from the editor's setting reach a worker through METAJUDGE_HOSTS (no secrets in them). */
 export function settingsHosts(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> | undefined {

@@ -7,6 +7,7 @@ import { MetajudgeError } from "../core/errors.js";
 import { trialReport } from "../core/trial/report.js";
 import { meanScore, planTrial, runTrial, type TrialRole } from "../core/trial/trial.js";
 import { outcomeLines, trialClient, trialTemplate } from "../core/trial/try.js";
+import type { WireResult } from "../shared/cli-wire.js";
 
 export interface TryArgs {
   dir: string;
@@ -69,7 +70,7 @@ export async function cmdTry(a: TryArgs): Promise<number> {
           ? { id: c.id, stored: c.stored, stored_mean: meanScore(c.stored as (number | null)[]), new_mean: o ? meanScore(answers.map((x) => x.score)) : null, answers: shown, ...error }
           : { id: c.id, stored: c.stored, new: answers[0]?.winner ?? null, answers: shown, ...error };
       });
-      const result = { type: "try", role: plan.role, iteration: plan.iteration, template: file, base_url: plan.endpoint.base_url, model: plan.endpoint.model, mode: plan.mode, n: plan.n, cases };
+      const result: WireResult = { type: "try", role: plan.role, iteration: plan.iteration, template: file, base_url: plan.endpoint.base_url, model: plan.endpoint.model, mode: plan.mode, n: plan.n, cases };
       process.stdout.write(JSON.stringify(result) + "\n");
     } else {
       process.stdout.write(trialReport(plan, outcomes, { templateName: path.basename(file), source: `the template in ${file}`, describe, at: new Date() }));

@@ -1,24 +1,14 @@
 // Progress events: what the CLI prints with --json (one object a line) and the extension listens to.
+// Declared in src/shared/cli-wire.ts, the contract both sides build on; the checks below keep the
+// core's own vocabularies and the wire's the same.
+import type { ProgressEvent, WireErrorReason, WireStage, WireStageState } from "../../shared/cli-wire.js";
 import type { ErrorReason } from "../errors.js";
 import type { StageName, StageState } from "../schema.js";
 
-export type ProgressEvent =
-  | { type: "run-start"; experiment: string; iteration: number; stages: StageName[] }
-  | { type: "stage-start"; stage: StageName; total: number; done: number }
-  | {
-      type: "progress";
-      stage: StageName;
-      done: number;
-      total: number;
-      inFlight: number;
-      promptTokens: number;
-      completionTokens: number;
-      elapsedMs: number;
-    }
-  | { type: "stage-end"; stage: StageName; state: StageState; counts: Record<string, number>; seconds: number }
-  | { type: "retry"; stage: StageName; attempt: number; delayMs: number; reason: string; status?: number }
-  | { type: "warning"; message: string }
-  | { type: "run-end"; ok: boolean; iteration: number; seconds: number }
-  | { type: "error"; reason: ErrorReason; message: string };
+export type { ProgressEvent } from "../../shared/cli-wire.js";
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameVocabulary: [Same<StageName, WireStage>, Same<StageState, WireStageState>, Same<ErrorReason, WireErrorReason>] = [true, true, true];
+void sameVocabulary;
 
 export type EventSink = (e: ProgressEvent) => void;

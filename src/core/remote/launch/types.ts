@@ -1,15 +1,16 @@
 // What every launch step is handed: a leaf module, so the steps and the entry points that call them
 // share these types without importing each other.
+import type { RemoteEventOf, WireJob } from "../../../shared/cli-wire.js";
 import type { ProgressEvent } from "../../pipeline/events.js";
 import type { JobRecord } from "../jobs/record.js";
 import type { HostDeps } from "../types.js";
 
-export type RemoteEvent =
-  | { type: "job"; job: JobRecord } // created or changed state
-  | { type: "log"; jobId: string; text: string } // new log text
-  | { type: "transfer"; direction: "up" | "down"; file: string; done: number; total: number }
-  | { type: "metrics"; jobId: string; step: number; metrics: Record<string, number> }
-  | { type: "note"; message: string };
+/** Declared in src/shared/cli-wire.ts; here with the full job record. */
+export type RemoteEvent = RemoteEventOf<JobRecord>;
+
+// The record the core writes is what the wire promises the editor (id, state, host, kind, detail).
+const recordIsWireJob: JobRecord extends WireJob ? true : false = true;
+void recordIsWireJob;
 
 export interface LaunchContext {
   experimentDir: string;
