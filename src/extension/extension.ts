@@ -14,13 +14,13 @@ import { Experiments } from "./experiments.js";
 import { registerInspector, type InspectorSource } from "./inspector/panel.js";
 import { JobsModel } from "./jobs/model.js";
 import { JobPoller } from "./jobs/poller.js";
-import { HostSecrets } from "./jobs/secrets.js";
 import { JobsTree, type JobsNode } from "./jobs/tree.js";
 import { JobWorkers } from "./jobs/workers.js";
 import { AnnotationDiagnostics } from "./records/annotation-diagnostics.js";
 import { registerRecordHints } from "./records/hints.js";
 import { Runner } from "./run/runner.js";
-import { ApiKeys, Logger, Settings, type Services } from "./services.js";
+import { Secrets } from "./secrets.js";
+import { Logger, Settings, type Services } from "./services.js";
 import { registerTemplateFeatures } from "./templates/index.js";
 import { IterationsTree } from "./tree/provider.js";
 import type { Node } from "./tree/nodes.js";
@@ -40,7 +40,7 @@ export function activate(context: vscode.ExtensionContext): MetajudgeApi {
     return d;
   };
   const log = add(new Logger());
-  const services: Services = { context, log, settings: new Settings(), apiKeys: new ApiKeys(context.secrets, log) };
+  const services: Services = { context, log, settings: new Settings(), secrets: new Secrets(context.secrets, log) };
   log.info("extension", `activating ${context.extension.id} ${String(context.extension.packageJSON.version)} on VS Code ${vscode.version}`);
 
   const experiments = add(new Experiments(services));
@@ -68,7 +68,6 @@ export function activate(context: vscode.ExtensionContext): MetajudgeApi {
   const inspector: InspectorControl = inspectorReg;
 
   // Remote jobs: records under each experiment's jobs/, workers for launches, a gentle status poller.
-  const secrets = new HostSecrets(context.secrets, log);
   const jobsModel = add(new JobsModel(services, experiments));
   const jobsTree = add(new JobsTree(jobsModel));
   const jobsView = add(vscode.window.createTreeView<JobsNode>("metajudge.jobs", { treeDataProvider: jobsTree }));
@@ -76,8 +75,8 @@ export function activate(context: vscode.ExtensionContext): MetajudgeApi {
   jobsTree.setVisible(jobsView.visible);
   const workers = add(new JobWorkers(services));
   add(workers.onDidChangeJob(() => jobsModel.refresh()));
-  const poller = add(new JobPoller(services, secrets, jobsModel, jobsTree, (dir, id) => workers.follows(dir, id)));
-  for (const d of registerJobCommands({ services, experiments, model: jobsModel, workers, poller, secrets })) add(d);
+  const poller = add(new JobPoller(services, jobsModel, jobsTree, (dir, id) => workers.follows(dir, id)));
+  for (const d of registerJobCommands({ services, experiments, model: jobsModel, workers, poller })) add(d);
 
   const deps: Deps = { services, experiments, annotations, runner, tree, treeView, inspector };
   for (const d of [

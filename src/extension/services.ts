@@ -1,10 +1,11 @@
 // The host services every feature receives from the composition root (extension.ts): one logger,
-// one typed settings accessor, the secret store. Features take what they need from here rather than
+// one typed settings accessor, the secret store (API keys and host secrets alike). Features take what they need from here rather than
 // reaching for globals.
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { printable } from "../core/printable.js";
+import type { Secrets } from "./secrets.js";
 
 /** Anything that looks like a key or a bearer token is masked before it reaches a log. */
 const SECRET_PATTERNS: RegExp[] = [
@@ -107,38 +108,9 @@ function clampInt(v: unknown, min: number, max: number, fallback: number): numbe
   return Math.min(max, Math.max(min, Math.round(v)));
 }
 
-/** API keys live in SecretStorage under the name of the environment variable the config names. */
-export class ApiKeys {
-  constructor(
-    private readonly secrets: vscode.SecretStorage,
-    private readonly log: Logger,
-  ) {}
-  private key(envName: string): string {
-    return `metajudge.apiKey.${envName}`;
-  }
-  async get(envName: string): Promise<string | undefined> {
-    const v = (await this.secrets.get(this.key(envName))) ?? process.env[envName];
-    if (v) this.log.addSecret(v);
-    return v || undefined;
-  }
-  async set(envName: string, value: string): Promise<void> {
-    this.log.addSecret(value);
-    await this.secrets.store(this.key(envName), value);
-  }
-  /** The environment a worker gets: each named key that is known. */
-  async env(envNames: Iterable<string>): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    for (const name of envNames) {
-      const v = await this.get(name);
-      if (v) out[name] = v;
-    }
-    return out;
-  }
-}
-
 export interface Services {
   context: vscode.ExtensionContext;
   log: Logger;
   settings: Settings;
-  apiKeys: ApiKeys;
+  secrets: Secrets;
 }

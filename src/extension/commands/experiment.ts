@@ -60,7 +60,7 @@ export function registerExperimentCommands(deps: Deps): vscode.Disposable[] {
       if (!envName) return;
       const value = await vscode.window.showInputBox({ title: `Value of ${envName}`, password: true, prompt: "Stored in the editor's secret storage; given to runs through their environment only", ignoreFocusOut: true });
       if (!value) return;
-      await deps.services.apiKeys.set(envName, value);
+      await deps.services.secrets.setApiKey(envName, value);
       void vscode.window.showInformationMessage(`${envName} stored in secret storage.`);
     }),
   ];

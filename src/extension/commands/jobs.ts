@@ -14,7 +14,6 @@ import { reasonOf, showFailure } from "../jobs/errors.js";
 import { isLive, type JobsModel } from "../jobs/model.js";
 import type { JobPoller } from "../jobs/poller.js";
 import { pickHost, prepareHost } from "../jobs/prepare.js";
-import type { HostSecrets } from "../jobs/secrets.js";
 import { isJobNode } from "../jobs/tree.js";
 import type { JobWorkers, WorkerResult } from "../jobs/workers.js";
 import type { Services } from "../services.js";
@@ -25,7 +24,6 @@ export interface JobsDeps {
   model: JobsModel;
   workers: JobWorkers;
   poller: JobPoller;
-  secrets: HostSecrets;
 }
 
 interface LaunchArg {
@@ -122,7 +120,7 @@ export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
   const onHost = async (what: string, experimentDir: string, host: string, args: string[], retry: () => unknown, jobId?: string): Promise<WorkerResult | undefined> => {
     let env: Record<string, string>;
     try {
-      const prepared = await prepareHost(services, deps.secrets, experimentDir, host);
+      const prepared = await prepareHost(services, experimentDir, host);
       if (!prepared) return undefined;
       env = prepared.env;
     } catch (err) {
@@ -254,7 +252,7 @@ async function setHostSecret(deps: JobsDeps, arg: unknown): Promise<void> {
       ? a.value
       : await vscode.window.showInputBox({ title: chosen.passphraseOf ? `Passphrase of ${chosen.passphraseOf}` : `Value of ${chosen.secretName}`, password: true, ignoreFocusOut: true });
   if (!value) return;
-  if (chosen.passphraseOf) await deps.secrets.setPassphrase(chosen.passphraseOf, value);
-  else await deps.secrets.setSecret(chosen.secretName!, value);
+  if (chosen.passphraseOf) await deps.services.secrets.setPassphrase(chosen.passphraseOf, value);
+  else await deps.services.secrets.setHostSecret(chosen.secretName!, value);
   vscode.window.setStatusBarMessage(`$(key) Saved in the secret store`, 5000);
 }

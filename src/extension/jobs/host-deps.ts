@@ -5,7 +5,6 @@
 import * as vscode from "vscode";
 import type { HostDeps, HostKeyInfo } from "../../core/remote/types.js";
 import type { Services } from "../services.js";
-import type { HostSecrets } from "./secrets.js";
 
 export const TRUST = "Trust and Connect";
 
@@ -20,7 +19,8 @@ export interface EditorHostDeps extends HostDeps {
   addStoredPassphrases(identityFiles: string[]): Promise<void>;
 }
 
-export function editorHostDeps(services: Services, secrets: HostSecrets, interactive: boolean): EditorHostDeps {
+export function editorHostDeps(services: Services, interactive: boolean): EditorHostDeps {
+  const secrets = services.secrets;
   const typed = new Map<string, string>();
   const storedTried = new Set<string>();
   const env: Record<string, string> = {};
@@ -64,7 +64,7 @@ export function editorHostDeps(services: Services, secrets: HostSecrets, interac
       return v;
     },
     async secret(name: string) {
-      const v = await secrets.secret(name);
+      const v = await secrets.hostSecret(name);
       if (v) env[name] = v;
       return v;
     },

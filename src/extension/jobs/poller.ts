@@ -10,7 +10,6 @@ import { TERMINAL_STATES, type JobStatus } from "../../core/remote/types.js";
 import type { Services } from "../services.js";
 import { editorHostDeps } from "./host-deps.js";
 import { isLive, type JobEntry, type JobsModel } from "./model.js";
-import type { HostSecrets } from "./secrets.js";
 import type { JobsTree } from "./tree.js";
 
 export class JobPoller implements vscode.Disposable {
@@ -20,7 +19,6 @@ export class JobPoller implements vscode.Disposable {
 
   constructor(
     private readonly services: Services,
-    private readonly secrets: HostSecrets,
     private readonly model: JobsModel,
     private readonly tree: JobsTree,
     /** Jobs a worker is following right now: it writes their records, the poller leaves them alone. */
@@ -75,7 +73,7 @@ export class JobPoller implements vscode.Disposable {
   private async pollJobs(host: string, experimentDir: string, entries: JobEntry[]): Promise<boolean> {
     let changed = false;
     const profile = resolveHost(host, loadConfig(experimentDir).hosts, this.services.settings.hosts());
-    const executor = await openExecutor(profile, editorHostDeps(this.services, this.secrets, false));
+    const executor = await openExecutor(profile, editorHostDeps(this.services, false));
     try {
       const store = new JobStore(experimentDir);
       for (const { job } of entries) {

@@ -8,7 +8,6 @@ import { chainIdentityFiles } from "../../core/remote/ssh/config.js";
 import type { HostProfile } from "../../core/schema.js";
 import type { Services } from "../services.js";
 import { editorHostDeps } from "./host-deps.js";
-import type { HostSecrets } from "./secrets.js";
 
 export interface PreparedHost {
   host: string;
@@ -48,9 +47,9 @@ export function baseWorkerEnv(services: Services): Record<string, string> {
 }
 
 /** Resolves the host and has the dialogue it needs; undefined when the person backed out. Errors are thrown. */
-export async function prepareHost(services: Services, secrets: HostSecrets, experimentDir: string, host: string): Promise<PreparedHost | undefined> {
+export async function prepareHost(services: Services, experimentDir: string, host: string): Promise<PreparedHost | undefined> {
   const profile = resolveHost(host, loadConfig(experimentDir).hosts, services.settings.hosts());
-  const deps = editorHostDeps(services, secrets, true);
+  const deps = editorHostDeps(services, true);
   // The Ray token and the secrets its jobs need (secret_env) are asked for once and kept; the worker
   // gets them in its environment, never on its command line.
   const needed: { name: string; title: string }[] = [
@@ -62,7 +61,7 @@ export async function prepareHost(services: Services, secrets: HostSecrets, expe
     const v = await vscode.window.showInputBox({ title, prompt: `Value of ${name} (kept in the editor's secret store)`, password: true, ignoreFocusOut: true });
     if (!v) return undefined;
     services.log.addSecret(v);
-    await secrets.setSecret(name, v);
+    await services.secrets.setHostSecret(name, v);
     await deps.secret(name);
   }
   if (profile.kind !== "local") {

@@ -150,7 +150,7 @@ export class Runner implements vscode.Disposable {
         const env = roleEndpoint(config, role).api_key_env;
         if (env) names.add(env);
       }
-      return await this.services.apiKeys.env(names);
+      return await this.services.secrets.apiKeyEnv(names);
     } catch {
       return {}; // the worker reports config problems itself, with file:line
     }

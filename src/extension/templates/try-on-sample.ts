@@ -102,7 +102,7 @@ export class TryOnSample {
 
   private async client(plan: TrialPlan, exp: Experiment): Promise<LlmClient> {
     const envName = plan.endpoint.api_key_env;
-    const apiKey = envName ? await this.services.apiKeys.get(envName) : undefined;
+    const apiKey = envName ? await this.services.secrets.apiKey(envName) : undefined;
     return trialClient(plan, exp, apiKey, (r) => this.services.log.warn(LOG, `retry ${r.attempt} in ${r.delayMs} ms: ${r.status ?? ""} ${r.reason}`));
   }
 
