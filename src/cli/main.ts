@@ -5,10 +5,7 @@ import { formatWhere, isCancelled, MetajudgeError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { GENERATION_MODES, STAGES, type GenerationMode, type StageName } from "../core/schema.js";
 import { cmdBatch, cmdExport, cmdInit, cmdPairs, cmdRun, cmdStatus, cmdValidate } from "./commands.js";
-import { cmdHosts, cmdHostsCheck, cmdJobs, cmdJobVerb, cmdLaunchGenerate, cmdLaunchTrain, type RemoteOptions } from "./remote.js";
-import { serveLocal } from "./serve-local.js";
-import { cmdTry } from "./try.js";
-import { cmdBatchSubmit } from "./batch-submit.js";
+import type { RemoteOptions } from "./remote.js";
 import { EXIT_OUTPUT_CLOSED, guardTerminal, type Terminal } from "./output.js";
 import type { WireError } from "../shared/cli-wire.js";
 
@@ -76,7 +73,7 @@ function stageArg(v: string | undefined, flag: string): StageName | undefined {
 
 export async function main(argv: string[], terminal?: Terminal): Promise<number> {
   // Its options (--port, --seed, …) are its own; it parses them itself.
-  if (argv[0] === "serve-local") return serveLocal(argv.slice(1));
+  if (argv[0] === "serve-local") return (await import("./serve-local.js")).serveLocal(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -172,7 +169,7 @@ function batchCommand(verb: string | undefined, args: string[], values: BatchVal
   return cmdBatch(verb, { dir, iteration: t, stage, file, json: values.json ?? false, allowChangedInputs: values["allow-changed-inputs"] ?? false });
 }
 
-function batchSubmitCommand(verb: "submit" | "cancel", args: string[], values: BatchValues): Promise<number> {
+async function batchSubmitCommand(verb: "submit" | "cancel", args: string[], values: BatchValues): Promise<number> {
   const [dir, extra] = args;
   if (!dir) throw new UsageError(`batch ${verb} needs <experiment-dir>`);
   if (extra) throw new UsageError(`unexpected argument "${extra}"`);
@@ -184,10 +181,11 @@ function batchSubmitCommand(verb: "submit" | "cancel", args: string[], values: B
   if (!(poll >= 0.01 && poll <= 3600)) throw new UsageError(`--poll-seconds must be a number of seconds from 0.01 to 3600; got "${values["poll-seconds"]}"`);
   const max = values["max-requests"] === undefined ? undefined : Number(values["max-requests"]);
   if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= 50_000)) throw new UsageError(`--max-requests must be an integer from 1 to 50000 (the Batch API's limit); got "${values["max-requests"]}"`);
+  const { cmdBatchSubmit } = await import("./batch-submit.js");
   return cmdBatchSubmit(verb, { dir, iteration: t, stage, json: values.json ?? false, allowChangedInputs: values["allow-changed-inputs"] ?? false, pollSeconds: poll, ...(max !== undefined ? { maxRequests: max } : {}) });
 }
 
-function tryCommand(dir: string | undefined, extra: string[], values: { role?: string; template?: string; iteration?: string; sample?: string; json?: boolean }): Promise<number> {
+async function tryCommand(dir: string | undefined, extra: string[], values: { role?: string; template?: string; iteration?: string; sample?: string; json?: boolean }): Promise<number> {
   if (!dir) throw new UsageError("try needs <experiment-dir>");
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const role = values.role;
@@ -196,6 +194,7 @@ function tryCommand(dir: string | undefined, extra: string[], values: { role?: s
   if (t !== undefined && !(Number.isInteger(t) && t >= 1)) throw new UsageError(`--iteration must be a positive integer; got "${values.iteration}"`);
   const sample = Number(values.sample ?? 3);
   if (!(Number.isInteger(sample) && sample >= 1 && sample <= 20)) throw new UsageError(`--sample must be an integer from 1 to 20; got "${values.sample}"`);
+  const { cmdTry } = await import("./try.js");
   return cmdTry({ dir, role, sample, json: values.json ?? false, ...(values.template !== undefined ? { template: values.template } : {}), ...(t !== undefined ? { iteration: t } : {}) });
 }
 
@@ -209,7 +208,8 @@ interface RemoteValues {
 
 const JOB_VERBS = ["attach", "cancel", "resubmit", "log"] as const;
 
-function remoteCommand(command: "hosts" | "launch" | "jobs", first: string | undefined, args: string[], values: RemoteValues): Promise<number> | number {
+async function remoteCommand(command: "hosts" | "launch" | "jobs", first: string | undefined, args: string[], values: RemoteValues): Promise<number> {
+  const { cmdHosts, cmdHostsCheck, cmdJobs, cmdJobVerb, cmdLaunchGenerate, cmdLaunchTrain } = await import("./remote.js");
   const o: RemoteOptions = { json: values.json ?? false, trustNewHostKey: values["trust-new-host-key"] ?? false };
   const none = (extra: string[]): void => {
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
@@ -268,7 +268,8 @@ function report(err: unknown, json: boolean, terminal?: Terminal): number {
   return cancelled ? 130 : 1;
 }
 
-if (require.main === module) {
+/** The `metajudge` executable (src/cli/bin.ts): runs argv and sets the exit code. */
+export function runMain(): void {
   const json = process.argv.includes("--json");
   const terminal = guardTerminal();
   main(process.argv.slice(2), terminal).then(
