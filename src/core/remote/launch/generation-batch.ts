@@ -18,6 +18,7 @@ import { quote } from "../shell.js";
 import type { LaunchHost } from "./host.js";
 import type { LaunchContext } from "./types.js";
 import { emitJob, followToEnd, jobFailure, staged, startJob } from "./job.js";
+import { followPlain, jobRecord, resubmitScript, type Recipe } from "./recipe.js";
 import { renderCommand } from "./template.js";
 
 export const MAX_BATCH_ATTEMPTS = 3;
@@ -188,3 +189,18 @@ export async function finalizeBatch(ctx: LaunchContext, host: LaunchHost, record
   });
   return imported;
 }
+
+export const batchRecipe: Recipe<"batch"> = {
+  kind: "batch",
+  follow: followPlain,
+  finalize: async (ctx, host, ended) => {
+    await finalizeBatch(ctx, host, ended);
+    return jobRecord(ctx, ended.id);
+  },
+  resubmit: async (ctx, old, onHost) => {
+    const job = await resubmitScript(ctx, old, onHost);
+    // The new job's results get a file of their own, so the old job's are kept.
+    const results = path.join("iterations", String(old.iteration ?? 1), "remote", `${old.stage}.${job.id}.results.jsonl`);
+    return emitJob(ctx, new JobStore(ctx.experimentDir).update(job.id, { launch: { ...(job.launch as Record<string, unknown>), results } }));
+  },
+};

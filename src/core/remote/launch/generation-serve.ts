@@ -10,6 +10,7 @@ import { TERMINAL_STATES, type Forward } from "../types.js";
 import type { LaunchHost } from "./host.js";
 import type { LaunchContext } from "./types.js";
 import { emitJob, followToEnd, jobFailure, staged, startJob } from "./job.js";
+import { followPlain, markFinalized, type Recipe } from "./recipe.js";
 import { renderCommand } from "./template.js";
 
 export interface ServeLaunch {
@@ -120,3 +121,13 @@ async function answers(url: string): Promise<boolean> {
     return false;
   }
 }
+
+/** A server lives for one run: followed and finalized like any job, but never submitted again on its own. */
+export const serveRecipe: Recipe<"serve"> = {
+  kind: "serve",
+  follow: followPlain,
+  finalize: markFinalized,
+  resubmit: async (_ctx, old) => {
+    throw new MetajudgeError("badInput", `job ${old.id} was a server for one run; launch generation again instead`);
+  },
+};

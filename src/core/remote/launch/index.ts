@@ -1,7 +1,6 @@
 // Launching generation and DPO training on a remote host: what the CLI and the editor call.
 // Each function writes job records under <experiment>/jobs/ as it goes, so anything it started can be
 // found again (attachJob) after the process that started it is gone.
-import * as path from "node:path";
 import { iterationSettings, loadConfig, roleEndpoint } from "../../config.js";
 import { MetajudgeError } from "../../errors.js";
 import type { ProgressEvent } from "../../pipeline/events.js";
@@ -11,10 +10,12 @@ import { iterationDir } from "../../store/iteration.js";
 import type { GenerationMode, Role } from "../../schema.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
 import { TERMINAL_STATES } from "../types.js";
-import { finalizeBatch, runBatchStages } from "./generation-batch.js";
+import { runBatchStages } from "./generation-batch.js";
 import { runServe, servedModel } from "./generation-serve.js";
 import { hostName, loadLaunchConfig, openLaunchHost, type LaunchHost } from "./host.js";
-import { emitJob, followToEnd, startJob } from "./job.js";
+import { emitJob } from "./job.js";
+import { jobRecord } from "./recipe.js";
+import { recipeFor } from "./recipes.js";
 import { finalizeTraining, followTraining, startTraining } from "./training.js";
 import type { LaunchContext } from "./types.js";
 
@@ -68,38 +69,16 @@ export async function launchTraining(ctx: LaunchContext, o: { iteration: number;
   });
 }
 
-function mustGet(ctx: LaunchContext, jobId: string): JobRecord {
-  const store = new JobStore(ctx.experimentDir);
-  const record = store.get(jobId);
-  if (!record) throw new MetajudgeError("badInput", `no job ${jobId} in ${store.dir}`);
-  return record;
-}
-
 /** Follows a job to its end, then finalizes it (idempotent): imports batch results, records a checkpoint. */
 export async function attachJob(ctx: LaunchContext, jobId: string): Promise<JobRecord> {
-  const record = mustGet(ctx, jobId);
+  const record = jobRecord(ctx, jobId);
   if (record.finalized && TERMINAL_STATES.has(record.state)) return record;
-  return withHost(ctx, record.host, async (host) => {
-    const recipe = (record.launch as { recipe?: string } | undefined)?.recipe;
-    const ended = recipe === "train" ? await followTraining(ctx, host, jobId) : await followToEnd(ctx, host, jobId);
-    if (recipe === "train") {
-      try {
-        return (await finalizeTraining(ctx, host, ended)).job;
-      } catch (err) {
-        if (err instanceof MetajudgeError && err.reason === "jobFailed") return mustGet(ctx, jobId);
-        throw err;
-      }
-    }
-    if (recipe === "batch") {
-      await finalizeBatch(ctx, host, ended);
-      return mustGet(ctx, jobId);
-    }
-    return emitJob(ctx, new JobStore(ctx.experimentDir).update(jobId, { finalized: true }));
-  });
+  const recipe = recipeFor(record);
+  return withHost(ctx, record.host, async (host) => recipe.finalize(ctx, host, await recipe.follow(ctx, host, jobId)));
 }
 
 export async function cancelJob(ctx: LaunchContext, jobId: string): Promise<JobRecord> {
-  const record = mustGet(ctx, jobId);
+  const record = jobRecord(ctx, jobId);
   if (TERMINAL_STATES.has(record.state)) return record;
   return withHost(ctx, record.host, async (host) => {
     await host.executor.cancel(record.remote);
@@ -116,25 +95,7 @@ export async function cancelJob(ctx: LaunchContext, jobId: string): Promise<JobR
 
 /** The same spec under a new job id; the old record is kept. Follow the new one with attachJob. */
 export async function resubmitJob(ctx: LaunchContext, jobId: string): Promise<JobRecord> {
-  const old = mustGet(ctx, jobId);
+  const old = jobRecord(ctx, jobId);
   if (!TERMINAL_STATES.has(old.state)) throw new MetajudgeError("badInput", `job ${jobId} is still ${old.state}; cancel it before submitting it again`);
-  const recipe = (old.launch as { recipe?: string } | undefined)?.recipe;
-  if (recipe === "serve") throw new MetajudgeError("badInput", `job ${jobId} was a server for one run; launch generation again instead`);
-  const iteration = old.iteration ?? 1;
-  if (recipe === "train") {
-    const { config, remote } = loadLaunchConfig(ctx);
-    return withHost(ctx, old.host, (host) => startTraining(ctx, host, config, remote, iteration));
-  }
-  const script = (old.spec as { script?: unknown } | undefined)?.script;
-  if (typeof script !== "string") throw new MetajudgeError("badInput", `job ${jobId} has no script in its record to submit again`);
-  return withHost(ctx, old.host, async (host) => {
-    // The very files the old job read, copied on the host: the local ones may have been rewritten since.
-    const launch = { ...(old.launch as Record<string, unknown>), resubmitted_from: old.id };
-    const job = await startJob(ctx, host, { kind: old.kind, title: old.title, iteration, ...(old.stage ? { stage: old.stage } : {}), script, inputs: [], copies: (old.inputs ?? []).map((i) => ({ ...i, name: i.remote.slice(old.remote.dir.length + 1) })), launch });
-    if (recipe === "batch") {
-      const results = path.join("iterations", String(iteration), "remote", `${old.stage}.${job.id}.results.jsonl`);
-      return emitJob(ctx, new JobStore(ctx.experimentDir).update(job.id, { launch: { ...launch, results } }));
-    }
-    return job;
-  });
+  return recipeFor(old).resubmit(ctx, old, (fn) => withHost(ctx, old.host, fn));
 }

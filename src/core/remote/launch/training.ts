@@ -8,10 +8,11 @@ import { MetajudgeError } from "../../errors.js";
 import { DEFAULT_TRAIN_COMMAND, DEFAULT_TRAIN_COMMAND_MULTI_GPU, type Config, type RemoteSettings } from "../../schema.js";
 import { IterationStore, iterationDir } from "../../store/iteration.js";
 import { JobStore, type JobRecord } from "../jobs/record.js";
-import { profileGpus, type LaunchHost } from "./host.js";
+import { loadLaunchConfig, profileGpus, type LaunchHost } from "./host.js";
 import type { LaunchContext } from "./types.js";
 import { emitJob, followToEnd, jobFailure, staged, startJob } from "./job.js";
 import { setIterationModels } from "./next-model.js";
+import { jobRecord, type Recipe } from "./recipe.js";
 import { renderCommand } from "./template.js";
 import { toYaml, trainerFields } from "./trainer.js";
 import { TrainerLogParser, finalMetrics, parseTrainerState, type MetricsEntry } from "./trl-metrics.js";
@@ -145,3 +146,22 @@ export async function finalizeTraining(ctx: LaunchContext, host: LaunchHost, rec
   ctx.onEvent?.({ type: "note", message: `iteration ${t + 1} will use ${checkpoint}` });
   return { job, checkpoint };
 }
+
+export const trainRecipe: Recipe<"train"> = {
+  kind: "train",
+  follow: followTraining,
+  finalize: async (ctx, host, ended) => {
+    try {
+      return (await finalizeTraining(ctx, host, ended)).job;
+    } catch (err) {
+      // A failed run is recorded as such (finalized, with its error); attaching to it is not an error.
+      if (err instanceof MetajudgeError && err.reason === "jobFailed") return jobRecord(ctx, ended.id);
+      throw err;
+    }
+  },
+  // Training again from the current config and dpo.jsonl: a new run is what a failed one is redone with.
+  resubmit: (ctx, old, onHost) => {
+    const { config, remote } = loadLaunchConfig(ctx);
+    return onHost((host) => startTraining(ctx, host, config, remote, old.iteration ?? 1));
+  },
+};
