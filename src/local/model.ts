@@ -4,6 +4,7 @@
 // (HTTP, sampling, n, seeds, grammars, records, pairs, export) runs for real without a GPU or a key.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeFileAtomic } from "../core/fs-atomic.js";
 import { metadataValue, readGguf, TensorType, toHalf, ValueType, writeGguf, type NewEntry, type NewTensor } from "./gguf.js";
 
 export const MEANINGLESS = "random weights: its output is meaningless; it exists so the pipeline runs end to end";
@@ -122,8 +123,6 @@ export function ensureTinyModel(cacheDir: string, vocabFile: string, vocabName: 
   const t0 = performance.now();
   const bytes = buildTinyModel(fs.readFileSync(vocabFile), seed);
   fs.mkdirSync(cacheDir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, bytes);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, bytes);
   return { file, built: true, ms: performance.now() - t0 };
 }

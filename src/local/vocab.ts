@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { writeFileAtomic } from "../core/fs-atomic.js";
 
 export const DEFAULT_VOCAB = "phi-3";
 
@@ -70,9 +71,7 @@ export function ensureVocab(cacheDir: string, name = DEFAULT_VOCAB, bundle = pat
         .filter((v): v is string => !!v);
       throw new LocalModelError(`no vocab "${name}" in the bundle; there are: ${known.join(", ")}`);
     }
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, bytes);
   } finally {
     fs.rmSync(repo, { recursive: true, force: true });
   }

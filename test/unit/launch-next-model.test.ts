@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { execFileSync } from "node:child_process";
 import { setIterationModels } from "../../src/core/remote/launch/next-model.js";
 import { MetajudgeError } from "../../src/core/errors.js";
 import { checkConfigText } from "../../src/core/config.js";
@@ -75,5 +76,32 @@ describe("setIterationModels", () => {
   it("refuses a gap in the iterations list", () => {
     const d = withConfig('{ "iterations": [ { "rho": 0 } ] }');
     assert.throws(() => setIterationModels(d, 3, M), (e: unknown) => e instanceof MetajudgeError && e.reason === "badInput" && /lists 1 entries/.test(e.message));
+  });
+
+  it("on a full disk names metajudge.json and what to do, keeps the file as it was and leaves no temporary file", (t) => {
+    const mnt = fs.mkdtempSync(path.join(os.tmpdir(), "mj-next-full-"));
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt], { stdio: "pipe" });
+    } catch {
+      fs.rmSync(mnt, { recursive: true, force: true });
+      t.skip("mount -t tmpfs is not permitted here (needs root); the full-disk case cannot run");
+      return;
+    }
+    try {
+      // A long config, so the edited copy cannot fit in what is left.
+      const text = '{\n  "iterations": [\n    { "rho": 0, "note": "' + "x".repeat(16 * 1024) + '" }\n  ]\n}\n';
+      fs.writeFileSync(path.join(mnt, "metajudge.json"), text);
+      const free = fs.statfsSync(mnt);
+      fs.writeFileSync(path.join(mnt, "filler"), Buffer.alloc(Math.max(0, Number(free.bavail) * Number(free.bsize) - 4096)));
+      assert.throws(
+        () => setIterationModels(mnt, 2, M),
+        (e: unknown) => e instanceof MetajudgeError && /metajudge\.json: no space left on device \(ENOSPC\) while writing; free space and run again \(the previous version of the file is kept\)/.test(e.message),
+      );
+      assert.equal(fs.readFileSync(path.join(mnt, "metajudge.json"), "utf8"), text);
+      assert.deepEqual(fs.readdirSync(mnt).sort(), ["filler", "metajudge.json"]);
+    } finally {
+      execFileSync("umount", [mnt]);
+      fs.rmSync(mnt, { recursive: true, force: true });
+    }
   });
 });

@@ -9,7 +9,8 @@ import { roleEndpoint } from "../config.js";
 import { MetajudgeError } from "../errors.js";
 import { readBatchResults, toBatchLine, writeBatchFile } from "../llm/batch.js";
 import { BATCH_LIMITS, hasEnded, isTransient, OpenAIBatchApi, sleep, type Batch, type RetryNotice } from "../llm/openai-batch.js";
-import { readJsonl, writeFileAtomic } from "../store/jsonl.js";
+import { readIfExists, writeFileAtomic } from "../fs-atomic.js";
+import { readJsonl } from "../store/jsonl.js";
 import { importStageBatch } from "./batch.js";
 import type { RunContext } from "./context.js";
 import type { LlmTask } from "./llm-stage.js";
@@ -313,13 +314,8 @@ async function retrying<T>(fn: () => Promise<T>, signal: AbortSignal, onRetry: (
 }
 
 function readState(file: string, stage: LlmStageName): BatchState {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { stage, batches: [] };
-    throw e;
-  }
+  const text = readIfExists(file);
+  if (text === null) return { stage, batches: [] };
   try {
     const s = JSON.parse(text) as BatchState;
     if (!Array.isArray(s.batches)) throw new Error("no batches list");

@@ -13,7 +13,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MetajudgeError } from "../errors.js";
-import { syncDir, writeError, writeFileAtomic, writeTemp } from "./jsonl.js";
+import { readIfExists, syncDir, writeError, writeFileAtomic, writeTemp } from "../fs-atomic.js";
 
 /** The intent name of the pair files (.pairs.commit). */
 export const PAIRS_COMMIT = "pairs";
@@ -36,8 +36,7 @@ export function writeFilesTogether(dir: string, name: string, files: readonly { 
     throw err;
   }
   const journal = intentFile(dir, name);
-  writeFileAtomic(journal, JSON.stringify(intent) + "\n");
-  syncDir(dir);
+  writeFileAtomic(journal, JSON.stringify(intent) + "\n"); // synced, and its folder too
   finish(dir, journal, intent);
 }
 
@@ -57,13 +56,8 @@ function finish(dir: string, journal: string, intent: Intent): void {
 }
 
 function readIntent(journal: string): Intent | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(journal, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
-  }
+  const text = readIfExists(journal);
+  if (text === null) return null;
   try {
     const v = JSON.parse(text) as Intent;
     if (Array.isArray(v.files) && v.files.every((f) => typeof f.temp === "string" && typeof f.target === "string" && !f.temp.includes("/") && !f.target.includes("/"))) return v;

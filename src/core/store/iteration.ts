@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { MetajudgeError } from "../errors.js";
 import { FILES, ManifestSchema, type Manifest } from "../schema.js";
+import { readIfExists } from "../fs-atomic.js";
 import { JsonlAppender, repairTail, writeFileAtomic, type TailRepair } from "./jsonl.js";
 
 export type FileKey = keyof typeof FILES;
@@ -57,13 +58,8 @@ export class IterationStore {
 
   readManifest(): Manifest | null {
     const file = this.file("manifest");
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw err;
-    }
+    const text = readIfExists(file);
+    if (text === null) return null;
     let raw: unknown;
     try {
       raw = JSON.parse(text);

@@ -4,6 +4,10 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { MetajudgeError } from "../errors.js";
+import { writeError } from "../fs-atomic.js";
+
+// Whole-file replacement lives in fs-atomic.ts; these names stay importable from here.
+export { syncDir, tempName, writeError, writeFileAtomic, writeTemp } from "../fs-atomic.js";
 
 const NL = 0x0a;
 const CHUNK = 4 * 1024 * 1024;
@@ -218,62 +222,6 @@ export class JsonlAppender {
   }
 }
 
-/** The temporary name writeFileAtomic writes under; a crash can leave it behind (see cleanTempFiles). */
-export function tempName(file: string): string {
-  return `${file}.tmp-${process.pid}`;
-}
-
-/**
- * Writes `data` to `<file>.tmp-<pid>` and syncs it, without renaming; a write error removes the
- * temporary file and names the real one.
- */
-export function writeTemp(file: string, data: string | Buffer): string {
-  const tmp = tempName(file);
-  try {
-    const fd = fs.openSync(tmp, "w");
-    try {
-      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-      let off = 0;
-      while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw writeError(err, file, "writing", "the previous version of the file is kept");
-  }
-  return tmp;
-}
-
-/** Replaces a whole derived file (pairs, dpo, manifest) atomically: readers see the old file or the new one. */
-export function writeFileAtomic(file: string, data: string | Buffer): void {
-  const tmp = writeTemp(file, data);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw writeError(err, file, "replacing", "the previous version of the file is kept");
-  }
-}
-
-/** Makes renames and unlinks in `dir` durable. Some systems cannot open a folder for sync; then there is nothing to do. */
-export function syncDir(dir: string): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(dir, "r");
-  } catch {
-    return;
-  }
-  try {
-    fs.fsyncSync(fd);
-  } catch {
-    // EISDIR/EINVAL on some platforms and file systems: the rename itself is still atomic.
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 // writeFileAtomic's `<file>.tmp-<pid>`, and the lock's private `<.lock>.new-<pid>-<hex>` (see lock.ts).
 const TEMP = /^(.+)\.(?:tmp-(\d+)|new-(\d+)-[0-9a-f]+)$/;
 
@@ -299,28 +247,6 @@ export function cleanTempFiles(dir: string, alive: (pid: number) => boolean): st
     removed.push(name);
   }
   return removed;
-}
-
-const WHAT_TO_DO: Record<string, string> = {
-  ENOSPC: "free space",
-  EDQUOT: "free space or raise your disk quota",
-  EROFS: "the file system is read-only; remount it writable or move the experiment",
-  EACCES: "check the folder's permissions",
-  EPERM: "check the folder's permissions",
-  EIO: "the disk reported an I/O error; check it",
-};
-
-/**
- * A write error as the user needs it: which file, what the system said, and what to do:
- * "…/judgements.jsonl: no space left on device (ENOSPC) while appending; free space and run again
- * (records already written are kept)".
- */
-export function writeError(err: unknown, file: string, doing: string, kept: string): Error {
-  const e = err as NodeJS.ErrnoException;
-  if (err instanceof MetajudgeError || typeof e?.code !== "string") return err as Error;
-  const said = (e.message ?? "").replace(/^[A-Z]+: /, "").replace(/, \w+.*$/, "") || e.code;
-  const todo = WHAT_TO_DO[e.code];
-  return new MetajudgeError("io", `${file}: ${said} (${e.code}) while ${doing}; ${todo ? `${todo} and ` : ""}run again (${kept})`, { file }, { cause: err });
 }
 
 export function toJsonl(records: Iterable<unknown>): string {

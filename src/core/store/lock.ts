@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MetajudgeError } from "../errors.js";
+import { readIfExists } from "../fs-atomic.js";
 import { writeError } from "./jsonl.js";
 
 export const LOCK_FILE = ".lock";
@@ -63,12 +64,8 @@ interface Raw {
 }
 
 function readRaw(file: string): Raw | null {
-  try {
-    return { text: fs.readFileSync(file, "utf8") };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
-  }
+  const text = readIfExists(file);
+  return text === null ? null : { text };
 }
 
 function parseHolder(text: string): LockHolder | null {

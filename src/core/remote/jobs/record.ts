@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { MetajudgeError } from "../../errors.js";
-import { writeFileAtomic } from "../../store/jsonl.js";
+import { readIfExists, writeFileAtomic } from "../../fs-atomic.js";
 import { JOB_STATES } from "../types.js";
 import { isJobId } from "./ids.js";
 
@@ -106,14 +106,8 @@ export class JobStore {
   /** undefined when there is no such job; a corrupt record throws badInput naming the file. */
   get(id: string): JobRecord | undefined {
     const file = this.recordPath(id);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
-    return parseText(text, file);
+    const text = readIfExists(file);
+    return text === null ? undefined : parseText(text, file);
   }
 
   update(id: string, patch: JobPatch, now: Date = new Date()): JobRecord {

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { applyEdits, findNodeAtLocation, modify, parse, parseTree } from "jsonc-parser";
 import { CONFIG_FILE } from "../../config.js";
 import { MetajudgeError } from "../../errors.js";
+import { writeFileAtomic } from "../../fs-atomic.js";
 
 export interface ModelSet {
   actor: string;
@@ -34,9 +35,7 @@ export function setIterationModels(experimentDir: string, next: number, models: 
   } else {
     throw new MetajudgeError("badInput", `${file}: "iterations" lists ${list.length} entries; cannot record a model for iteration ${next}`, { file });
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, out);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, out);
 }
 
 /**
