@@ -11,8 +11,9 @@ import type { RunContext } from "./context.js";
 import { withSampling, type LlmTask } from "./llm-stage.js";
 import { planLlmStage, type LlmStageName } from "./stages/index.js";
 
+// The file is trusted: launches write theirs under iterations/<t>/remote/. A path a person typed goes
+// through refuseOwnFile first.
 export async function writeStageBatch(ctx: RunContext, stage: LlmStageName, file: string): Promise<{ requests: number; records: number }> {
-  refuseOwnFile(ctx.experimentDir, ctx.config, file);
   const plan = await planLlmStage(ctx, stage);
   const requests = await writeBatchFile(
     file,
