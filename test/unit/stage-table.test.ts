@@ -64,7 +64,7 @@ test("a derived stage added to a table runs after generate through the same runn
 test("a stage name the table does not have is refused before anything runs", async () => {
   const dir = makeExperiment("http://127.0.0.1:9/v1");
   await assert.rejects(
-    runIteration({ experimentDir: dir, iteration: 1, emit: () => {}, signal: new AbortController().signal, stages: ["count"] }),
+    runIteration({ experimentDir: dir, iteration: 1, emit: () => {}, signal: new AbortController().signal, table: STAGE_TABLE, stages: ["count"] }),
     /no stage "count"; the stages are generate, judge, metajudge, pairs, export/,
   );
   assert.ok(!fs.existsSync(path.join(dir, "iterations", "1", "manifest.json")));

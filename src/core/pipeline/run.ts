@@ -10,12 +10,11 @@ import { STAGE_TABLE, type StageDef, type StageTable } from "./stages/index.js";
 
 export { LLM_STAGES, planLlmStage, type LlmStageName } from "./stages/index.js";
 
-export interface RunOptions extends OpenOptions {
-  /** Names from the table, in the order given; the whole table when absent. */
-  stages?: readonly string[];
-  /** The stages to run from: the built-in table unless a caller brings its own. */
-  table?: StageTable;
-}
+/**
+ * `stages` picks from the table, in the order given (the whole table when absent). The table is the
+ * built-in one unless a caller brings its own; then the names are that table's.
+ */
+export type RunOptions = OpenOptions & ({ stages?: readonly StageName[]; table?: undefined } | { stages?: readonly string[]; table: StageTable });
 
 /** Stages from the first up to `until`, inclusive. */
 export function stagesUntil(until: StageName): StageName[] {
