@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import { defaultConfig, initExperiment } from "../../src/core/experiment.js";
+import { readWireLine } from "../../src/shared/cli-wire.js";
 
 export const ROOT = path.join(__dirname, "..", "..");
 export const CLI = path.join(ROOT, "dist", "cli.js");
@@ -21,8 +22,29 @@ export interface CliResult {
   events: Record<string, unknown>[];
 }
 
+/** Children whose stdout is the --json contract: every line must be one declared in src/shared/cli-wire.ts. */
+const wireChildren = new WeakMap<ChildProcess, string>();
+
+/** Whether these arguments make the CLI speak the wire contract (`jobs log` copies a log; serve-local is a server). */
+export function speaksWire(args: readonly string[]): boolean {
+  return args.includes("--json") && args[0] !== "serve-local" && !(args[0] === "jobs" && args[1] === "log");
+}
+
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  if (speaksWire(args)) wireChildren.set(child, `metajudge ${args.filter((a) => !a.startsWith("/")).join(" ")}`);
+  return child;
+}
+
+/** Why these stdout lines of a --json command are not all lines of the contract, or []. */
+export function wireProblems(stdout: string): string[] {
+  return stdout
+    .split("\n")
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      const r = readWireLine(l);
+      return r.ok ? [] : [`${r.reason}: ${l.slice(0, 200)}`];
+    });
 }
 
 export function collect(child: ChildProcess, onEvent?: (e: Record<string, unknown>) => void): Promise<CliResult> {
@@ -46,7 +68,12 @@ export function collect(child: ChildProcess, onEvent?: (e: Record<string, unknow
     });
     child.stderr!.on("data", (d: Buffer) => (stderr += d));
     child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, events }));
+    child.on("close", (code, signal) => {
+      const command = wireChildren.get(child);
+      const problems = command === undefined ? [] : wireProblems(stdout);
+      if (problems.length > 0) reject(new Error(`\`${command}\` wrote lines the --json contract (src/shared/cli-wire.ts) does not declare:\n  ${problems.join("\n  ")}`));
+      else resolve({ code, signal, stdout, stderr, events });
+    });
   });
 }
 
