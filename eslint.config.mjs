@@ -11,6 +11,15 @@ export default tseslint.config(
     },
   },
   {
+    // A promise nobody awaits loses its error: in src each one is awaited, or marked `void` on purpose.
+    // Type-aware, so it reads src through the TypeScript project (src only, to keep lint quick).
+    files: ["src/**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+    },
+  },
+  {
     files: ["src/core/**/*.ts"],
     rules: {
       "no-restricted-imports": ["error", {
@@ -29,6 +38,16 @@ export default tseslint.config(
           { group: ["node:*"], message: "The webview runs in a browser: no Node modules." },
           { group: ["**/src/core/**", "**/src/extension/**", "**/src/cli/**", "**/src/local/**"], message: "The webview imports only src/shared (the protocol and the data it carries)." },
         ],
+      }],
+    },
+  },
+  {
+    // What a worker prints is read through the --json contract's guard (parseWireLine), never cast.
+    files: ["src/extension/**/*.ts"],
+    rules: {
+      "no-restricted-syntax": ["error", {
+        selector: ":matches(TSAsExpression, TSTypeAssertion) > CallExpression[callee.object.name='JSON'][callee.property.name='parse']",
+        message: "Do not cast JSON.parse: read a worker's lines with parseWireLine (src/shared/cli-wire.ts), and other JSON with a schema or a guard.",
       }],
     },
   },
