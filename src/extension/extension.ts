@@ -23,7 +23,7 @@ import { Secrets } from "./secrets.js";
 import { Logger, Settings, type Services } from "./services.js";
 import { registerTemplateFeatures } from "./templates/index.js";
 import { IterationsTree } from "./tree/provider.js";
-import type { Node } from "./tree/nodes.js";
+import type { Node } from "./tree/nodes/index.js";
 
 /** What activate() returns: the pieces tests and other extensions may drive. */
 export interface MetajudgeApi {

@@ -6,7 +6,7 @@ import type { Services } from "../services.js";
 import type { IterationsTree } from "../tree/provider.js";
 import type { InspectorState } from "../../shared/protocol.js";
 import type * as vscode from "vscode";
-import type { Node } from "../tree/nodes.js";
+import type { Node } from "../tree/nodes/index.js";
 
 export interface InspectorControl {
   show(experimentDir: string, iteration: number, promptId: string, selectedId?: string): Promise<void>;

@@ -1,7 +1,7 @@
 // Moving through items from the keyboard: next/previous within the focused surface, and the next
 // suspicious item across the workspace.
 import * as vscode from "vscode";
-import { isRecordNode, type Node } from "../tree/nodes.js";
+import { isRecordNode, type Node } from "../tree/nodes/index.js";
 import type { Deps } from "./deps.js";
 import { sourceOf } from "./target.js";
 

@@ -5,7 +5,7 @@
 import * as vscode from "vscode";
 import type { AnnotationTarget } from "../annotations.js";
 import { Experiments } from "../experiments.js";
-import { isRecordNode, targetKindOf, type RecordNode } from "../tree/nodes.js";
+import { isRecordNode, targetKindOf, type RecordNode } from "../tree/nodes/index.js";
 import type { Deps } from "./deps.js";
 
 export type Source = "tree" | "inspector" | "editor";

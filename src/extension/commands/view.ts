@@ -1,7 +1,7 @@
 // Opening the inspector and shaping the tree.
 import * as vscode from "vscode";
 import type { PromptSort } from "../../core/view/types.js";
-import type { Node } from "../tree/nodes.js";
+import type { Node } from "../tree/nodes/index.js";
 import type { Deps } from "./deps.js";
 
 /** The prompt a tree node belongs to, by walking up its parents. */

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { suite, suiteSetup, suiteTeardown, test } from "mocha";
 import * as vscode from "vscode";
 import type { MetajudgeApi } from "../../../src/extension/extension.js";
-import type { Node } from "../../../src/extension/tree/nodes.js";
+import type { Node } from "../../../src/extension/tree/nodes/index.js";
 
 let api: MetajudgeApi;
 let dir: string;

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { suite, suiteSetup, test } from "mocha";
 import * as vscode from "vscode";
 import type { MetajudgeApi } from "../../../src/extension/extension.js";
-import type { Node } from "../../../src/extension/tree/nodes.js";
+import type { Node } from "../../../src/extension/tree/nodes/index.js";
 import { until } from "./until.js";
 
 const ID = "metajudge.metajudge";

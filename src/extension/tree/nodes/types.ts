@@ -1,6 +1,10 @@
-// Tree nodes: plain data with a stable id, a namespaced contextValue and a parent link (so
-// reveal works). Building the TreeItem is the provider's job.
-import type { JudgementRow, PromptRow, ResponseRow, BattleRow, StageSummary, TrainingSummary } from "../../core/view/types.js";
+// Tree nodes: plain data with a stable id, a namespaced contextValue and a parent link (so reveal
+// works). Each kind's children and TreeItem live in its own module (nodes/<kind>.ts); index.ts lists
+// them for the provider. The data types are here, together, because each names the union as parent.
+import type * as vscode from "vscode";
+import type { JudgementRow, PromptRow, PromptSort, ResponseRow, BattleRow, StageSummary, TrainingSummary } from "../../../core/view/types.js";
+import type { Experiments } from "../../experiments.js";
+import type { Services } from "../../services.js";
 
 interface Base {
   id: string;
@@ -93,6 +97,24 @@ export type Node =
   | BattlesNode
   | BattleNode
   | MessageNode;
+
+export type NodeKindName = Node["kind"];
+
+/** What a node kind reads from the tree it is in: the model, the settings, and the view's filters. */
+export interface TreeContext {
+  readonly experiments: Experiments;
+  readonly services: Services;
+  readonly sort: PromptSort;
+  readonly flaggedOnly: boolean;
+  /** Keeps an iteration's node, so a change on disk refreshes that line and leaves the rest expanded. */
+  remember(node: IterationNode): void;
+}
+
+/** One kind of node: its children (none when absent) and how it shows. */
+export interface NodeKind<N extends Node> {
+  children?(node: N, tree: TreeContext): Node[] | Promise<Node[]>;
+  item(node: N, tree: TreeContext): vscode.TreeItem;
+}
 
 /** Nodes that name one record of the data contract, and so can be annotated. */
 export type RecordNode = ResponseNode | JudgementNode | BattleNode;
