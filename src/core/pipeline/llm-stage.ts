@@ -1,5 +1,6 @@
 // Runs one model-calling stage: its tasks through the role's client with bounded concurrency, each
-// answer turned into records and appended at once. Live runs and batch files share the same tasks.
+// answer turned into records and appended with the others of its turn of the event loop. Live runs
+// and batch files share the same tasks.
 import type { ChatRequest, ChatResult } from "../llm/client.js";
 import { jsonVerdictFormat } from "../parse.js";
 import type { Config, Role, SamplingStamp, StageName, VerdictMode } from "../schema.js";
@@ -65,6 +66,40 @@ export async function runLlmStage(ctx: RunContext, plan: LlmPlan): Promise<void>
     }
   };
 
+  // The answers that arrive in one turn of the event loop are written together, in one write, once
+  // the turn's other callbacks have run. A kill loses at most that turn's answers, which a resume asks
+  // for again with the same seeds; each task waits for its group to be on disk, so a failed write
+  // fails the tasks whose records it held, as a write of their own would.
+  let group: object[] = [];
+  let groupWritten: Promise<void> | undefined;
+  let settleGroup: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  const writeGroup = (): void => {
+    const records = group;
+    const settle = settleGroup!;
+    group = [];
+    groupWritten = undefined;
+    settleGroup = undefined;
+    try {
+      out.append(records);
+      for (const r of records) plan.count(r);
+      done += records.length;
+      progress(false);
+      settle.resolve();
+    } catch (err) {
+      settle.reject(err);
+    }
+  };
+  const write = (records: object[]): Promise<void> => {
+    for (const r of records) group.push(r);
+    if (!groupWritten) {
+      groupWritten = new Promise<void>((resolve, reject) => {
+        settleGroup = { resolve, reject };
+      });
+      setImmediate(writeGroup);
+    }
+    return groupWritten;
+  };
+
   // Readers of the manifest (the Iterations view) show a running stage as done/expected.
   info.counts = { ...plan.counts, records: done, expected: plan.total };
   ctx.saveManifest();
@@ -76,13 +111,10 @@ export async function runLlmStage(ctx: RunContext, plan: LlmPlan): Promise<void>
       async (task, signal) => {
         const result = await client.complete(task.body, signal);
         const records = withSampling(task.accept(result), task.body);
-        out.append(records);
-        for (const r of records) plan.count(r);
-        done += records.length;
         requests += 1;
         promptTokens += result.usage.prompt_tokens;
         completionTokens += result.usage.completion_tokens;
-        progress(false);
+        await write(records);
       },
       ctx.signal,
     );
@@ -112,7 +144,9 @@ export function withSampling(records: object[], body: ChatRequest): object[] {
   if (body.temperature !== undefined) sampling.temperature = body.temperature;
   if (body.top_p !== undefined) sampling.top_p = body.top_p;
   if (body.max_tokens !== undefined) sampling.max_tokens = body.max_tokens;
-  return records.map((r) => ({ ...r, sampling }));
+  // The records are the task's own, made for this answer: stamped in place rather than copied.
+  for (const r of records) (r as { sampling?: SamplingStamp }).sampling = sampling;
+  return records;
 }
 
 export function samplingBody(
