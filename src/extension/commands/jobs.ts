@@ -180,7 +180,8 @@ export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
       const job = record(ref);
       if (!job) return;
       const r = await onHost(`resubmit ${ref.id}`, ref.experimentDir, job.host, ["jobs", "resubmit", ref.experimentDir, ref.id], () => vscode.commands.executeCommand("metajudge.resubmitJob", arg));
-      const next = r?.code === 0 ? (r.result?.job as JobRecord | undefined) : undefined;
+      const res = r?.code === 0 ? r.result : undefined;
+      const next = res?.type === "resubmitted" ? r?.jobs.find((j) => j.id === res.job.id) : undefined;
       if (next && isLive(next)) await attach({ experimentDir: ref.experimentDir, id: next.id });
     }),
     vscode.commands.registerCommand("metajudge.openJobLog", async (arg?: unknown) => {

@@ -1,10 +1,10 @@
 // Running iterations (in the worker), and the quick derived steps: recompute pairs, export.
-import { execFile } from "node:child_process";
-import * as path from "node:path";
 import * as vscode from "vscode";
 import { STAGES, type StageName } from "../../core/schema.js";
 import { iterationDir } from "../../core/store/iteration.js";
+import { isWireType, type WireLine, type WireResult } from "../../shared/cli-wire.js";
 import { refuseIfLocked } from "../run/lock.js";
+import { bundledCli, CliWorker } from "../worker/cli-worker.js";
 import type { Deps } from "./deps.js";
 
 interface IterationArg {
@@ -63,18 +63,22 @@ async function pickStages(): Promise<{ until: StageName } | { only: StageName } 
 }
 
 /** The derived steps take seconds even at paper scale: run the CLI and wait, with a progress notification. */
-function cli(deps: Deps, args: string[], title: string): Promise<string> {
-  const script = path.join(deps.services.context.extensionPath, "dist", "cli.js");
+function cli<T extends WireResult["type"]>(deps: Deps, args: string[], title: string, want: T): Promise<Extract<WireLine, { type: T }>> {
   return Promise.resolve(
-    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: false }, () =>
-      new Promise<string>((resolve, reject) => {
-        execFile(deps.services.settings.nodePath(), [script, ...args], { env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" }, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-          if (stderr.trim()) deps.services.log.info("worker", stderr.trim());
-          if (err) reject(new Error(stderr.trim().split("\n").at(-1)?.replace(/^metajudge: /, "") || err.message));
-          else resolve(stdout);
-        });
-      }),
-    ),
+    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: false }, async () => {
+      const worker = new CliWorker({
+        node: deps.services.settings.nodePath(),
+        cli: bundledCli(deps.services.context.extensionPath),
+        args,
+        onLine: (e) => e.type === "warning" && deps.services.log.warn("worker", e.message),
+        onText: (line) => deps.services.log.info("worker", line),
+      });
+      const exit = await worker.exited;
+      if (exit.error) throw new Error(exit.error.message);
+      const r = exit.result;
+      if (exit.code !== 0 || !isWireType(r, want)) throw new Error(`\`metajudge ${args[0]}\` exited ${exit.code} without its ${want} result; Show Logs has what it wrote`);
+      return r;
+    }),
   );
 }
 
@@ -105,8 +109,7 @@ export function registerRunCommands(deps: Deps): vscode.Disposable[] {
       const { dir, iteration: t } = it;
       if (refuseIfLocked(dir, t)) return;
       try {
-        const out = await cli(deps, ["pairs", iterationDir(dir, t), "--json"], `Recomputing pairs of iteration ${t}`);
-        const counts = (JSON.parse(out.trim().split("\n").at(-1)!) as { counts: Record<string, number> }).counts;
+        const { counts } = await cli(deps, ["pairs", iterationDir(dir, t)], `Recomputing pairs of iteration ${t}`, "pairs");
         await deps.experiments.refreshNow(dir, t);
         vscode.window.setStatusBarMessage(`$(sync) Iteration ${t}: ${counts.actor_pairs ?? 0} actor pairs, ${counts.judge_pairs ?? 0} judge pairs (${counts.flagged_excluded ?? 0} flagged excluded)`, 8000);
       } catch (err) {
@@ -119,8 +122,7 @@ export function registerRunCommands(deps: Deps): vscode.Disposable[] {
       const { dir, iteration: t } = it;
       if (refuseIfLocked(dir, t)) return;
       try {
-        const out = await cli(deps, ["export", iterationDir(dir, t), "--json"], `Exporting DPO data of iteration ${t}`);
-        const r = JSON.parse(out.trim().split("\n").at(-1)!) as { file: string; counts: { actor: number; judge: number } };
+        const r = await cli(deps, ["export", iterationDir(dir, t)], `Exporting DPO data of iteration ${t}`, "export");
         const open = await vscode.window.showInformationMessage(`Wrote ${r.counts.actor} actor + ${r.counts.judge} judge examples to dpo.jsonl.`, "Open File");
         if (open) await vscode.window.showTextDocument(vscode.Uri.file(r.file));
       } catch (err) {

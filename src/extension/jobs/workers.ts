@@ -1,15 +1,13 @@
 // Launches and attaches run in worker processes (the bundled CLI with --json), never on the extension
 // host's thread: a launch can take hours. Secrets reach a worker through its environment only; its
 // RemoteEvents drive one status-bar item (click: cancel), its stderr goes to the log.
-import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { ErrorReason } from "../../core/errors.js";
-import type { JobRecord } from "../../core/remote/jobs/record.js";
-import type { RemoteEvent } from "../../core/remote/launch/index.js";
+import { JobRecordSchema, type JobRecord } from "../../core/remote/jobs/record.js";
+import type { WireJob, WireLine } from "../../shared/cli-wire.js";
 import type { Services } from "../services.js";
-import { onStderrLines, onStdoutLines } from "../run/child-lines.js";
-
+import { bundledCli, CliWorker } from "../worker/cli-worker.js";
 export interface WorkerRequest {
   /** CLI arguments after `dist/cli.js`, without --json. */
   args: string[];
@@ -27,21 +25,17 @@ export interface WorkerResult {
   cancelled: boolean;
   error?: { reason: ErrorReason; message: string };
   /** The last result line (type launched / attached / cancelled / resubmitted). */
-  result?: Record<string, unknown>;
+  result?: WireLine;
   jobs: JobRecord[];
 }
 
 interface Active {
   req: WorkerRequest;
-  child: ChildProcess;
+  worker: CliWorker;
   cancelled: boolean;
   jobs: Map<string, JobRecord>;
-  error?: { reason: ErrorReason; message: string };
-  result?: Record<string, unknown>;
   status: string;
 }
-
-type WireLine = RemoteEvent | { type: "error"; reason: ErrorReason; message: string } | { type: string; [k: string]: unknown };
 
 export class JobWorkers implements vscode.Disposable {
   private readonly active = new Set<Active>();
@@ -67,7 +61,7 @@ export class JobWorkers implements vscode.Disposable {
     for (const a of this.active) {
       if (a.req.experimentDir !== experimentDir || !(a.req.jobId === jobId || a.jobs.has(jobId))) continue;
       a.cancelled = true;
-      a.child.kill("SIGINT");
+      a.worker.cancel();
       n++;
     }
     return n;
@@ -78,41 +72,45 @@ export class JobWorkers implements vscode.Disposable {
   }
 
   run(req: WorkerRequest): Promise<WorkerResult> {
-    const cli = path.join(this.services.context.extensionPath, "dist", "cli.js");
-    const node = this.services.settings.nodePath();
-    const args = [cli, ...req.args, "--json"];
+    const jobs = new Map<string, JobRecord>();
+    const holder: { a?: Active } = {};
+    const worker = new CliWorker({
+      node: this.services.settings.nodePath(),
+      cli: bundledCli(this.services.context.extensionPath),
+      args: req.args,
+      env: req.env,
+      onLine: (e) => holder.a && this.onLine(holder.a, e),
+      onText: (line) => this.services.log.info("worker", line),
+    });
     // Only the names of the secrets are logged; their values are in env, never in args.
-    this.services.log.info("jobs", `starting worker: ${[node, ...args].join(" ")} (env: ${Object.keys(req.env).sort().join(", ") || "none"})`);
-    const child = spawn(node, args, { env: { ...process.env, ...req.env, ELECTRON_RUN_AS_NODE: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    const a: Active = { req, child, cancelled: false, jobs: new Map(), status: "starting" };
+    this.services.log.info("jobs", `starting worker: ${worker.commandLine} (env: ${Object.keys(req.env).sort().join(", ") || "none"})`);
+    const a: Active = { req, worker, cancelled: false, jobs, status: "starting" };
+    holder.a = a;
     this.active.add(a);
     this.render();
-    return new Promise<WorkerResult>((resolve) => {
-      onStdoutLines(child.stdout!, (line) => this.onLine(a, line));
-      onStderrLines(child.stderr!, (line) => this.services.log.info("worker", line));
-      child.on("error", (err) => {
-        a.error = { reason: "internal", message: `cannot start the worker (${node}): ${err.message}` };
-      });
-      child.on("close", (code) => {
-        this.active.delete(a);
-        this.render();
-        resolve({ code, cancelled: a.cancelled || code === 130, error: a.error, result: a.result, jobs: [...a.jobs.values()] });
-      });
+    return worker.exited.then((exit) => {
+      this.active.delete(a);
+      this.render();
+      return { code: exit.code, cancelled: a.cancelled || exit.cancelled, error: exit.error, result: exit.result, jobs: [...a.jobs.values()] };
     });
   }
 
-  private onLine(a: Active, line: string): void {
-    let e: WireLine;
-    try {
-      e = JSON.parse(line) as WireLine;
-    } catch {
-      this.services.log.info("worker", line);
-      return;
+  /** A job as the worker reported it, checked as the record the core keeps; a record that is not one is logged, not used. */
+  private job(a: Active, wire: WireJob): JobRecord | undefined {
+    const r = JobRecordSchema.safeParse(wire);
+    if (r.success) {
+      a.jobs.set(r.data.id, r.data);
+      return r.data;
     }
+    this.services.log.warn("jobs", `${a.req.title}: the worker reported job ${wire.id} in a form this version does not read: ${r.error.issues[0]?.message ?? "invalid"}`);
+    return undefined;
+  }
+
+  private onLine(a: Active, e: WireLine): void {
     switch (e.type) {
       case "job": {
-        const job = (e as { job: JobRecord }).job;
-        a.jobs.set(job.id, job);
+        const job = this.job(a, e.job);
+        if (!job) break;
         a.status = `${job.state}${job.detail ? ` (${job.detail})` : ""}`;
         this.services.log.info("jobs", `${job.id} on ${job.host}: ${a.status}`);
         this.jobChanged.fire({ experimentDir: a.req.experimentDir, job });
@@ -121,29 +119,29 @@ export class JobWorkers implements vscode.Disposable {
       case "log":
         break; // the core copies it into jobs/<id>.log, which Open Job Log shows
       case "transfer": {
-        const t = e as Extract<RemoteEvent, { type: "transfer" }>;
-        const pct = t.total > 0 ? Math.floor((t.done / t.total) * 100) : 100;
-        a.status = `${t.direction === "up" ? "uploading" : "downloading"} ${path.basename(t.file)} ${pct}%`;
+        const pct = e.total > 0 ? Math.floor((e.done / e.total) * 100) : 100;
+        a.status = `${e.direction === "up" ? "uploading" : "downloading"} ${path.basename(e.file)} ${pct}%`;
         break;
       }
       case "metrics": {
-        const m = e as Extract<RemoteEvent, { type: "metrics" }>;
-        const loss = m.metrics.loss;
-        a.status = `step ${m.step}${typeof loss === "number" ? ` loss ${Number(loss.toPrecision(3))}` : ""}`;
+        const loss = e.metrics.loss;
+        a.status = `step ${e.step}${typeof loss === "number" ? ` loss ${Number(loss.toPrecision(3))}` : ""}`;
         break;
       }
       case "note":
-        this.services.log.info("jobs", (e as { message: string }).message);
+        this.services.log.info("jobs", e.message);
         break;
-      case "error": {
-        const err = e as { reason: ErrorReason; message: string };
-        a.error = { reason: err.reason, message: err.message };
-        this.services.log.error("jobs", `${a.req.title}: ${err.reason}: ${err.message}`);
+      case "error":
+        this.services.log.error("jobs", `${a.req.title}: ${e.reason}: ${e.message}`);
         break;
-      }
+      case "launched":
+      case "attached":
+      case "cancelled":
+      case "resubmitted":
+        for (const j of "jobs" in e ? e.jobs : [e.job]) this.job(a, j);
+        break;
       default:
-        a.result = e as Record<string, unknown>;
-        for (const j of resultJobs(a.result)) a.jobs.set(j.id, j);
+        this.services.log.info("jobs", JSON.stringify(e));
     }
     this.render();
   }
@@ -164,16 +162,8 @@ export class JobWorkers implements vscode.Disposable {
   dispose(): void {
     // A reload must not kill the remote jobs: the workers stop following, the jobs keep running and
     // are found again from their records.
-    for (const a of this.active) a.child.kill("SIGINT");
+    for (const a of this.active) a.worker.cancel();
     this.statusItem.dispose();
     this.jobChanged.dispose();
   }
-}
-
-function resultJobs(r: Record<string, unknown>): JobRecord[] {
-  const out: JobRecord[] = [];
-  const isJob = (v: unknown): v is JobRecord => typeof (v as { id?: unknown } | null)?.id === "string" && typeof (v as { state?: unknown }).state === "string";
-  if (isJob(r.job)) out.push(r.job);
-  if (Array.isArray(r.jobs)) for (const j of r.jobs) if (isJob(j)) out.push(j);
-  return out;
 }
