@@ -90,7 +90,8 @@ export function activate(context: vscode.ExtensionContext): MetajudgeApi {
   ]) {
     add(d);
   }
-  void experiments.experiments();
+  // A run going since before a reload, or started in a terminal: show it and let Cancel Run stop it.
+  void runner.findRuns();
   // Jobs left queued or running before a reload: one status poll now, then every jobPollSeconds.
   void poller.pollNow();
   return { tree, experiments, annotations, runner, jobs: { model: jobsModel, tree: jobsTree, workers, poller } };

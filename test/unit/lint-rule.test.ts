@@ -42,3 +42,17 @@ test("src/shared imports nothing but its own files", async () => {
   }
   assert.deepEqual(await lint('import type { InspectorData } from "./view.js";\n'), []);
 });
+
+test("the editor never casts JSON.parse: a worker's lines go through the --json contract's guard", async () => {
+  const eslint = new ESLint({ cwd: root });
+  // Paths of files in the project, so that the type-aware rules' project service knows them; the text is the probe's.
+  const lint = async (code: string, file = "src/extension/worker/cli-worker.ts") => {
+    const [r] = await eslint.lintText(code, { filePath: path.join(root, file) });
+    return r!.messages.filter((m) => m.ruleId === "no-restricted-syntax");
+  };
+  for (const bad of ['export const e = JSON.parse(line) as { type: string };\ndeclare const line: string;\n', 'export const e = (JSON.parse(line) as { n: number }).n;\ndeclare const line: string;\n', "export const e = <{ n: number }>JSON.parse(line);\ndeclare const line: string;\n"]) {
+    assert.equal((await lint(bad)).length, 1, bad);
+  }
+  assert.deepEqual(await lint('import { parseWireLine } from "../shared/cli-wire.js";\nexport const e = parseWireLine(line);\ndeclare const line: string;\n'), []);
+  assert.deepEqual(await lint("export const e = JSON.parse(line) as { type: string };\ndeclare const line: string;\n", "src/core/errors.ts"), [], "the rule is the editor's");
+});
