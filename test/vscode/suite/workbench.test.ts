@@ -1,5 +1,6 @@
 // The workbench inside a real VS Code: the Iterations tree over the fixture experiment, and an
-// annotation round trip (flag → annotations.jsonl → Recompute Pairs excludes it).
+// annotation round trip (flag → annotations.jsonl → Recompute Pairs excludes it → the export is
+// stale until Export).
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -33,6 +34,21 @@ async function child(parent: Node | undefined, kind: Node["kind"], pred: (n: Nod
 async function exportStage(): Promise<Node> {
   const it = await child(await child(undefined, "experiment"), "iteration");
   return child(it, "stage", (n) => n.kind === "stage" && n.stage.stage === "export");
+}
+
+/** The export row once the tree shows it current (or stale): done, with the description to match. */
+function exportShown(stale: boolean, what: string): Promise<Node> {
+  return until(what, async () => {
+    const n = await exportStage();
+    if (n.kind !== "stage" || n.stage.state !== "done" || Boolean(n.stage.stale) !== stale) return undefined;
+    return /stale/.test(String(api.tree.getTreeItem(n).description)) === stale ? n : undefined;
+  });
+}
+
+/** Export from the tree's command. It ends on a notification with an "Open File" button that nobody
+ * here presses, so it is not awaited: the tree saying the export is current is what the test waits for. */
+function exportDpo(): void {
+  void vscode.commands.executeCommand("metajudge.exportDpo", { experimentDir: dir, iteration: 1 });
 }
 
 suite("workbench", () => {
@@ -70,8 +86,12 @@ suite("workbench", () => {
     assert.ok(js.filter((j) => j.kind === "judgement").length === 5, "N = 5 judgements");
   });
 
-  test("flag a judgement: the event lands in annotations.jsonl and Recompute Pairs excludes it", async () => {
+  test("flag a judgement: the event lands in annotations.jsonl, Recompute Pairs excludes it, and the export goes stale until Export", async function () {
+    // Two recomputes and two exports, each a CLI run.
+    this.timeout(120_000);
     const iter = path.join(dir, "iterations", "1");
+    // As after a normal run, dpo.jsonl was exported from the pairs on disk.
+    await exportShown(false, "the fixture's export shown current");
     const pair = lines<{ chosen_id: string; rejected_id: string; response_id: string }>(path.join(iter, "pairs.judge.jsonl"))[0];
     assert.ok(pair, "the fixture has a judge pair");
     const before = lines(path.join(iter, "annotations.jsonl")).length;
@@ -100,26 +120,32 @@ suite("workbench", () => {
     for (const p of after) assert.ok(p.chosen_id !== pair.rejected_id && p.rejected_id !== pair.rejected_id);
 
     // dpo.jsonl was exported from the pairs as they were: the tree says it is stale, and why.
-    const stale = await until("the export shown stale", async () => {
-      const n = await exportStage();
-      return n.kind === "stage" && n.stage.stale ? n : undefined;
-    });
-    const item = api.tree.getTreeItem(stale);
-    assert.match(String(item.description), /stale/);
-    const tip = item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : String(item.tooltip);
-    assert.match(tip, /pairs changed after the export; re-export/);
+    const stale = await exportShown(true, "the export shown stale after Recompute Pairs");
+    const tip = (n: Node): string => {
+      const t = api.tree.getTreeItem(n).tooltip;
+      return t instanceof vscode.MarkdownString ? t.value : String(t);
+    };
+    assert.match(tip(stale), /pairs changed after the export; re-export/);
 
-    // Clearing it restores it on the next recompute.
+    // Export from the new pairs: current again, and no DPO example holds the flagged judgement.
+    const dpo = path.join(iter, "dpo.jsonl");
+    exportDpo();
+    const current = await exportShown(false, "the export current again after Export");
+    assert.doesNotMatch(tip(current), /re-export/);
+    const examples = lines<{ source_ids: Record<string, string> }>(dpo);
+    assert.ok(examples.length > 0, "dpo.jsonl has examples");
+    assert.ok(examples.every((e) => e.source_ids.chosen_id !== pair.rejected_id && e.source_ids.rejected_id !== pair.rejected_id), `no example uses ${pair.rejected_id}`);
+
+    // Clearing it restores it on the next recompute, which leaves that export behind in turn.
     await vscode.commands.executeCommand("metajudge.clearAnnotation", { experimentDir: dir, iteration: 1, targetId: pair.rejected_id, targetKind: "judgement" });
     await vscode.commands.executeCommand("metajudge.recomputePairs", { experimentDir: dir, iteration: 1 });
     await until("the cleared judgement back in the battles", () =>
       lines<{ response_id: string; elo: Record<string, number> }>(path.join(iter, "pairs.judge.jsonl")).some((p) => p.elo[pair.rejected_id] !== undefined) || undefined,
     );
-    // The same pairs as exported again: the export is current once more.
-    await until("the export current again", async () => {
-      const n = await exportStage();
-      return n.kind === "stage" && !n.stage.stale ? n : undefined;
-    });
+    await exportShown(true, "the export shown stale after the second Recompute Pairs");
+    // Exported again, the iteration ends as it began: every stage done, the export current.
+    exportDpo();
+    await exportShown(false, "the export current after the second Export");
   });
 
   test("the inline hints describe each line of judgements.jsonl", async () => {
