@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { UiContext } from "../harness.js";
-import { judgePairs, openInspectorFromTree, pick, quickInputTitle, readJsonl, shot, waitForQuickInput, WAIT } from "./support.js";
+import { judgePairs, openInspectorFromTree, pick, quickInputTitle, readJsonl, scrollIntoView, shot, waitForQuickInput, WAIT } from "./support.js";
 
 interface Annotation {
   target_id: string;
@@ -99,6 +99,6 @@ export default async function flagFromKeyboard(ctx: UiContext): Promise<void> {
     { message: `the inspector showing ${target} out of the judge pair` },
   );
   await ctx.waitFor(async () => ((await staleNotice.textContent()) ?? "") === "", { message: "the out-of-date notice gone after Recompute Pairs" });
-  await item.scrollIntoViewIfNeeded();
+  await scrollIntoView(ctx, item, `${target} in the reloaded inspector`);
   await shot(ctx, "30-flag-5-recomputed");
 }

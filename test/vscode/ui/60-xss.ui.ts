@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { UiContext } from "../harness.js";
-import { fixturePrompts, inspectorFrame, openMetajudgeView, readJsonl, rowLocator, setExpanded, shot, waitForRow } from "./support.js";
+import { fixturePrompts, inspectorFrame, openMetajudgeView, readJsonl, rowLocator, scrollIntoView, setExpanded, shot, waitForRow } from "./support.js";
 
 interface ResponseRecord {
   id: string;
@@ -58,7 +58,7 @@ export default async function xss(ctx: UiContext): Promise<void> {
     const item = frame.locator(`[data-judgement-id="${id}"]`);
     await item.waitFor({ timeout: 30_000 });
     await ctx.waitFor(async () => (await item.getAttribute("class"))?.split(/\s+/).includes("selected"), { message: `${id} selected` });
-    await item.scrollIntoViewIfNeeded();
+    await scrollIntoView(ctx, item, id);
 
     // The markup is there to read, as text.
     const text = item.locator("pre.judgement-text");

@@ -163,6 +163,25 @@ export async function inspectorFrame(ctx: UiContext, promptId: string): Promise<
   );
 }
 
+/**
+ * Scrolls an inspector element into view. A reload rebuilds the page (the watcher may still deliver
+ * one after a write), and a scroll that resolved the element just before is refused as "not
+ * attached": the element is found afresh until the scroll lands on one that stays.
+ */
+export async function scrollIntoView(ctx: UiContext, target: Locator, what: string): Promise<void> {
+  await ctx.waitFor(
+    () =>
+      target.scrollIntoViewIfNeeded({ timeout: 5_000 }).then(
+        () => true,
+        (e: Error) => {
+          if (/not attached to the DOM/.test(e.message)) return false;
+          throw e;
+        },
+      ),
+    { message: `${what} scrolled into view` },
+  );
+}
+
 /** Clicks the prompt's row under Iteration `iteration` › Prompts, whose command opens the inspector. */
 export async function openInspectorFromTree(ctx: UiContext, promptId: string, iteration = 1): Promise<Frame> {
   await openMetajudgeView(ctx);
