@@ -39,10 +39,10 @@ export interface RunArgs {
   until?: StageName;
   json: boolean;
   allowChangedInputs: boolean;
-}
-
   /** Aborted when the output's reader has gone: the run stops as if cancelled. */
   stop?: AbortSignal;
+}
+
 export async function cmdRun(a: RunArgs): Promise<number> {
   const stages = a.stage ? [a.stage] : a.until ? stagesUntil(a.until) : [...STAGES];
   const print = a.json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr);
@@ -57,11 +57,11 @@ export async function cmdRun(a: RunArgs): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  try {
-    await runIteration({
   const onStop = (): void => ctl.abort(new MetajudgeError("cancelled", "cancelled"));
   if (a.stop?.aborted) onStop();
   a.stop?.addEventListener("abort", onStop);
+  try {
+    await runIteration({
       experimentDir: a.dir,
       iteration: a.iteration,
       stages,
@@ -72,9 +72,9 @@ export async function cmdRun(a: RunArgs): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    a.stop?.removeEventListener("abort", onStop);
   }
   return 0;
-    a.stop?.removeEventListener("abort", onStop);
 }
 
 export async function cmdStatus(dir: string, json: boolean): Promise<number> {

@@ -55,9 +55,9 @@ export async function readJsonl(
     let lineNo = 0;
     const handle = (start: number, end: number, last: boolean): void => {
       lineNo++;
-      // Tolerate CRLF files written on other systems.
       // A file a person saved may begin with a UTF-8 BOM; it is not part of the first record.
       if (lineNo === 1 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+      // Tolerate CRLF files written on other systems.
       const stop = end > start && buf[end - 1] === 0x0d ? end - 1 : end;
       if (stop <= start) return;
       const text = buf.toString("utf8", start, stop);
