@@ -180,3 +180,8 @@ export function parseWireLine(line: string): WireLine | undefined {
   const r = readWireLine(line);
   return r.ok ? r.line : undefined;
 }
+
+/** Whether a line read through the guard is of this type: narrows without a cast. */
+export function isWireType<T extends WireType>(line: WireLine | undefined, type: T): line is Extract<WireLine, { type: T }> {
+  return line?.type === type;
+}
