@@ -1,10 +1,11 @@
 // Reviewing from the keyboard: select a judgement of the judge pair in the inspector, Alt+F flags it,
 // the host asks for a reason and a note, and the event lands in annotations.jsonl. Recompute Pairs
-// from the palette then leaves the flagged judgement out of every ranking in pairs.judge.jsonl.
+// from the palette then leaves the flagged judgement out of every ranking in pairs.judge.jsonl, and
+// the export made from the pairs before is shown stale.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { UiContext } from "../harness.js";
-import { judgePairs, openInspectorFromTree, pick, quickInputTitle, readJsonl, scrollIntoView, shot, waitForQuickInput, WAIT } from "./support.js";
+import { judgePairs, openInspectorFromTree, pick, quickInputTitle, readJsonl, scrollIntoView, shot, waitForQuickInput, waitForRow, WAIT } from "./support.js";
 
 interface Annotation {
   target_id: string;
@@ -99,6 +100,9 @@ export default async function flagFromKeyboard(ctx: UiContext): Promise<void> {
     { message: `the inspector showing ${target} out of the judge pair` },
   );
   await ctx.waitFor(async () => ((await staleNotice.textContent()) ?? "") === "", { message: "the out-of-date notice gone after Recompute Pairs" });
+  // dpo.jsonl was exported from the pairs before the flag: the Iterations view now calls it stale.
+  const exportRow = [path.basename(ctx.workspace), "Iteration 1", "export"];
+  await ctx.waitFor(async () => (await waitForRow(ctx, exportRow)).description.endsWith("· stale"), { message: "the export row stale after Recompute Pairs" });
   await scrollIntoView(ctx, item, `${target} in the reloaded inspector`);
   await shot(ctx, "30-flag-5-recomputed");
 }
