@@ -37,7 +37,14 @@ function httpSender(url: URL, concurrency: number): Send {
   return (body) =>
     new Promise((resolve, reject) => {
       const req = http.request(
-        { agent, host: url.hostname, port: url.port, path: `${url.pathname}/chat/completions`, method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          path: `${url.pathname}/chat/completions`,
+          method: "POST",
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
@@ -59,7 +66,8 @@ function fetchSender(url: URL): Send {
 }
 
 async function main([mode, base, promptsFile, c]: string[]): Promise<void> {
-  if ((mode !== "http" && mode !== "fetch" && mode !== "llm") || !base || !promptsFile || !c) throw new Error("usage: bare-client <http|fetch|llm> <base-url> <prompts.jsonl> <concurrency>");
+  if ((mode !== "http" && mode !== "fetch" && mode !== "llm") || !base || !promptsFile || !c)
+    throw new Error("usage: bare-client <http|fetch|llm> <base-url> <prompts.jsonl> <concurrency>");
   const concurrency = Number(c);
   const prompts = fs
     .readFileSync(promptsFile, "utf8")
@@ -74,7 +82,15 @@ async function main([mode, base, promptsFile, c]: string[]): Promise<void> {
   const worker = async (): Promise<void> => {
     for (let i = next++; i < prompts.length; i = next++) {
       // The body the CLI sends for an actor request with n = 1.
-      const res = await ask({ model: "fake-model", messages: [{ role: "user", content: prompts[i] ?? "" }], n: 1, temperature: 0.8, top_p: 0.95, max_tokens: 1024, seed: i });
+      const res = await ask({
+        model: "fake-model",
+        messages: [{ role: "user", content: prompts[i] ?? "" }],
+        n: 1,
+        temperature: 0.8,
+        top_p: 0.95,
+        max_tokens: 1024,
+        seed: i,
+      });
       status[res.status] = (status[res.status] ?? 0) + 1;
       chars += res.chars;
     }
@@ -87,7 +103,9 @@ async function main([mode, base, promptsFile, c]: string[]): Promise<void> {
   const cpu = process.cpuUsage();
   // cpuMs: the whole process, start-up included; loopCpuMs: only while the requests ran.
   const ms = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
-  process.stdout.write(JSON.stringify({ type: "bare", mode, requests: prompts.length, seconds, status, chars, cpuMs: ms(cpu), loopCpuMs: ms(loop) }) + "\n");
+  process.stdout.write(
+    JSON.stringify({ type: "bare", mode, requests: prompts.length, seconds, status, chars, cpuMs: ms(cpu), loopCpuMs: ms(loop) }) + "\n",
+  );
 }
 
 main(process.argv.slice(2)).then(

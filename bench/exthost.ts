@@ -58,7 +58,10 @@ export async function measureExtensionHost(root: string, experimentDir: string):
     const page1 = tree.locator(".monaco-list-row", { hasText: "1–200" }).first();
     await page1.waitFor({ timeout: 120_000 });
     await page1.click();
-    await tree.locator(".monaco-list-row", { hasText: /spread/ }).first().waitFor({ timeout: 120_000 });
+    await tree
+      .locator(".monaco-list-row", { hasText: /spread/ })
+      .first()
+      .waitFor({ timeout: 120_000 });
     const t2 = performance.now();
     const host = extensionHosts().find((p) => !before.has(p));
     if (host === undefined) throw new Error("no extension host process of this code-server found in /proc");

@@ -134,18 +134,33 @@ async function sftpDiagnosis(w: Worker, shell: RemoteShell, remote: string): Pro
       const c = new Client();
       await new Promise<void>((resolve, reject) => {
         c.once("ready", () => resolve()).once("error", reject);
-        c.connect({ host: "127.0.0.1", port: w.sshd!.port, username: w.sshd!.user, privateKey: fs.readFileSync(w.sshd!.clientKey), algorithms: { cipher: [cipher] } });
+        c.connect({
+          host: "127.0.0.1",
+          port: w.sshd!.port,
+          username: w.sshd!.user,
+          privateKey: fs.readFileSync(w.sshd!.clientKey),
+          algorithms: { cipher: [cipher] },
+        });
       });
       c.setNoDelay(noDelay);
       const sftp = await new Promise<SFTPWrapper>((resolve, reject) => c.sftp((e, x) => (e ? reject(e) : resolve(x))));
       fs.rmSync(local, { force: true });
-      const { s } = await timed(() => new Promise<void>((resolve, reject) => sftp.fastGet(remote, local, { concurrency: inFlight, chunkSize: 32 * 1024 }, (e) => (e ? reject(e) : resolve()))));
+      const { s } = await timed(
+        () =>
+          new Promise<void>((resolve, reject) =>
+            sftp.fastGet(remote, local, { concurrency: inFlight, chunkSize: 32 * 1024 }, (e) => (e ? reject(e) : resolve())),
+          ),
+      );
       best[i] = Math.max(best[i]!, SFTP_BYTES / MiB / s);
       c.end();
     }
   }
   fs.rmSync(local, { force: true });
-  return { rounds: DIAG_ROUNDS, ours, fastGet: configs.map(([cipher, inFlight, noDelay], i) => ({ cipher, inFlight, noDelay, mibs: best[i]! })) };
+  return {
+    rounds: DIAG_ROUNDS,
+    ours,
+    fastGet: configs.map(([cipher, inFlight, noDelay], i) => ({ cipher, inFlight, noDelay, mibs: best[i]! })),
+  };
 }
 
 async function followOnce(executor: Executor, w: Worker, id: string, bytes: number, tailSkipAbove: number | undefined): Promise<unknown> {
@@ -157,7 +172,9 @@ async function followOnce(executor: Executor, w: Worker, id: string, bytes: numb
   const remote = await executor.submit({ id, dir, script });
   store.create({ id, kind: "command", title: "bench", host: "mj-loop", executor: "ssh", state: "queued", remote: { ...remote } });
   const peak = peakFrom();
-  const { s, v: record } = await timed(() => followJob({ store, executor, id, intervalMs: 100, ...(tailSkipAbove !== undefined ? { tailSkipAbove } : {}) }));
+  const { s, v: record } = await timed(() =>
+    followJob({ store, executor, id, intervalMs: 100, ...(tailSkipAbove !== undefined ? { tailSkipAbove } : {}) }),
+  );
   const rss = peak();
   const mirror = fs.statSync(store.logPath(id)).size;
   await executor.shell!.exec(`rm -rf ${quote(dir)}`);
@@ -180,7 +197,11 @@ async function workFollow(w: Worker): Promise<unknown> {
 
 async function workRay(w: Worker): Promise<unknown> {
   const executor = new RayExecutor(w.rayUrl!);
-  const ref = await executor.submit({ id: "bench-ray", dir: path.join(w.dir, "ray-job"), script: `yes ${quote(LINE)} | head -c ${RAY_BYTES}` });
+  const ref = await executor.submit({
+    id: "bench-ray",
+    dir: path.join(w.dir, "ray-job"),
+    script: `yes ${quote(LINE)} | head -c ${RAY_BYTES}`,
+  });
   const status = await waitForState(executor, ref, ["succeeded"], { intervalMs: 200, timeoutMs: 120_000 });
   if (status.state !== "succeeded") throw new Error(`the Ray job ended ${status.state}: ${status.detail ?? ""}`);
   const peak = peakFrom();
@@ -194,7 +215,11 @@ async function workRay(w: Worker): Promise<unknown> {
   store.create({ id: "bench-ray", kind: "command", title: "bench", host: "ray", executor: "ray", state: "succeeded", remote: { ...ref } });
   const { s, v: record } = await timed(() => followJob({ store, executor, id: "bench-ray", intervalMs: 100 }));
   const rss = peak();
-  return { windows, follow: { s, skipped: record.log.skipped, offset: record.log.offset, mirror: fs.statSync(store.logPath("bench-ray")).size }, rss };
+  return {
+    windows,
+    follow: { s, skipped: record.log.skipped, offset: record.log.offset, mirror: fs.statSync(store.logPath("bench-ray")).size },
+    rss,
+  };
 }
 
 async function worker(mode: string, w: Worker): Promise<void> {
@@ -246,7 +271,8 @@ interface Row {
 async function runWorker<T>(script: string, mode: string, w: Worker): Promise<T> {
   const res = await collect(spawn(process.execPath, [script, "worker", mode, JSON.stringify(w)], { stdio: ["ignore", "pipe", "pipe"] }));
   const out = res.events.find((e) => e.type === "result") as { result: T } | undefined;
-  if (res.code !== 0 || !out) throw new Error(`remote ${mode} worker exited ${res.code}: ${res.stderr.trim().split("\n").slice(-3).join(" / ")}`);
+  if (res.code !== 0 || !out)
+    throw new Error(`remote ${mode} worker exited ${res.code}: ${res.stderr.trim().split("\n").slice(-3).join(" / ")}`);
   return out.result;
 }
 
@@ -267,7 +293,17 @@ export async function benchRemote(o: { cache: string; bundle(name: string): Prom
   const script = await o.bundle("remote");
   const sshd = await startSshd();
   try {
-    const w: Worker = { sshd: { configFile: sshd.configFile, knownHostsFile: sshd.knownHostsFile, clientKey: sshd.clientKey, port: sshd.port, user: sshd.user }, dir, file };
+    const w: Worker = {
+      sshd: {
+        configFile: sshd.configFile,
+        knownHostsFile: sshd.knownHostsFile,
+        clientKey: sshd.clientKey,
+        port: sshd.port,
+        user: sshd.user,
+      },
+      dir,
+      file,
+    };
     o.log("remote: scp floor, up and down");
     const up = scp(sshd, file, "mj-loop:bench-scp.bin");
     const down = scp(sshd, "mj-loop:bench-scp.bin", path.join(dir, "scp-down.bin"));
@@ -302,27 +338,100 @@ export function remoteRows(b: RemoteBench): Row[] {
   const rayShare = b.ray.rss.growthMiB / (RAY_BYTES / MiB);
   const windowsOk = b.ray.windows.every((w) => w.bytes === MiB && w.size === RAY_BYTES);
   return [
-    { name: "scp (OpenSSH, SFTP protocol) upload / download, 256 MiB", measured: `${rate(SFTP_BYTES, b.scp.up)} / ${rate(SFTP_BYTES, b.scp.down)}`, target: "", pass: null },
-    { name: "RemoteShell upload: whole (sha256 both ends) / streaming alone", measured: `${rate(SFTP_BYTES, b.sftp.upTotal)} / ${rate(SFTP_BYTES, b.sftp.upStream)}`, target: "", pass: null },
-    { name: "RemoteShell download: whole (sha256 both ends) / streaming alone", measured: `${rate(SFTP_BYTES, b.sftp.downTotal)} / ${rate(SFTP_BYTES, b.sftp.downStream)}`, target: "", pass: null },
-    { name: "**upload time / scp's**", measured: `${upRatio.toFixed(2)}×`, target: `≤ ${REMOTE.sftpRatio}×`, pass: upRatio <= REMOTE.sftpRatio },
-    { name: "**download time / scp's**", measured: `${downRatio.toFixed(2)}×`, target: `≤ ${REMOTE.sftpRatio}×`, pass: downRatio <= REMOTE.sftpRatio },
-    { name: "both copies verified (same sha256, neither skipped)", measured: b.sftp.verified ? "yes" : "no", target: "yes", pass: b.sftp.verified },
+    {
+      name: "scp (OpenSSH, SFTP protocol) upload / download, 256 MiB",
+      measured: `${rate(SFTP_BYTES, b.scp.up)} / ${rate(SFTP_BYTES, b.scp.down)}`,
+      target: "",
+      pass: null,
+    },
+    {
+      name: "RemoteShell upload: whole (sha256 both ends) / streaming alone",
+      measured: `${rate(SFTP_BYTES, b.sftp.upTotal)} / ${rate(SFTP_BYTES, b.sftp.upStream)}`,
+      target: "",
+      pass: null,
+    },
+    {
+      name: "RemoteShell download: whole (sha256 both ends) / streaming alone",
+      measured: `${rate(SFTP_BYTES, b.sftp.downTotal)} / ${rate(SFTP_BYTES, b.sftp.downStream)}`,
+      target: "",
+      pass: null,
+    },
+    {
+      name: "**upload time / scp's**",
+      measured: `${upRatio.toFixed(2)}×`,
+      target: `≤ ${REMOTE.sftpRatio}×`,
+      pass: upRatio <= REMOTE.sftpRatio,
+    },
+    {
+      name: "**download time / scp's**",
+      measured: `${downRatio.toFixed(2)}×`,
+      target: `≤ ${REMOTE.sftpRatio}×`,
+      pass: downRatio <= REMOTE.sftpRatio,
+    },
+    {
+      name: "both copies verified (same sha256, neither skipped)",
+      measured: b.sftp.verified ? "yes" : "no",
+      target: "yes",
+      pass: b.sftp.verified,
+    },
     {
       name: `our download's streaming next to ssh2's own fastGet, 32 KiB reads (cipher, reads in flight, Nagle); best of ${b.sftp.diag.rounds} interleaved rounds`,
-      measured: [`ours (aes128-gcm ×16, TCP_NODELAY): ${b.sftp.diag.ours.toFixed(0)} MiB/s`, ...b.sftp.diag.fastGet.map((d) => `fastGet ${d.cipher.replace("@openssh.com", "")} ×${d.inFlight}${d.noDelay ? ", TCP_NODELAY" : ", Nagle on"}: ${d.mibs.toFixed(0)} MiB/s`)].join("; "),
+      measured: [
+        `ours (aes128-gcm ×16, TCP_NODELAY): ${b.sftp.diag.ours.toFixed(0)} MiB/s`,
+        ...b.sftp.diag.fastGet.map(
+          (d) =>
+            `fastGet ${d.cipher.replace("@openssh.com", "")} ×${d.inFlight}${d.noDelay ? ", TCP_NODELAY" : ", Nagle on"}: ${d.mibs.toFixed(0)} MiB/s`,
+        ),
+      ].join("; "),
       target: "",
       pass: null,
     },
     { name: "peak RSS growth during upload + download", measured: mibs(b.sftp.rss.growthMiB), target: "", pass: null },
-    { name: "followJob, whole 256 MiB log (no tail skip): copy rate", measured: `${rate(all.offset, all.s)} (${all.s.toFixed(1)} s, ${(all.offset / MiB).toFixed(0)} MiB)`, target: "", pass: null },
-    { name: "followJob rate / scp download rate", measured: `${(all.offset / all.s / (SFTP_BYTES / b.scp.down)).toFixed(2)}`, target: "", pass: null },
-    { name: "**followJob peak RSS growth**, whole 256 MiB log copied", measured: mibs(all.rss.growthMiB), target: `≤ ${REMOTE.followRssMiB} MiB`, pass: all.rss.growthMiB <= REMOTE.followRssMiB && all.offset === FOLLOW_ALL_BYTES },
-    { name: "**mirror with the default tail skip** (skipped; mirror size; offset reached)", measured: `${(skip.skipped / MiB).toFixed(1)} MiB skipped; ${(skip.mirror / MiB).toFixed(1)} MiB; ${skip.offset === FOLLOW_BYTES ? "end of log" : `${skip.offset} of ${FOLLOW_BYTES}`} in ${skip.s.toFixed(1)} s`, target: `≤ ${REMOTE.mirrorMiB} MiB, log read to its end`, pass: bounded },
+    {
+      name: "followJob, whole 256 MiB log (no tail skip): copy rate",
+      measured: `${rate(all.offset, all.s)} (${all.s.toFixed(1)} s, ${(all.offset / MiB).toFixed(0)} MiB)`,
+      target: "",
+      pass: null,
+    },
+    {
+      name: "followJob rate / scp download rate",
+      measured: `${(all.offset / all.s / (SFTP_BYTES / b.scp.down)).toFixed(2)}`,
+      target: "",
+      pass: null,
+    },
+    {
+      name: "**followJob peak RSS growth**, whole 256 MiB log copied",
+      measured: mibs(all.rss.growthMiB),
+      target: `≤ ${REMOTE.followRssMiB} MiB`,
+      pass: all.rss.growthMiB <= REMOTE.followRssMiB && all.offset === FOLLOW_ALL_BYTES,
+    },
+    {
+      name: "**mirror with the default tail skip** (skipped; mirror size; offset reached)",
+      measured: `${(skip.skipped / MiB).toFixed(1)} MiB skipped; ${(skip.mirror / MiB).toFixed(1)} MiB; ${skip.offset === FOLLOW_BYTES ? "end of log" : `${skip.offset} of ${FOLLOW_BYTES}`} in ${skip.s.toFixed(1)} s`,
+      target: `≤ ${REMOTE.mirrorMiB} MiB, log read to its end`,
+      pass: bounded,
+    },
     { name: "followJob peak RSS growth with the tail skip", measured: mibs(skip.rss.growthMiB), target: "", pass: null },
-    { name: "Ray log windows of 1 MiB at 0 / middle / tail (each a whole-log download)", measured: b.ray.windows.map((w) => `${w.s.toFixed(1)} s`).join(" / ") + ` (${rate(RAY_BYTES, median(b.ray.windows.map((w) => w.s)))} of log, median)`, target: "", pass: windowsOk ? null : false },
-    { name: "Ray followJob with the default tail skip", measured: `${(b.ray.follow.skipped / MiB).toFixed(1)} MiB skipped, ${(b.ray.follow.mirror / MiB).toFixed(1)} MiB mirrored in ${b.ray.follow.s.toFixed(1)} s`, target: "", pass: null },
-    { name: "**Ray peak RSS growth / log size**", measured: `${mibs(b.ray.rss.growthMiB)} / 256 MiB = ${rayShare.toFixed(2)}`, target: `≤ ${REMOTE.rayRssShare}`, pass: rayShare <= REMOTE.rayRssShare },
+    {
+      name: "Ray log windows of 1 MiB at 0 / middle / tail (each a whole-log download)",
+      measured:
+        b.ray.windows.map((w) => `${w.s.toFixed(1)} s`).join(" / ") +
+        ` (${rate(RAY_BYTES, median(b.ray.windows.map((w) => w.s)))} of log, median)`,
+      target: "",
+      pass: windowsOk ? null : false,
+    },
+    {
+      name: "Ray followJob with the default tail skip",
+      measured: `${(b.ray.follow.skipped / MiB).toFixed(1)} MiB skipped, ${(b.ray.follow.mirror / MiB).toFixed(1)} MiB mirrored in ${b.ray.follow.s.toFixed(1)} s`,
+      target: "",
+      pass: null,
+    },
+    {
+      name: "**Ray peak RSS growth / log size**",
+      measured: `${mibs(b.ray.rss.growthMiB)} / 256 MiB = ${rayShare.toFixed(2)}`,
+      target: `≤ ${REMOTE.rayRssShare}`,
+      pass: rayShare <= REMOTE.rayRssShare,
+    },
   ];
 }
 
@@ -356,7 +465,8 @@ growth is VmHWM after the phase minus VmRSS before it, the mark reset with \`/pr
 
 export function remoteNotes(b: RemoteBench): string[] {
   const notes: string[] = [];
-  const find = (cipher: string, inFlight: number, noDelay: boolean): number => b.sftp.diag.fastGet.find((d) => d.cipher.startsWith(cipher) && d.inFlight === inFlight && d.noDelay === noDelay)?.mibs ?? NaN;
+  const find = (cipher: string, inFlight: number, noDelay: boolean): number =>
+    b.sftp.diag.fastGet.find((d) => d.cipher.startsWith(cipher) && d.inFlight === inFlight && d.noDelay === noDelay)?.mibs ?? NaN;
   const nagle16 = find("aes", 16, false);
   const nagle64 = find("aes", 64, false);
   const fast16 = find("aes", 16, true);

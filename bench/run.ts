@@ -53,7 +53,11 @@ const median = (xs: readonly number[]): number => {
 const mib = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
 const sec = (s: number): string => `${s.toFixed(2)} s`;
 const int = (n: number): string => n.toLocaleString("en-US");
-const loadavg = (): string => os.loadavg().map((x) => x.toFixed(2)).join(" / ");
+const loadavg = (): string =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" / ");
 
 interface Row {
   name: string;
@@ -96,12 +100,23 @@ function statusKiB(pid: number): { rss: number; hwm: number } | null {
   }
 }
 
-const cpuProfArgs = (name: string): string[] => (profile ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR, "--cpu-prof-name", `${name}-${Date.now()}.cpuprofile`] : []);
+const cpuProfArgs = (name: string): string[] =>
+  profile ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR, "--cpu-prof-name", `${name}-${Date.now()}.cpuprofile`] : [];
 
 /** A bench program bundled like the CLI, so that it too runs as plain Node (ssh2's optional addons left out, as there). */
 async function bundle(name: string): Promise<string> {
   const outfile = path.join(CACHE, `${name}.cjs`);
-  await esbuild.build({ entryPoints: [path.join(__dirname, `${name}.ts`)], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning", mainFields: ["module", "main"], external: ["cpu-features", "*.node"] });
+  await esbuild.build({
+    entryPoints: [path.join(__dirname, `${name}.ts`)],
+    outfile,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    logLevel: "warning",
+    mainFields: ["module", "main"],
+    external: ["cpu-features", "*.node"],
+  });
   return outfile;
 }
 
@@ -123,7 +138,8 @@ function readUsage(file: string): Usage {
   return u;
 }
 
-const lastLine = (stdout: string): Record<string, unknown> => JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Record<string, unknown>;
+const lastLine = (stdout: string): Record<string, unknown> =>
+  JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Record<string, unknown>;
 
 // ---- (a) pipeline throughput -----------------------------------------------------------------------
 
@@ -136,7 +152,17 @@ interface FakeStats {
 async function startFake(): Promise<{ url: string; stats(): Promise<FakeStats>; stop(): Promise<void> }> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "test/support/fake-openai.ts", "--port", "0", "--latency-ms", String(PIPE.latencyMs), "--max-concurrency", String(PIPE.concurrency)],
+    [
+      "--import",
+      "tsx",
+      "test/support/fake-openai.ts",
+      "--port",
+      "0",
+      "--latency-ms",
+      String(PIPE.latencyMs),
+      "--max-concurrency",
+      String(PIPE.concurrency),
+    ],
     { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
@@ -176,7 +202,14 @@ function pipelineExperiment(url: string): string {
   c.concurrency = PIPE.concurrency;
   c.request = { timeout_ms: 30_000, max_retries: 6 };
   fs.writeFileSync(path.join(dir, "metajudge.json"), JSON.stringify(c, null, 2) + "\n");
-  const topics = ["gradient clipping", "a radiator repair email", "process vs thread", "overfitting in small networks", "B-tree indexes", "the French subjunctive"];
+  const topics = [
+    "gradient clipping",
+    "a radiator repair email",
+    "process vs thread",
+    "overfitting in small networks",
+    "B-tree indexes",
+    "the French subjunctive",
+  ];
   let text = "";
   for (let i = 0; i < PIPE.prompts; i++) {
     const prompt = `Question ${i}: explain ${topics[i % topics.length]} to a new colleague.${" Keep it practical.".repeat(i % 9)}`;
@@ -196,11 +229,20 @@ interface Bare {
 
 async function bareRun(script: string, mode: Bare["mode"], url: string, promptsFile: string): Promise<Bare> {
   log(`pipeline: bare ${mode} client`);
-  const res = await collect(spawn(process.execPath, [script, mode, url, promptsFile, String(PIPE.concurrency)], { stdio: ["ignore", "pipe", "pipe"] }));
-  const out = res.events.find((e) => e.type === "bare") as { seconds: number; requests: number; status: Record<string, number>; cpuMs: number; loopCpuMs: number } | undefined;
+  const res = await collect(
+    spawn(process.execPath, [script, mode, url, promptsFile, String(PIPE.concurrency)], { stdio: ["ignore", "pipe", "pipe"] }),
+  );
+  const out = res.events.find((e) => e.type === "bare") as
+    { seconds: number; requests: number; status: Record<string, number>; cpuMs: number; loopCpuMs: number } | undefined;
   if (res.code !== 0 || !out) throw new Error(`bare ${mode} client exited ${res.code}: ${res.stderr.trim()}`);
   if (out.status["200"] !== out.requests) throw new Error(`bare ${mode} client: statuses ${JSON.stringify(out.status)}`);
-  return { mode, seconds: out.seconds, rate: out.requests / out.seconds, cpuMsPerRequest: out.cpuMs / out.requests, loopCpuMsPerRequest: out.loopCpuMs / out.requests };
+  return {
+    mode,
+    seconds: out.seconds,
+    rate: out.requests / out.seconds,
+    cpuMsPerRequest: out.cpuMs / out.requests,
+    loopCpuMsPerRequest: out.loopCpuMs / out.requests,
+  };
 }
 
 interface GcPoint {
@@ -235,16 +277,22 @@ interface PipelineResult {
 const MARK_COMPACT = /Mark-Compact ([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/;
 const MB_TO_MIB = 1e6 / 2 ** 20;
 
-async function cliGenerate(dir: string): Promise<Omit<PipelineResult, "bare" | "status429" | "chatRequests" | "maxInFlight" | "load" | "ideal" | "rate">> {
+async function cliGenerate(
+  dir: string,
+): Promise<Omit<PipelineResult, "bare" | "status429" | "chatRequests" | "maxInFlight" | "load" | "ideal" | "rate">> {
   log("pipeline: metajudge run --stage generate");
   const usageFile = path.join(CACHE, "usage-generate.json");
   const u = usageArgs(usageFile);
   // --trace-gc prints a line per collection on stdout between the JSON events (the collector skips
   // them); the full collections tell what the process really keeps, which RSS alone cannot.
-  const child = spawn(process.execPath, [...u.args, "--trace-gc", ...cpuProfArgs("generate"), CLI, "run", dir, "--iteration", "1", "--stage", "generate", "--json"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: u.env,
-  });
+  const child = spawn(
+    process.execPath,
+    [...u.args, "--trace-gc", ...cpuProfArgs("generate"), CLI, "run", dir, "--iteration", "1", "--stage", "generate", "--json"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: u.env,
+    },
+  );
   let done = 0;
   let total = PIPE.prompts;
   let tStart = NaN;
@@ -367,13 +415,38 @@ function pipelineRows(r: PipelineResult): Row[] {
   const cpuRatio = stageCpu / http.loopCpuMsPerRequest;
   const kept = retention(r);
   return [
-    { name: "requests completed (the CLI's manifest)", measured: int(r.requests), target: int(PIPE.prompts), pass: r.requests === PIPE.prompts },
-    { name: "stage wall time (stage-start → stage-end)", measured: sec(r.stageWall), target: `${sec(PIPE.prompts / r.ideal)} at the ideal`, pass: null },
+    {
+      name: "requests completed (the CLI's manifest)",
+      measured: int(r.requests),
+      target: int(PIPE.prompts),
+      pass: r.requests === PIPE.prompts,
+    },
+    {
+      name: "stage wall time (stage-start → stage-end)",
+      measured: sec(r.stageWall),
+      target: `${sec(PIPE.prompts / r.ideal)} at the ideal`,
+      pass: null,
+    },
     { name: "throughput", measured: `${r.rate.toFixed(1)} req/s`, target: `ideal ${r.ideal.toFixed(0)} req/s`, pass: null },
     { name: "**throughput / ideal**", measured: fraction.toFixed(3), target: `≥ ${PIPE.fraction}`, pass: fraction >= PIPE.fraction },
-    { name: "bare node:http client (before the CLI), / ideal", measured: `${(http.rate / r.ideal).toFixed(3)} (${sec(PIPE.prompts / http.rate)})`, target: "", pass: null },
-    { name: "bare fetch client (after the CLI), / ideal", measured: `${(fetched.rate / r.ideal).toFixed(3)} (${sec(PIPE.prompts / fetched.rate)})`, target: "", pass: null },
-    { name: "**CLI throughput / bare node:http throughput**", measured: vsBare.toFixed(3), target: `≥ ${PIPE.vsBare}`, pass: vsBare >= PIPE.vsBare },
+    {
+      name: "bare node:http client (before the CLI), / ideal",
+      measured: `${(http.rate / r.ideal).toFixed(3)} (${sec(PIPE.prompts / http.rate)})`,
+      target: "",
+      pass: null,
+    },
+    {
+      name: "bare fetch client (after the CLI), / ideal",
+      measured: `${(fetched.rate / r.ideal).toFixed(3)} (${sec(PIPE.prompts / fetched.rate)})`,
+      target: "",
+      pass: null,
+    },
+    {
+      name: "**CLI throughput / bare node:http throughput**",
+      measured: vsBare.toFixed(3),
+      target: `≥ ${PIPE.vsBare}`,
+      pass: vsBare >= PIPE.vsBare,
+    },
     { name: "429 answers during the CLI run", measured: int(r.status429), target: "0", pass: r.status429 === 0 },
     { name: "most requests in flight at the server", measured: int(r.maxInFlight), target: `≤ ${PIPE.concurrency}`, pass: null },
     {
@@ -382,7 +455,12 @@ function pipelineRows(r: PipelineResult): Row[] {
       target: "",
       pass: null,
     },
-    { name: "**CLI CPU per request / bare node:http CPU per request**, while requests run", measured: `${cpuRatio.toFixed(2)}×`, target: `≤ ${PIPE.cpuVsBare}×`, pass: cpuRatio <= PIPE.cpuVsBare },
+    {
+      name: "**CLI CPU per request / bare node:http CPU per request**, while requests run",
+      measured: `${cpuRatio.toFixed(2)}×`,
+      target: `≤ ${PIPE.cpuVsBare}×`,
+      pass: cpuRatio <= PIPE.cpuVsBare,
+    },
     {
       name: "LlmClient alone (last bare run): CPU per request while requests run, / bare node:http's; throughput / ideal",
       measured: `${llm.loopCpuMsPerRequest.toFixed(3)} ms, ${(llm.loopCpuMsPerRequest / http.loopCpuMsPerRequest).toFixed(2)}×; ${(llm.rate / r.ideal).toFixed(3)}`,
@@ -395,20 +473,42 @@ function pipelineRows(r: PipelineResult): Row[] {
       target: "",
       pass: null,
     },
-    { name: "CLI CPU time / stage wall time", measured: `${((cpuMs / 1000 / r.stageWall) * 100).toFixed(0)}% of one core`, target: "", pass: null },
+    {
+      name: "CLI CPU time / stage wall time",
+      measured: `${((cpuMs / 1000 / r.stageWall) * 100).toFixed(0)}% of one core`,
+      target: "",
+      pass: null,
+    },
     { name: "RSS at 10% of records", measured: `${mib(r10.rss)} (at ${int(r10.done)})`, target: "", pass: null },
     { name: "RSS at 50% of records", measured: `${mib(r50.rss)} (at ${int(r50.done)})`, target: "", pass: null },
     { name: "RSS at 90% of records", measured: `${mib(r90.rss)} (at ${int(r90.done)})`, target: "", pass: null },
-    { name: "**RSS at 90% / RSS at 10%**", measured: `${growth.toFixed(2)}×`, target: `≤ ${PIPE.rssGrowth}×`, pass: growth <= PIPE.rssGrowth },
-    { name: "peak RSS (largest sample / VmHWM / maxRSS at exit)", measured: `${mib(r.peakSampled)} / ${mib(r.hwm)} / ${mib(r.usage.maxRssKiB)}`, target: "", pass: null },
+    {
+      name: "**RSS at 90% / RSS at 10%**",
+      measured: `${growth.toFixed(2)}×`,
+      target: `≤ ${PIPE.rssGrowth}×`,
+      pass: growth <= PIPE.rssGrowth,
+    },
+    {
+      name: "peak RSS (largest sample / VmHWM / maxRSS at exit)",
+      measured: `${mib(r.peakSampled)} / ${mib(r.hwm)} / ${mib(r.usage.maxRssKiB)}`,
+      target: "",
+      pass: null,
+    },
     {
       name: "V8 heap at each full collection, before → after (records written then)",
-      measured: r.gc.map((g) => `${g.beforeMiB.toFixed(0)} → ${g.liveMiB.toFixed(1)} MiB (${g.done < 0 ? "before the stage" : int(g.done)})`).join("; "),
+      measured: r.gc
+        .map((g) => `${g.beforeMiB.toFixed(0)} → ${g.liveMiB.toFixed(1)} MiB (${g.done < 0 ? "before the stage" : int(g.done)})`)
+        .join("; "),
       target: "",
       pass: null,
     },
     kept === null
-      ? { name: "**live heap kept per request**", measured: "not judged: fewer than two full collections half a stage apart", target: "", pass: null }
+      ? {
+          name: "**live heap kept per request**",
+          measured: "not judged: fewer than two full collections half a stage apart",
+          target: "",
+          pass: null,
+        }
       : {
           name: `**live heap kept per request**, × ${int(LARGEST_STAGE)} requests`,
           measured: `${(kept.perRequestKiB * 1024).toFixed(0)} bytes → ${kept.extrapolatedMiB.toFixed(0)} MiB`,
@@ -432,7 +532,9 @@ async function measure(name: string, argv: string[]): Promise<Measured> {
   const file = path.join(CACHE, `usage-${name}.json`);
   const u = usageArgs(file);
   const t0 = performance.now();
-  const res = await collect(spawn(process.execPath, [...u.args, ...cpuProfArgs(name), ...argv], { stdio: ["ignore", "pipe", "pipe"], env: u.env }));
+  const res = await collect(
+    spawn(process.execPath, [...u.args, ...cpuProfArgs(name), ...argv], { stdio: ["ignore", "pipe", "pipe"], env: u.env }),
+  );
   const wall = (performance.now() - t0) / 1000;
   if (res.code !== 0) throw new Error(`${name} exited ${res.code}: ${res.stderr.trim().split("\n").pop()}`);
   return { wall, usage: readUsage(file), stdout: res.stdout };
@@ -454,14 +556,25 @@ const sha = (file: string): string => createHash("sha256").update(fs.readFileSyn
 /** Right after generation: the pipeline's own planners must find every record in place and plan nothing. */
 async function contractCheck(s: Synth): Promise<string> {
   log("pairs: contract check (metajudge run --until metajudge on the new folder)");
-  const res = await collect(spawn(process.execPath, [CLI, "run", s.experimentDir, "--iteration", "1", "--until", "metajudge", "--json"], { stdio: ["ignore", "pipe", "pipe"] }));
+  const res = await collect(
+    spawn(process.execPath, [CLI, "run", s.experimentDir, "--iteration", "1", "--until", "metajudge", "--json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   if (res.code !== 0) throw new Error(`contract check: metajudge run exited ${res.code}: ${res.stderr.trim().split("\n").pop()}`);
   const ends = res.events.filter((e) => e.type === "stage-end") as { stage: string; counts: { records: number; expected: number } }[];
-  const requests = (JSON.parse(fs.readFileSync(path.join(s.iterationDir, FILES.manifest), "utf8")) as { usage: { requests: number } }).usage.requests;
-  const expected: Record<string, number> = { generate: s.counts.responses, judge: s.counts.judgements, metajudge: s.counts.meta_judgements };
+  const requests = (JSON.parse(fs.readFileSync(path.join(s.iterationDir, FILES.manifest), "utf8")) as { usage: { requests: number } }).usage
+    .requests;
+  const expected: Record<string, number> = {
+    generate: s.counts.responses,
+    judge: s.counts.judgements,
+    metajudge: s.counts.meta_judgements,
+  };
   for (const e of ends) {
     if (e.counts.records !== expected[e.stage] || e.counts.expected !== expected[e.stage]) {
-      throw new Error(`contract check: ${e.stage} holds ${e.counts.records}/${e.counts.expected}, the generator wrote ${expected[e.stage]}`);
+      throw new Error(
+        `contract check: ${e.stage} holds ${e.counts.records}/${e.counts.expected}, the generator wrote ${expected[e.stage]}`,
+      );
     }
   }
   return `\`metajudge run --until metajudge\` on the new folder found all ${int(s.counts.responses + s.counts.judgements + s.counts.meta_judgements)} records in place (${ends.map((e) => `${e.stage} ${int(e.counts.records)}/${int(e.counts.expected)}`).join(", ")}) and sent no request (the manifest still counts ${int(requests)}, the generator's own figure)`;
@@ -516,15 +629,30 @@ function pairsRows(b: PairsBench): Row[] {
   return [
     { name: "floor (read + JSON.parse of the three files), median wall", measured: sec(fw), target: "", pass: null },
     { name: "`metajudge pairs`, median wall", measured: sec(pw), target: "", pass: null },
-    { name: `**pairs / floor**, median of the ${PAIRS.reps} paired runs`, measured: `${paired.toFixed(2)}×`, target: `≤ ${PAIRS.ratio}×`, pass: paired <= PAIRS.ratio },
+    {
+      name: `**pairs / floor**, median of the ${PAIRS.reps} paired runs`,
+      measured: `${paired.toFixed(2)}×`,
+      target: `≤ ${PAIRS.ratio}×`,
+      pass: paired <= PAIRS.ratio,
+    },
     { name: "pairs / floor, ratio of the median walls", measured: `${(pw / fw).toFixed(2)}×`, target: "", pass: null },
     { name: "pairs / floor, ratio of the median CPU times (user + system)", measured: `${cpuRatio.toFixed(2)}×`, target: "", pass: null },
     { name: "floor peak RSS (median)", measured: mib(median(b.floor.map((m) => m.usage.maxRssKiB))), target: "", pass: null },
     { name: "**`metajudge pairs` peak RSS**, largest of the runs", measured: mib(peak), target: "< 1024 MiB", pass: peak < PAIRS.rssKiB },
     { name: "lines the floor parsed", measured: int(b.floorLines), target: int(records), pass: b.floorLines === records },
     { name: "actor pairs", measured: int(b.counts.actor_pairs ?? NaN), target: `≤ ${int(c.prompts)} (one per prompt)`, pass: null },
-    { name: "judge pairs", measured: int(b.counts.judge_pairs ?? NaN), target: `≤ ${int(c.battle_responses)} (one per prompt with battles)`, pass: null },
-    { name: "pair files the same in every run (sha256 prefixes, actor/judge)", measured: identical ? `yes: ${b.outputHashes[0]}` : `no: ${b.outputHashes.join(", ")}`, target: "yes", pass: identical },
+    {
+      name: "judge pairs",
+      measured: int(b.counts.judge_pairs ?? NaN),
+      target: `≤ ${int(c.battle_responses)} (one per prompt with battles)`,
+      pass: null,
+    },
+    {
+      name: "pair files the same in every run (sha256 prefixes, actor/judge)",
+      measured: identical ? `yes: ${b.outputHashes[0]}` : `no: ${b.outputHashes.join(", ")}`,
+      target: "yes",
+      pass: identical,
+    },
   ];
 }
 
@@ -683,22 +811,65 @@ function viewRows(bench: ViewBench): Row[] {
   const inspector = median(cached.map((x) => x.inspectorMs));
   const rss = Math.max(...samples.map((x) => x.rssMiB));
   return [
-    { name: "**index build** (cold open: scan and index every record file)", measured: sec(cold.openMs / 1000), target: `< ${VIEW.buildS} s`, pass: cold.openMs / 1000 < VIEW.buildS },
-    { name: "**first tree level** once indexed (open from the saved index + summary + first 200 prompts), median", measured: `${first.toFixed(0)} ms`, target: `< ${VIEW.firstLevelMs} ms`, pass: first < VIEW.firstLevelMs },
-    { name: "**a prompt's children**: its responses and their judgements with Elo, median", measured: `${children.toFixed(1)} ms`, target: `< ${VIEW.childrenMs} ms`, pass: children < VIEW.childrenMs },
-    { name: "inspector data for the most disputed prompt (texts read by offset), median", measured: `${inspector.toFixed(1)} ms`, target: "", pass: null },
+    {
+      name: "**index build** (cold open: scan and index every record file)",
+      measured: sec(cold.openMs / 1000),
+      target: `< ${VIEW.buildS} s`,
+      pass: cold.openMs / 1000 < VIEW.buildS,
+    },
+    {
+      name: "**first tree level** once indexed (open from the saved index + summary + first 200 prompts), median",
+      measured: `${first.toFixed(0)} ms`,
+      target: `< ${VIEW.firstLevelMs} ms`,
+      pass: first < VIEW.firstLevelMs,
+    },
+    {
+      name: "**a prompt's children**: its responses and their judgements with Elo, median",
+      measured: `${children.toFixed(1)} ms`,
+      target: `< ${VIEW.childrenMs} ms`,
+      pass: children < VIEW.childrenMs,
+    },
+    {
+      name: "inspector data for the most disputed prompt (texts read by offset), median",
+      measured: `${inspector.toFixed(1)} ms`,
+      target: "",
+      pass: null,
+    },
     { name: "RSS of a bare Node process holding the open model, largest", measured: `${rss.toFixed(0)} MiB`, target: "", pass: null },
     ...(bench.exthost instanceof Error
       ? [{ name: "**the real extension host**", measured: `failed: ${bench.exthost.message}`, target: `< ${VIEW.rssMiB} MiB`, pass: false }]
       : [
-          { name: "real editor: click on Iteration 1 → its stages shown", measured: `${bench.exthost.expandMs.toFixed(0)} ms`, target: "", pass: null },
-          { name: "real editor: click on Prompts, then on its first page → 200 prompts shown", measured: `${bench.exthost.promptsMs.toFixed(0)} ms`, target: "", pass: null },
-          { name: "**extension host peak RSS** (VmHWM; code-server's Node extension host, iteration open, prompts listed)", measured: `${bench.exthost.hwmMiB.toFixed(0)} MiB`, target: `< ${VIEW.rssMiB} MiB`, pass: bench.exthost.hwmMiB < VIEW.rssMiB },
+          {
+            name: "real editor: click on Iteration 1 → its stages shown",
+            measured: `${bench.exthost.expandMs.toFixed(0)} ms`,
+            target: "",
+            pass: null,
+          },
+          {
+            name: "real editor: click on Prompts, then on its first page → 200 prompts shown",
+            measured: `${bench.exthost.promptsMs.toFixed(0)} ms`,
+            target: "",
+            pass: null,
+          },
+          {
+            name: "**extension host peak RSS** (VmHWM; code-server's Node extension host, iteration open, prompts listed)",
+            measured: `${bench.exthost.hwmMiB.toFixed(0)} MiB`,
+            target: `< ${VIEW.rssMiB} MiB`,
+            pass: bench.exthost.hwmMiB < VIEW.rssMiB,
+          },
         ]),
   ];
 }
 
-function report(started: Date, totalSeconds: number, pipeline: PipelineResult | Error, pairs: PairsBench | Error, summary: string[], view?: ViewBench | Error, remote?: RemoteBench | Error): string {
+function report(
+  started: Date,
+  totalSeconds: number,
+  pipeline: PipelineResult | Error,
+  pairs: PairsBench | Error,
+  summary: string[],
+  view?: ViewBench | Error,
+  remote?: RemoteBench | Error,
+): string {
   let s = `# Benchmarks\n\nWritten by \`npm run bench\` at ${started.toISOString()}; every number below was measured in that run, which took ${totalSeconds.toFixed(0)} s. Rerun rather than edit.\n\n`;
   s += machine() + "\n";
   s += "## Results\n\n" + summary.map((l) => `- ${l}`).join("\n") + "\n\n";
@@ -728,33 +899,50 @@ function report(started: Date, totalSeconds: number, pipeline: PipelineResult | 
     s += `| all | | ${mib(total / 1024)} |\n\n`;
     if (pairs.contract) s += `Contract check: ${pairs.contract}.\n\n`;
     s += `Load average (1/5/15 min): ${pairs.load.before} before, ${pairs.load.after} after.\n\n`;
-    s += "| run | floor wall | floor CPU | floor peak RSS | pairs wall | pairs CPU | pairs peak RSS | pairs / floor (wall) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    s +=
+      "| run | floor wall | floor CPU | floor peak RSS | pairs wall | pairs CPU | pairs peak RSS | pairs / floor (wall) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n";
     pairs.floor.forEach((f, i) => {
       const p = pairs.pairs[i]!;
       s += `| ${i + 1} | ${sec(f.wall)} | ${sec(cpuSeconds(f))} | ${mib(f.usage.maxRssKiB)} | ${sec(p.wall)} | ${sec(cpuSeconds(p))} | ${mib(p.usage.maxRssKiB)} | ${(p.wall / f.wall).toFixed(2)}× |\n`;
     });
     s += "\n" + table(pairsRows(pairs)) + "\n";
-    s += `\`pairs\` counts: ${Object.entries(pairs.counts).map(([k, v]) => `${k} ${int(v)}`).join(", ")}.\n`;
+    s += `\`pairs\` counts: ${Object.entries(pairs.counts)
+      .map(([k, v]) => `${k} ${int(v)}`)
+      .join(", ")}.\n`;
   }
   if (view) {
     s += "\n## (c) The workbench at paper scale\n\n";
-    s += "The same synthetic iteration, opened with the core calls the extension host makes (`IterationModel` in `src/core/view`, bundled like the extension), each measurement in a fresh Node process: one cold open that builds and saves the byte-offset index, then three opens from the saved index. Then the real thing: code-server with the packaged extension, the workbench opened on the same experiment in headless Chromium, \"Iteration 1\" and \"Prompts\" clicked in the Iterations view; the extension host's memory is read from /proc.\n\n";
+    s +=
+      'The same synthetic iteration, opened with the core calls the extension host makes (`IterationModel` in `src/core/view`, bundled like the extension), each measurement in a fresh Node process: one cold open that builds and saves the byte-offset index, then three opens from the saved index. Then the real thing: code-server with the packaged extension, the workbench opened on the same experiment in headless Chromium, "Iteration 1" and "Prompts" clicked in the Iterations view; the extension host\'s memory is read from /proc.\n\n';
     if (view instanceof Error) s += `**MISS**: the benchmark failed: ${view.message}\n`;
     else {
-      s += "| run | open | first level | prompt's children | inspector data | RSS | scanned |\n| --- | --- | --- | --- | --- | --- | --- |\n";
-      for (const v of view.samples) s += `| ${v.mode} | ${v.openMs.toFixed(0)} ms | ${v.firstLevelMs.toFixed(1)} ms | ${v.promptChildrenMs.toFixed(1)} ms | ${v.inspectorMs.toFixed(1)} ms | ${v.rssMiB.toFixed(0)} MiB | ${v.scannedMiB.toFixed(0)} MiB |\n`;
+      s +=
+        "| run | open | first level | prompt's children | inspector data | RSS | scanned |\n| --- | --- | --- | --- | --- | --- | --- |\n";
+      for (const v of view.samples)
+        s += `| ${v.mode} | ${v.openMs.toFixed(0)} ms | ${v.firstLevelMs.toFixed(1)} ms | ${v.promptChildrenMs.toFixed(1)} ms | ${v.inspectorMs.toFixed(1)} ms | ${v.rssMiB.toFixed(0)} MiB | ${v.scannedMiB.toFixed(0)} MiB |\n`;
       s += "\n" + table(viewRows(view));
     }
   }
   if (remote) {
     s += "\n## (d) Remote hosts: SFTP, following job logs, Ray log windows\n\n" + REMOTE_METHOD + "\n";
     if (remote instanceof Error) s += `**MISS**: the benchmark failed: ${remote.message}\n`;
-    else s += `Took ${remote.seconds.toFixed(0)} s.\n\n` + table(remoteRows(remote)) + remoteNotes(remote).map((n) => `\n${n}\n`).join("");
+    else
+      s +=
+        `Took ${remote.seconds.toFixed(0)} s.\n\n` +
+        table(remoteRows(remote)) +
+        remoteNotes(remote)
+          .map((n) => `\n${n}\n`)
+          .join("");
   }
   return s;
 }
 
-function summarize(pipeline: PipelineResult | Error | undefined, pairs: PairsBench | Error | undefined, view?: ViewBench | Error, remote?: RemoteBench | Error): string[] {
+function summarize(
+  pipeline: PipelineResult | Error | undefined,
+  pairs: PairsBench | Error | undefined,
+  view?: ViewBench | Error,
+  remote?: RemoteBench | Error,
+): string[] {
   const judged = (rows: Row[]): string =>
     rows
       .filter((r) => r.pass !== null)
@@ -789,7 +977,8 @@ async function main(): Promise<void> {
   const pipeline = only === undefined || only === "pipeline" ? await attempt("pipeline", benchPipeline) : undefined;
   const pairs = only === undefined || only === "pairs" ? await attempt("pairs", benchPairs) : undefined;
   const view = only === undefined || only === "view" ? await attempt("view", benchView) : undefined;
-  const remote = only === undefined || only === "remote" ? await attempt("remote", () => benchRemote({ cache: CACHE, bundle, log })) : undefined;
+  const remote =
+    only === undefined || only === "remote" ? await attempt("remote", () => benchRemote({ cache: CACHE, bundle, log })) : undefined;
   const total = (performance.now() - t0) / 1000;
   const summary = summarize(pipeline, pairs, view, remote);
   if (only === undefined && pipeline && pairs) {
@@ -802,7 +991,9 @@ async function main(): Promise<void> {
     if (remote && !(remote instanceof Error)) process.stdout.write(table(remoteRows(remote)) + remoteNotes(remote).join("\n") + "\n");
   }
   const misses = summary.filter((l) => l.includes("MISS")).length;
-  process.stdout.write(`${summary.join("\n")}\n${misses === 0 ? "every target met" : `${misses} benchmark(s) with a MISS`}; ${total.toFixed(0)} s in all\n`);
+  process.stdout.write(
+    `${summary.join("\n")}\n${misses === 0 ? "every target met" : `${misses} benchmark(s) with a MISS`}; ${total.toFixed(0)} s in all\n`,
+  );
 }
 
 void main();

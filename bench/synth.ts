@@ -250,13 +250,26 @@ function generate(dir: string, root: string, p: SynthParams): SynthCounts {
     promptsOut.write({ id: promptId, prompt: text(r, pool.prose, 60, 600, false) });
     const difficulty = 1 + r.u() * 3.5;
     const actorSeed = deriveSeed(SEEDS.actor, promptId);
-    const judged: { id: string; index: number; scores: (number | null)[]; rows: { id: string; index: number; score: number | null; length: number; quality: number }[] }[] = [];
+    const judged: {
+      id: string;
+      index: number;
+      scores: (number | null)[];
+      rows: { id: string; index: number; score: number | null; length: number; quality: number }[];
+    }[] = [];
 
     for (let ri = 0; ri < p.k; ri++) {
       const rid = responseId(promptId, ri);
       const responseText = text(r, pool.prose, 800, 2000, true);
       responseChars += responseText.length;
-      responsesOut.write({ id: rid, prompt_id: promptId, index: ri, text: responseText, finish_reason: "stop", model: MODEL, seed: actorSeed });
+      responsesOut.write({
+        id: rid,
+        prompt_id: promptId,
+        index: ri,
+        text: responseText,
+        finish_reason: "stop",
+        model: MODEL,
+        seed: actorSeed,
+      });
       counts.responses++;
 
       const quality = difficulty + 0.9 * r.normal();
@@ -353,7 +366,13 @@ function generate(dir: string, root: string, p: SynthParams): SynthCounts {
 }
 
 /** A manifest as a finished metajudge stage would leave it, so `status` and `pairs` see a normal iteration. */
-function writeManifest(dir: string, iterDir: string, configText: string, c: SynthCounts, chars: { responseChars: number; judgementChars: number; metaChars: number }): void {
+function writeManifest(
+  dir: string,
+  iterDir: string,
+  configText: string,
+  c: SynthCounts,
+  chars: { responseChars: number; judgementChars: number; metaChars: number },
+): void {
   const at = "2026-01-01T00:00:00.000Z";
   const tokens = (n: number): number => Math.ceil(n / 4);
   const stage = (counts: Record<string, number>, requests: number, completionChars: number): StageInfo => ({
@@ -366,8 +385,28 @@ function writeManifest(dir: string, iterDir: string, configText: string, c: Synt
   });
   const stages: Record<string, StageInfo> = {
     generate: stage({ length_cut: 0, empty: 0, records: c.responses, expected: c.responses }, c.prompts, chars.responseChars),
-    judge: stage({ duplicates_skipped: 0, parse_failures: c.unparseable_judgements, scored: c.judgements - c.unparseable_judgements, records: c.judgements, expected: c.judgements }, c.responses, chars.judgementChars),
-    metajudge: stage({ prompts_without_battle: c.prompts - c.battle_responses, decisive: c.meta_judgements - c.no_verdict, no_verdict: c.no_verdict, records: c.meta_judgements, expected: c.meta_judgements }, c.meta_judgements, chars.metaChars),
+    judge: stage(
+      {
+        duplicates_skipped: 0,
+        parse_failures: c.unparseable_judgements,
+        scored: c.judgements - c.unparseable_judgements,
+        records: c.judgements,
+        expected: c.judgements,
+      },
+      c.responses,
+      chars.judgementChars,
+    ),
+    metajudge: stage(
+      {
+        prompts_without_battle: c.prompts - c.battle_responses,
+        decisive: c.meta_judgements - c.no_verdict,
+        no_verdict: c.no_verdict,
+        records: c.meta_judgements,
+        expected: c.meta_judgements,
+      },
+      c.meta_judgements,
+      chars.metaChars,
+    ),
     pairs: { state: "pending", counts: {} },
     export: { state: "pending", counts: {} },
   };
@@ -405,7 +444,12 @@ function writeManifest(dir: string, iterDir: string, configText: string, c: Synt
  * The cached synthetic experiment for `params`, generated on first use. Generation goes to a scratch
  * folder renamed into place at the end, so an interrupted run never leaves a half-written cache.
  */
-export function ensureSynth(cacheRoot: string, repoRoot: string, params: SynthParams = PAPER_SCALE, log: (s: string) => void = () => {}): Synth {
+export function ensureSynth(
+  cacheRoot: string,
+  repoRoot: string,
+  params: SynthParams = PAPER_SCALE,
+  log: (s: string) => void = () => {},
+): Synth {
   const key = `synth-v${SYNTH_VERSION}-p${params.prompts}-k${params.k}-n${params.n}-s${params.seed}`;
   const home = path.join(cacheRoot, key);
   const experimentDir = path.join(home, "exp");

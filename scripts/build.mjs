@@ -6,7 +6,15 @@ import * as esbuild from "esbuild";
 
 const watch = process.argv.includes("--watch");
 // jsonc-parser's UMD build requires its parts at run time; its ESM build bundles cleanly.
-const common = { bundle: true, platform: "node", target: "node20", format: "cjs", sourcemap: true, logLevel: "warning", mainFields: ["module", "main"] };
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  sourcemap: true,
+  logLevel: "warning",
+  mainFields: ["module", "main"],
+};
 // ssh2 tries a native crypto addon and cpu-features inside try/catch, falling back to pure JS; left
 // outside the bundle, they load when built and present and are skipped otherwise.
 const sshOptionalNative = ["cpu-features", "*.node"];
@@ -26,10 +34,22 @@ const builds = [
     outExtension: { ".js": ".mjs" },
     chunkNames: "[name]-[hash]",
     metafile: true,
-    banner: { js: 'import { createRequire as __mjRequire } from "node:module"; import { fileURLToPath as __mjPath } from "node:url"; import { dirname as __mjDirname } from "node:path"; const require = __mjRequire(import.meta.url); const __filename = __mjPath(import.meta.url); const __dirname = __mjDirname(__filename);' },
+    banner: {
+      js: 'import { createRequire as __mjRequire } from "node:module"; import { fileURLToPath as __mjPath } from "node:url"; import { dirname as __mjDirname } from "node:path"; const require = __mjRequire(import.meta.url); const __filename = __mjPath(import.meta.url); const __dirname = __mjDirname(__filename);',
+    },
     external: ["node-llama-cpp", ...sshOptionalNative],
   },
-  { bundle: true, platform: "browser", target: "chrome120", format: "iife", minify: true, sourcemap: true, logLevel: "warning", entryPoints: ["webview/main.ts"], outfile: "media/inspector.js" },
+  {
+    bundle: true,
+    platform: "browser",
+    target: "chrome120",
+    format: "iife",
+    minify: true,
+    sourcemap: true,
+    logLevel: "warning",
+    entryPoints: ["webview/main.ts"],
+    outfile: "media/inspector.js",
+  },
 ];
 // `node dist/cli.js` (package.json "bin", the extension, the tests) stays the way in: a CommonJS file that
 // imports the entry chunk.

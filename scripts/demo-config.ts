@@ -9,8 +9,16 @@ export function demoConfig(url: string, model: string, seed: number): ReturnType
   c.endpoint = { base_url: url, model };
   c.roles = {
     actor: { sampling: { n: 3, temperature: 0.8, top_p: 0.95, max_tokens: 48, seed } },
-    judge: { mode: "json_schema", reason_max_length: 120, sampling: { n: 3, temperature: 0.8, top_p: 0.95, max_tokens: 200, seed: seed + 1 } },
-    meta_judge: { mode: "json_schema", reason_max_length: 120, sampling: { n: 1, temperature: 0.8, top_p: 0.95, max_tokens: 200, seed: seed + 2 } },
+    judge: {
+      mode: "json_schema",
+      reason_max_length: 120,
+      sampling: { n: 3, temperature: 0.8, top_p: 0.95, max_tokens: 200, seed: seed + 1 },
+    },
+    meta_judge: {
+      mode: "json_schema",
+      reason_max_length: 120,
+      sampling: { n: 1, temperature: 0.8, top_p: 0.95, max_tokens: 200, seed: seed + 2 },
+    },
   };
   // The embedded server runs one sequence at a time; two in flight keep it busy without queueing.
   c.concurrency = 2;

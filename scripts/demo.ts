@@ -30,7 +30,11 @@ function stopAll(): void {
 }
 
 async function startLocalModel(seed: number): Promise<{ url: string; model: string }> {
-  const child = spawn(process.execPath, [CLI, "serve-local", "--port", "0", "--seed", String(seed)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], detached: true });
+  const child = spawn(process.execPath, [CLI, "serve-local", "--port", "0", "--seed", String(seed)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+    detached: true,
+  });
   started.push(child);
   return new Promise((resolve, reject) => {
     let buf = "";

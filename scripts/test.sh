@@ -15,6 +15,8 @@ echo "== type check (webview, browser types)"
 npx tsc --noEmit -p webview
 echo "== lint (src/core must not import vscode; the webview imports only src/shared)"
 npx eslint src test bench scripts webview
+echo "== format (prettier; npm run format rewrites)"
+npm run --silent format:check
 echo "== build"
 node scripts/build.mjs
 

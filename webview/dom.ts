@@ -53,7 +53,11 @@ export function roleBadge(role: "chosen" | "rejected" | undefined, what: string,
   const Role = role === "chosen" ? "Chosen" : "Rejected";
   // Pair selection leaves flagged items out: a flagged member is a pair computed before the flag.
   if (flag === "suspicious") {
-    return badge(`${role} · pairs out of date`, "warning", `${Role} ${what} in the stored pairs, computed before this flag; Recompute Pairs selects without it`);
+    return badge(
+      `${role} · pairs out of date`,
+      "warning",
+      `${Role} ${what} in the stored pairs, computed before this flag; Recompute Pairs selects without it`,
+    );
   }
   return badge(role, role, `${Role} ${what}`);
 }
@@ -67,7 +71,13 @@ export function modeBadgeOf(recordMode: Mode | undefined, pageMode: Mode | undef
  * Model text in a <pre>, with an optional span (a parsed score, a verdict) wrapped in <mark>. Three
  * text nodes, whatever the text holds.
  */
-export function modelText(text: string, span: readonly [number, number] | undefined, cls: string, markTitle?: string, id?: string): HTMLPreElement {
+export function modelText(
+  text: string,
+  span: readonly [number, number] | undefined,
+  cls: string,
+  markTitle?: string,
+  id?: string,
+): HTMLPreElement {
   const pre = h("pre", { class: `model-text ${cls}`, id, "data-testid": cls });
   const parts = splitAtSpan(text, span);
   if (!parts) {
@@ -84,7 +94,14 @@ export function skipDetail(x: object): string | undefined {
 }
 
 export function skipLine(reason: string, detail: string | undefined, testid: string): HTMLElement {
-  return h("p", { class: "skip", "data-testid": testid }, badge("skipped", "warning"), " ", reason, detail ? h("span", { class: "muted" }, ` — ${detail}`) : null);
+  return h(
+    "p",
+    { class: "skip", "data-testid": testid },
+    badge("skipped", "warning"),
+    " ",
+    reason,
+    detail ? h("span", { class: "muted" }, ` — ${detail}`) : null,
+  );
 }
 
 export function button(label: string, onClick: () => void, opts: { secondary?: boolean; id?: string; title?: string } = {}): HTMLElement {

@@ -126,7 +126,7 @@ function section(id: string, heading: string, description: string, body: Node): 
 
 function render(next: InspectorData, selectedId: string | undefined): void {
   const samePrompt = data?.prompt.id === next.prompt.id && data.iteration === next.iteration && data.experimentDir === next.experimentDir;
-  const columnsScroll = samePrompt ? content.querySelector("#responses")?.scrollLeft ?? 0 : 0;
+  const columnsScroll = samePrompt ? (content.querySelector("#responses")?.scrollLeft ?? 0) : 0;
   data = next;
   const index = indexRecords(next);
   records = index.records;
@@ -154,13 +154,22 @@ function render(next: InspectorData, selectedId: string | undefined): void {
     content,
     section("prompt", "Prompt", "", renderPrompt(ctx)),
     section("actor-pair-section", "Actor pair", `ρ = ${next.actorPair.rho}`, renderActorPair(ctx)),
-    section("responses-section", "Responses and judgements", `${next.responses.length} side by side`, h("div", {}, keysHint, renderResponses(ctx))),
+    section(
+      "responses-section",
+      "Responses and judgements",
+      `${next.responses.length} side by side`,
+      h("div", {}, keysHint, renderResponses(ctx)),
+    ),
     section(
       "meta-judge",
       "Meta-judge battles",
       battled ? `judgements of r${battled.index}` : "",
       battleView?.root ??
-        h("p", { class: "muted", id: "no-battles" }, "No battles for this prompt: the meta-judge needs a response with at least two valid judgements whose scores differ."),
+        h(
+          "p",
+          { class: "muted", id: "no-battles" },
+          "No battles for this prompt: the meta-judge needs a response with at least two valid judgements whose scores differ.",
+        ),
     ),
   );
   selection.setOrder(navigationItems(next, battleView?.matrix ?? null));

@@ -132,7 +132,8 @@ export function tierBounds(p: InspectorActorPair): TierBounds | null {
   const rho = p.rho;
   const upper = p.upper ?? (1 - rho) * p.sMax + rho * p.sMin;
   const lower = p.lower ?? (1 - rho) * p.sMin + rho * p.sMax;
-  const formula = (a: number, b: number, v: number): string => `(1 − ${fmtNum(rho, 3)})·${fmtNum(a)} + ${fmtNum(rho, 3)}·${fmtNum(b)} = ${fmtNum(v)}`;
+  const formula = (a: number, b: number, v: number): string =>
+    `(1 − ${fmtNum(rho, 3)})·${fmtNum(a)} + ${fmtNum(rho, 3)}·${fmtNum(b)} = ${fmtNum(v)}`;
   return { upper, lower, upperFormula: formula(p.sMax, p.sMin, upper), lowerFormula: formula(p.sMin, p.sMax, lower) };
 }
 

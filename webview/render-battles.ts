@@ -14,7 +14,12 @@ export interface BattleView {
   matrix: BattleMatrix;
 }
 
-function matrixTable(ctx: RenderContext, b: InspectorBattles, m: BattleMatrix, open: (battleId: string) => HTMLElement | null): HTMLTableElement {
+function matrixTable(
+  ctx: RenderContext,
+  b: InspectorBattles,
+  m: BattleMatrix,
+  open: (battleId: string) => HTMLElement | null,
+): HTMLTableElement {
   const roleClass = (id: string): string => (b.pair?.chosenId === id ? "role-chosen" : b.pair?.rejectedId === id ? "role-rejected" : "");
   const head = h("tr", {}, h("th", { class: "corner", scope: "col", title: "Rows: shown first. Columns: shown second." }, "1st ╲ 2nd"));
   for (const id of m.ids) head.append(h("th", { scope: "col", class: roleClass(id), "data-col-id": id, title: id }, ctx.label(id)));
@@ -56,7 +61,8 @@ function matrixTable(ctx: RenderContext, b: InspectorBattles, m: BattleMatrix, o
 }
 
 function legend(m: BattleMatrix): HTMLElement {
-  const key = (cls: string, text: string, words: string): HTMLElement => h("span", { class: "legend-item" }, h("span", { class: `cell swatch ${cls}` }, text), words);
+  const key = (cls: string, text: string, words: string): HTMLElement =>
+    h("span", { class: "legend-item" }, h("span", { class: `cell swatch ${cls}` }, text), words);
   return h(
     "div",
     { class: "legend", id: "matrix-legend", "data-testid": "matrix-legend" },
@@ -96,7 +102,21 @@ function eloTable(ctx: RenderContext, b: InspectorBattles): HTMLElement {
   return h(
     "table",
     { id: "elo-ranking", "data-testid": "elo-ranking", class: "ranking" },
-    h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "judgement"), h("th", { class: "num" }, "Elo"), h("th", {}), h("th", { class: "num" }, "score"), h("th", { class: "num" }, "chars"), h("th", {}))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", {}, "#"),
+        h("th", {}, "judgement"),
+        h("th", { class: "num" }, "Elo"),
+        h("th", {}),
+        h("th", { class: "num" }, "score"),
+        h("th", { class: "num" }, "chars"),
+        h("th", {}),
+      ),
+    ),
     body,
   );
 }
@@ -106,7 +126,14 @@ function judgePair(ctx: RenderContext, b: InspectorBattles): HTMLElement {
   if (b.pair) {
     root.append(
       h("p", {}, roleBadge("chosen", "judgement"), " ", ref(ctx, b.pair.chosenId), ` Elo ${fmtFixed(b.elo[b.pair.chosenId])} (highest)`),
-      h("p", {}, roleBadge("rejected", "judgement"), " ", ref(ctx, b.pair.rejectedId), ` Elo ${fmtFixed(b.elo[b.pair.rejectedId])} (lowest)`),
+      h(
+        "p",
+        {},
+        roleBadge("rejected", "judgement"),
+        " ",
+        ref(ctx, b.pair.rejectedId),
+        ` Elo ${fmtFixed(b.elo[b.pair.rejectedId])} (lowest)`,
+      ),
     );
   }
   if (b.skip) root.append(skipLine(b.skip, skipDetail(b), "judge-skip"));
@@ -142,7 +169,14 @@ function detail(ctx: RenderContext, battle: InspectorBattle, m: BattleMatrix): {
   const head = h(
     "div",
     { class: "item-head" },
-    h("span", { class: "item-label" }, ctx.label(battle.firstId), h("span", { class: "muted" }, " first vs "), ctx.label(battle.secondId), h("span", { class: "muted" }, " second")),
+    h(
+      "span",
+      { class: "item-label" },
+      ctx.label(battle.firstId),
+      h("span", { class: "muted" }, " first vs "),
+      ctx.label(battle.secondId),
+      h("span", { class: "muted" }, " second"),
+    ),
     winnerId ? badge(`${VERDICT_WORDS[v]}: ${ctx.label(winnerId)}`, v === "first" ? "info" : "neutral") : badge("no verdict", "error"),
     modeBadgeOf(battle.mode, ctx.data.metaJudgeMode),
     reverse
@@ -158,7 +192,11 @@ function detail(ctx: RenderContext, battle: InspectorBattle, m: BattleMatrix): {
 
 export function renderBattles(ctx: RenderContext, b: InspectorBattles): BattleView {
   const m = buildMatrix(b);
-  const detailHost = h("div", { id: "battle-detail", "data-testid": "battle-detail", "aria-live": "polite" }, h("p", { class: "muted" }, "Select a cell to read that battle."));
+  const detailHost = h(
+    "div",
+    { id: "battle-detail", "data-testid": "battle-detail", "aria-live": "polite" },
+    h("p", { class: "muted" }, "Select a cell to read that battle."),
+  );
   // Selecting a cell shows its battle below the matrix; the detail holds the cell's action buttons.
   const open = (battleId: string): HTMLElement | null => {
     const battle = b.battles.find((x) => x.id === battleId);
@@ -167,7 +205,14 @@ export function renderBattles(ctx: RenderContext, b: InspectorBattles): BattleVi
     replaceChildren(detailHost, d.el);
     return d.slot;
   };
-  const strays = m.stray.length > 0 ? h("p", { class: "parse-error" }, `${m.stray.length} battle(s) name judgements outside this response: ${m.stray.map((x) => x.id).join(", ")}`) : null;
+  const strays =
+    m.stray.length > 0
+      ? h(
+          "p",
+          { class: "parse-error" },
+          `${m.stray.length} battle(s) name judgements outside this response: ${m.stray.map((x) => x.id).join(", ")}`,
+        )
+      : null;
   const root = h(
     "div",
     { class: "battles" },

@@ -33,7 +33,9 @@ export function renderHead(ctx: RenderContext): HTMLElement {
     h("span", { class: "muted" }, `iteration ${d.iteration}`),
     badge(`judge mode: ${d.judgeMode}`, "info", JUDGE_MODES[d.judgeMode]),
     // Shown only when it differs, so the usual page (both roles alike) keeps one badge.
-    d.metaJudgeMode !== undefined && d.metaJudgeMode !== d.judgeMode ? badge(`meta-judge mode: ${d.metaJudgeMode}`, "info", META_JUDGE_MODES[d.metaJudgeMode]) : null,
+    d.metaJudgeMode !== undefined && d.metaJudgeMode !== d.judgeMode
+      ? badge(`meta-judge mode: ${d.metaJudgeMode}`, "info", META_JUDGE_MODES[d.metaJudgeMode])
+      : null,
     h(
       "span",
       { class: "muted" },
@@ -62,7 +64,14 @@ function candidateList(ctx: RenderContext, list: InspectorResponse[], pickedId: 
 function picked(ctx: RenderContext, id: string | null, role: "chosen" | "rejected"): HTMLElement {
   const r = ctx.data.responses.find((x) => x.id === id);
   if (!r) return h("span", { class: "muted" }, "none qualifies");
-  return h("span", { class: "picked" }, roleBadge(role, "response"), " ", ref(ctx, r.id), ` · ${fmtCount(r.length)} chars · S ${fmtNum(r.meanScore)}`);
+  return h(
+    "span",
+    { class: "picked" },
+    roleBadge(role, "response"),
+    " ",
+    ref(ctx, r.id),
+    ` · ${fmtCount(r.length)} chars · S ${fmtNum(r.meanScore)}`,
+  );
 }
 
 const scoreHolders = (rs: InspectorResponse[], s: number): string =>
@@ -101,8 +110,20 @@ export function renderActorPair(ctx: RenderContext): HTMLElement {
       h(
         "table",
         { class: "tiers", "data-testid": "tier-bounds" },
-        row("upper", bounds.upperFormula, "chosen = shortest with S ≥ upper", picked(ctx, p.chosenId, "chosen"), candidateList(ctx, c.high, p.chosenId, "chosen")),
-        row("lower", bounds.lowerFormula, "rejected = longest with S ≤ lower", picked(ctx, p.rejectedId, "rejected"), candidateList(ctx, c.low, p.rejectedId, "rejected")),
+        row(
+          "upper",
+          bounds.upperFormula,
+          "chosen = shortest with S ≥ upper",
+          picked(ctx, p.chosenId, "chosen"),
+          candidateList(ctx, c.high, p.chosenId, "chosen"),
+        ),
+        row(
+          "lower",
+          bounds.lowerFormula,
+          "rejected = longest with S ≤ lower",
+          picked(ctx, p.rejectedId, "rejected"),
+          candidateList(ctx, c.low, p.rejectedId, "rejected"),
+        ),
       ),
     );
   }

@@ -22,12 +22,22 @@ function paintedBadges(ctx: RenderContext, id: string, statics: () => (HTMLEleme
 }
 
 function judgementItem(ctx: RenderContext, j: InspectorJudgement): HTMLElement {
-  const item = h("li", { class: "item judgement", "data-judgement-id": j.id, "data-testid": "judgement", "aria-label": `Judgement ${ctx.label(j.id)}` });
+  const item = h("li", {
+    class: "item judgement",
+    "data-judgement-id": j.id,
+    "data-testid": "judgement",
+    "aria-label": `Judgement ${ctx.label(j.id)}`,
+  });
   const elo = j.elo ?? ctx.data.battles?.elo[j.id];
   const score =
     j.score === null
       ? h("span", { class: "score missing", title: "No valid score: excluded from the mean" }, "no score")
-      : h("span", { class: "score", title: "Parsed score (marked in the text)" }, h("span", { class: "score-label" }, "score "), fmtNum(j.score));
+      : h(
+          "span",
+          { class: "score", title: "Parsed score (marked in the text)" },
+          h("span", { class: "score-label" }, "score "),
+          fmtNum(j.score),
+        );
   const badges = paintedBadges(
     ctx,
     j.id,
@@ -58,7 +68,12 @@ function judgementItem(ctx: RenderContext, j: InspectorJudgement): HTMLElement {
 }
 
 function responseColumn(ctx: RenderContext, r: InspectorResponse): HTMLElement {
-  const card = h("article", { class: "item response", "data-response-id": r.id, "data-testid": "response", "aria-label": `Response ${ctx.label(r.id)}` });
+  const card = h("article", {
+    class: "item response",
+    "data-response-id": r.id,
+    "data-testid": "response",
+    "aria-label": `Response ${ctx.label(r.id)}`,
+  });
   const battled = ctx.data.battles?.responseId === r.id;
   const badges = paintedBadges(
     ctx,

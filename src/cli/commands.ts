@@ -28,7 +28,11 @@ const out = (json: boolean, value: WireResult, human: string): void => {
 
 export function cmdInit(dir: string, json: boolean): number {
   const written = initExperiment(dir);
-  out(json, { type: "init", dir, written }, `created ${dir}: ${written.join(", ")}\nnext: edit ${path.join(dir, CONFIG_FILE)} (endpoint), then \`metajudge run ${dir} --iteration 1\`\n`);
+  out(
+    json,
+    { type: "init", dir, written },
+    `created ${dir}: ${written.join(", ")}\nnext: edit ${path.join(dir, CONFIG_FILE)} (endpoint), then \`metajudge run ${dir} --iteration 1\`\n`,
+  );
   return 0;
 }
 
@@ -91,11 +95,30 @@ export async function cmdStatus(dir: string, json: boolean): Promise<number> {
       const ex = i.manifest?.stages.export;
       if (ex) {
         const { inputs: _inputs, output: _output, ...rest } = ex;
-        stages.export = { ...rest, ...(ex.state === "done" ? { stale: i.stale !== null } : {}), ...(i.stale ? { stale_reason: i.stale } : {}) };
+        stages.export = {
+          ...rest,
+          ...(ex.state === "done" ? { stale: i.stale !== null } : {}),
+          ...(i.stale ? { stale_reason: i.stale } : {}),
+        };
       }
       return stages;
     };
-    out(true, { type: "status", experiment: dir, name: config.name ?? null, iterations: iterations.map((i) => ({ iteration: i.iteration, models: i.manifest?.models, stages: stagesOf(i), usage: i.manifest?.usage, lock: lockJson(iterationDir(dir, i.iteration)) })) }, "");
+    out(
+      true,
+      {
+        type: "status",
+        experiment: dir,
+        name: config.name ?? null,
+        iterations: iterations.map((i) => ({
+          iteration: i.iteration,
+          models: i.manifest?.models,
+          stages: stagesOf(i),
+          usage: i.manifest?.usage,
+          lock: lockJson(iterationDir(dir, i.iteration)),
+        })),
+      },
+      "",
+    );
     return 0;
   }
   let s = `${config.name ?? path.basename(path.resolve(dir))}: ${iterations.length} iteration${iterations.length === 1 ? "" : "s"}\n`;
@@ -107,7 +130,10 @@ export async function cmdStatus(dir: string, json: boolean): Promise<number> {
       const info = manifest?.stages[st];
       if (!info) continue;
       const c = info.counts;
-      const progress = c.expected !== undefined && c.records !== undefined ? ` ${c.records.toLocaleString("en-US")}/${c.expected.toLocaleString("en-US")}` : "";
+      const progress =
+        c.expected !== undefined && c.records !== undefined
+          ? ` ${c.records.toLocaleString("en-US")}/${c.expected.toLocaleString("en-US")}`
+          : "";
       const extra = Object.entries(c)
         .filter(([k, v]) => k !== "records" && k !== "expected" && v !== 0)
         .map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`)
@@ -148,7 +174,13 @@ function locateIteration(iterDir: string): { experimentDir: string; t: number } 
   return { experimentDir: path.dirname(parent), t };
 }
 
-function recordStage(iterDir: string, stage: StageName, counts: Record<string, number>, seconds: number, extra: Partial<StageInfo> = {}): void {
+function recordStage(
+  iterDir: string,
+  stage: StageName,
+  counts: Record<string, number>,
+  seconds: number,
+  extra: Partial<StageInfo> = {},
+): void {
   const store = new IterationStore(iterDir);
   const m = store.readManifest();
   if (!m) return;
@@ -180,9 +212,15 @@ async function pairsLocked(iterDir: string, json: boolean, allowUnreadableAnnota
   }
   writePairs(iterDir, res);
   recordStage(iterDir, "pairs", res.counts, (Date.now() - t0) / 1000);
-  const counts = Object.entries(res.counts).map(([k, v]) => `${k} ${v}`).join(", ");
+  const counts = Object.entries(res.counts)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
   process.stderr.write(annotationWarning(res.annotationProblems, "the flags they may carry were not applied to these pairs"));
-  out(json, { type: "pairs", iteration: t, counts: res.counts, annotation_problems: res.annotationProblems }, `iteration ${t}: ${res.actor.length} actor pairs, ${res.judge.length} judge pairs (${counts})\n`);
+  out(
+    json,
+    { type: "pairs", iteration: t, counts: res.counts, annotation_problems: res.annotationProblems },
+    `iteration ${t}: ${res.actor.length} actor pairs, ${res.judge.length} judge pairs (${counts})\n`,
+  );
   return 0;
 }
 
@@ -212,8 +250,17 @@ async function exportLocked(iterDir: string, json: boolean, allowEmpty: boolean)
   const file = new IterationStore(iterDir).file("dpo");
   const repaired = build.repaired.records > 0 ? { surrogates_replaced_in: build.repaired.sourceIds } : {};
   const { problems: annotationProblems } = await readAnnotations(new IterationStore(iterDir).file("annotations"));
-  process.stderr.write(annotationWarning(annotationProblems, "flags they may carry are missing from the pairs this data comes from; fix them and run `metajudge pairs`"));
-  out(json, { type: "export", iteration: t, file, counts, ...repaired, annotation_problems: annotationProblems }, `wrote ${file}: ${counts.actor} actor + ${counts.judge} judge examples\n`);
+  process.stderr.write(
+    annotationWarning(
+      annotationProblems,
+      "flags they may carry are missing from the pairs this data comes from; fix them and run `metajudge pairs`",
+    ),
+  );
+  out(
+    json,
+    { type: "export", iteration: t, file, counts, ...repaired, annotation_problems: annotationProblems },
+    `wrote ${file}: ${counts.actor} actor + ${counts.judge} judge examples\n`,
+  );
   return 0;
 }
 
@@ -236,7 +283,8 @@ export async function cmdValidate(dir: string, json: boolean): Promise<number> {
     findings.push({ file: configFile, line: 0, column: 0, severity: "error", message: "not found" });
   }
   const { config, problems } = text === undefined ? { config: undefined, problems: [] } : checkConfigText(text, configFile);
-  for (const p of problems) findings.push({ file: p.file, line: p.line ?? 1, column: p.column ?? 1, severity: "error", message: p.message });
+  for (const p of problems)
+    findings.push({ file: p.file, line: p.line ?? 1, column: p.column ?? 1, severity: "error", message: p.message });
   if (config) {
     for (const role of ROLES) {
       const file = resolveIn(dir, config.templates[role]);
@@ -247,7 +295,8 @@ export async function cmdValidate(dir: string, json: boolean): Promise<number> {
         findings.push({ file, line: 0, column: 0, severity: "error", message: `${role} template not found` });
         continue;
       }
-      for (const p of parseTemplate(source, role, file).problems) findings.push({ file, line: p.line, column: p.column, severity: p.severity, message: p.message });
+      for (const p of parseTemplate(source, role, file).problems)
+        findings.push({ file, line: p.line, column: p.column, severity: p.severity, message: p.message });
     }
     const { set, problems: pp } = await checkPrompts(resolveIn(dir, config.prompts));
     for (const p of pp) findings.push({ file: p.file, line: p.line, column: 1, severity: "error", message: p.message });
@@ -260,7 +309,11 @@ export async function cmdValidate(dir: string, json: boolean): Promise<number> {
     out(true, { type: "validate", ok: errors === 0 && recordProblems === 0, findings, records }, "");
   } else {
     for (const f of findings) process.stdout.write(`${f.file}${f.line ? `:${f.line}:${f.column}` : ""}: ${f.severity}: ${f.message}\n`);
-    process.stdout.write(errors === 0 ? `${dir}: config, templates and prompts are valid${findings.length ? ` (${findings.length} warning${findings.length > 1 ? "s" : ""})` : ""}\n` : `${errors} error${errors > 1 ? "s" : ""}\n`);
+    process.stdout.write(
+      errors === 0
+        ? `${dir}: config, templates and prompts are valid${findings.length ? ` (${findings.length} warning${findings.length > 1 ? "s" : ""})` : ""}\n`
+        : `${errors} error${errors > 1 ? "s" : ""}\n`,
+    );
     for (const c of records) process.stdout.write(formatRecordCheck(c));
   }
   return errors === 0 && recordProblems === 0 ? 0 : 1;
@@ -283,10 +336,20 @@ export function cmdBatch(verb: "write" | "read", a: BatchArgs): Promise<number> 
 async function batchLocked(verb: "write" | "read", a: BatchArgs): Promise<number> {
   const print = a.json ? jsonPrinter(process.stdout) : humanPrinter(process.stderr);
   if (verb === "write") refuseOwnFile(a.dir, loadConfig(a.dir), a.file);
-  const ctx = await openRun({ experimentDir: a.dir, iteration: a.iteration, emit: print, signal: new AbortController().signal, allowChangedInputs: a.allowChangedInputs });
+  const ctx = await openRun({
+    experimentDir: a.dir,
+    iteration: a.iteration,
+    emit: print,
+    signal: new AbortController().signal,
+    allowChangedInputs: a.allowChangedInputs,
+  });
   if (verb === "write") {
     const r = await writeStageBatch(ctx, a.stage, a.file);
-    out(a.json, { type: "batch-write", stage: a.stage, file: a.file, ...r }, `wrote ${a.file}: ${r.requests} requests for ${r.records} ${a.stage} records\n`);
+    out(
+      a.json,
+      { type: "batch-write", stage: a.stage, file: a.file, ...r },
+      `wrote ${a.file}: ${r.requests} requests for ${r.records} ${a.stage} records\n`,
+    );
     return 0;
   }
   const r = await importStageBatch(ctx, a.stage, a.file);
@@ -300,7 +363,9 @@ async function batchLocked(verb: "write" | "read", a: BatchArgs): Promise<number
       (r.failed ? `, ${r.failed} failed` : "") +
       (r.unknown ? `, ${r.unknown} not needed` : "") +
       (r.malformed.length ? `, ${r.malformed.length} malformed lines` : "") +
-      (r.missing ? `; ${r.missing} requests still missing: \`metajudge batch write\` again asks for just those` : "; the stage is complete") +
+      (r.missing
+        ? `; ${r.missing} requests still missing: \`metajudge batch write\` again asks for just those`
+        : "; the stage is complete") +
       "\n",
   );
   return 0;

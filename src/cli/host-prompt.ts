@@ -43,7 +43,11 @@ export function cliHostDeps(opts: CliHostDepsOptions): CliHostDeps {
         return true;
       }
       if (stdin.isTTY) {
-        const answer = await ask(stdin, `The authenticity of host ${info.host} cannot be established.\n${info.keyType} key fingerprint is ${info.fingerprint}.\nTrust it and connect (added to ${info.knownHostsFile})? [y/N] `, false);
+        const answer = await ask(
+          stdin,
+          `The authenticity of host ${info.host} cannot be established.\n${info.keyType} key fingerprint is ${info.fingerprint}.\nTrust it and connect (added to ${info.knownHostsFile})? [y/N] `,
+          false,
+        );
         return /^y(es)?$/i.test(answer.trim());
       }
       refused = info;

@@ -22,13 +22,15 @@ export function elapsedMs(job: JobRecord, now: number = Date.now()): number {
 export function jobDetail(job: JobRecord): string {
   const parts: string[] = [];
   if (job.detail) parts.push(job.detail);
-  if (job.exit_code !== undefined && job.exit_code !== null && !(job.detail ?? "").includes(`exit ${job.exit_code}`)) parts.push(`exit ${job.exit_code}`);
+  if (job.exit_code !== undefined && job.exit_code !== null && !(job.detail ?? "").includes(`exit ${job.exit_code}`))
+    parts.push(`exit ${job.exit_code}`);
   if (job.error) parts.push(job.error);
   return parts.join("; ");
 }
 
 export function hostTarget(profile: HostProfile): string {
-  const ssh = (t: { host: string; user?: string; port?: number }): string => `${t.user ? `${t.user}@` : ""}${t.host}${t.port ? `:${t.port}` : ""}`;
+  const ssh = (t: { host: string; user?: string; port?: number }): string =>
+    `${t.user ? `${t.user}@` : ""}${t.host}${t.port ? `:${t.port}` : ""}`;
   switch (profile.kind) {
     case "ssh":
       return ssh(profile.ssh);
@@ -45,5 +47,14 @@ export function hostTarget(profile: HostProfile): string {
 export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n") + "\n";
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
 }

@@ -129,7 +129,15 @@ export async function main(argv: string[], terminal?: Terminal): Promise<number>
       // A run stops as a cancellation when its reader goes away: the stage is recorded, the records kept.
       const release = terminal?.claim();
       try {
-        return await cmdRun({ dir, iteration: t, stage, until, json, allowChangedInputs: values["allow-changed-inputs"] ?? false, stop: terminal?.closed });
+        return await cmdRun({
+          dir,
+          iteration: t,
+          stage,
+          until,
+          json,
+          allowChangedInputs: values["allow-changed-inputs"] ?? false,
+          stop: terminal?.closed,
+        });
       } finally {
         release?.();
       }
@@ -165,8 +173,16 @@ function batchCommand(verb: string | undefined, args: string[], values: BatchVal
   const t = Number(values.iteration);
   if (!values.iteration || !Number.isInteger(t) || t < 1) throw new UsageError(`batch ${verb} needs --iteration <t>, a positive integer`);
   const stage = stageArg(values.stage, "--stage");
-  if (stage !== "generate" && stage !== "judge" && stage !== "metajudge") throw new UsageError("batch needs --stage generate, judge or metajudge");
-  return cmdBatch(verb, { dir, iteration: t, stage, file, json: values.json ?? false, allowChangedInputs: values["allow-changed-inputs"] ?? false });
+  if (stage !== "generate" && stage !== "judge" && stage !== "metajudge")
+    throw new UsageError("batch needs --stage generate, judge or metajudge");
+  return cmdBatch(verb, {
+    dir,
+    iteration: t,
+    stage,
+    file,
+    json: values.json ?? false,
+    allowChangedInputs: values["allow-changed-inputs"] ?? false,
+  });
 }
 
 async function batchSubmitCommand(verb: "submit" | "cancel", args: string[], values: BatchValues): Promise<number> {
@@ -176,26 +192,51 @@ async function batchSubmitCommand(verb: "submit" | "cancel", args: string[], val
   const t = Number(values.iteration);
   if (!values.iteration || !Number.isInteger(t) || t < 1) throw new UsageError(`batch ${verb} needs --iteration <t>, a positive integer`);
   const stage = stageArg(values.stage, "--stage");
-  if (stage !== "generate" && stage !== "judge" && stage !== "metajudge") throw new UsageError("batch needs --stage generate, judge or metajudge");
+  if (stage !== "generate" && stage !== "judge" && stage !== "metajudge")
+    throw new UsageError("batch needs --stage generate, judge or metajudge");
   const poll = Number(values["poll-seconds"] ?? 30);
-  if (!(poll >= 0.01 && poll <= 3600)) throw new UsageError(`--poll-seconds must be a number of seconds from 0.01 to 3600; got "${values["poll-seconds"]}"`);
+  if (!(poll >= 0.01 && poll <= 3600))
+    throw new UsageError(`--poll-seconds must be a number of seconds from 0.01 to 3600; got "${values["poll-seconds"]}"`);
   const max = values["max-requests"] === undefined ? undefined : Number(values["max-requests"]);
-  if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= 50_000)) throw new UsageError(`--max-requests must be an integer from 1 to 50000 (the Batch API's limit); got "${values["max-requests"]}"`);
+  if (max !== undefined && !(Number.isInteger(max) && max >= 1 && max <= 50_000))
+    throw new UsageError(`--max-requests must be an integer from 1 to 50000 (the Batch API's limit); got "${values["max-requests"]}"`);
   const { cmdBatchSubmit } = await import("./batch-submit.js");
-  return cmdBatchSubmit(verb, { dir, iteration: t, stage, json: values.json ?? false, allowChangedInputs: values["allow-changed-inputs"] ?? false, pollSeconds: poll, ...(max !== undefined ? { maxRequests: max } : {}) });
+  return cmdBatchSubmit(verb, {
+    dir,
+    iteration: t,
+    stage,
+    json: values.json ?? false,
+    allowChangedInputs: values["allow-changed-inputs"] ?? false,
+    pollSeconds: poll,
+    ...(max !== undefined ? { maxRequests: max } : {}),
+  });
 }
 
-async function tryCommand(dir: string | undefined, extra: string[], values: { role?: string; template?: string; iteration?: string; sample?: string; json?: boolean }): Promise<number> {
+async function tryCommand(
+  dir: string | undefined,
+  extra: string[],
+  values: { role?: string; template?: string; iteration?: string; sample?: string; json?: boolean },
+): Promise<number> {
   if (!dir) throw new UsageError("try needs <experiment-dir>");
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const role = values.role;
-  if (role !== "judge" && role !== "meta_judge") throw new UsageError(`try needs --role judge or --role meta_judge${role === undefined ? "" : `; got "${role}"`}`);
+  if (role !== "judge" && role !== "meta_judge")
+    throw new UsageError(`try needs --role judge or --role meta_judge${role === undefined ? "" : `; got "${role}"`}`);
   const t = values.iteration === undefined ? undefined : Number(values.iteration);
-  if (t !== undefined && !(Number.isInteger(t) && t >= 1)) throw new UsageError(`--iteration must be a positive integer; got "${values.iteration}"`);
+  if (t !== undefined && !(Number.isInteger(t) && t >= 1))
+    throw new UsageError(`--iteration must be a positive integer; got "${values.iteration}"`);
   const sample = Number(values.sample ?? 3);
-  if (!(Number.isInteger(sample) && sample >= 1 && sample <= 20)) throw new UsageError(`--sample must be an integer from 1 to 20; got "${values.sample}"`);
+  if (!(Number.isInteger(sample) && sample >= 1 && sample <= 20))
+    throw new UsageError(`--sample must be an integer from 1 to 20; got "${values.sample}"`);
   const { cmdTry } = await import("./try.js");
-  return cmdTry({ dir, role, sample, json: values.json ?? false, ...(values.template !== undefined ? { template: values.template } : {}), ...(t !== undefined ? { iteration: t } : {}) });
+  return cmdTry({
+    dir,
+    role,
+    sample,
+    json: values.json ?? false,
+    ...(values.template !== undefined ? { template: values.template } : {}),
+    ...(t !== undefined ? { iteration: t } : {}),
+  });
 }
 
 interface RemoteValues {
@@ -208,7 +249,12 @@ interface RemoteValues {
 
 const JOB_VERBS = ["attach", "cancel", "resubmit", "log"] as const;
 
-async function remoteCommand(command: "hosts" | "launch" | "jobs", first: string | undefined, args: string[], values: RemoteValues): Promise<number> {
+async function remoteCommand(
+  command: "hosts" | "launch" | "jobs",
+  first: string | undefined,
+  args: string[],
+  values: RemoteValues,
+): Promise<number> {
   const { cmdHosts, cmdHostsCheck, cmdJobs, cmdJobVerb, cmdLaunchGenerate, cmdLaunchTrain } = await import("./remote.js");
   const o: RemoteOptions = { json: values.json ?? false, trustNewHostKey: values["trust-new-host-key"] ?? false };
   const none = (extra: string[]): void => {
@@ -247,7 +293,8 @@ async function remoteCommand(command: "hosts" | "launch" | "jobs", first: string
     return cmdLaunchTrain(dir, t, values.host, o);
   }
   const mode = values.mode;
-  if (mode !== undefined && !(GENERATION_MODES as readonly string[]).includes(mode)) throw new UsageError(`--mode must be one of ${GENERATION_MODES.join(", ")}; got "${mode}"`);
+  if (mode !== undefined && !(GENERATION_MODES as readonly string[]).includes(mode))
+    throw new UsageError(`--mode must be one of ${GENERATION_MODES.join(", ")}; got "${mode}"`);
   return cmdLaunchGenerate(dir, t, values.host, mode as GenerationMode | undefined, o);
 }
 

@@ -28,7 +28,10 @@ export function writeControl(stream: NodeJS.WritableStream, text: string): void 
   else stream.write(text);
 }
 
-export function guardTerminal(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr], exit: (code: number) => void = (c) => process.exit(c)): Terminal {
+export function guardTerminal(
+  streams: NodeJS.WriteStream[] = [process.stdout, process.stderr],
+  exit: (code: number) => void = (c) => process.exit(c),
+): Terminal {
   const gone = new AbortController();
   let claims = 0;
   for (const stream of streams) {
@@ -44,7 +47,8 @@ export function guardTerminal(streams: NodeJS.WriteStream[] = [process.stdout, p
         if (callback) process.nextTick(callback);
         return true;
       }
-      const text = typeof chunk === "string" ? decoder.end() + chunk : decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      const text =
+        typeof chunk === "string" ? decoder.end() + chunk : decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       return raw(printable(text), callback);
     }) as Write;
     stream.on("error", () => {

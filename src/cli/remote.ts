@@ -8,7 +8,15 @@ import { openExecutor, resolveHost } from "../core/remote/hosts.js";
 import { JobStore, type JobRecord } from "../core/remote/jobs/record.js";
 import { resolveSshTarget } from "../core/remote/ssh/config.js";
 import { fingerprint, hostMatches, knownHostName, parseKnownHosts } from "../core/remote/ssh/known-hosts.js";
-import { attachJob, cancelJob, launchGeneration, launchTraining, resubmitJob, type LaunchContext, type RemoteEvent } from "../core/remote/launch/index.js";
+import {
+  attachJob,
+  cancelJob,
+  launchGeneration,
+  launchTraining,
+  resubmitJob,
+  type LaunchContext,
+  type RemoteEvent,
+} from "../core/remote/launch/index.js";
 import { HostProfileSchema, type GenerationMode, type HostProfile } from "../core/schema.js";
 import type { WireResult } from "../shared/cli-wire.js";
 import { cliHostDeps, describeKey, type CliHostDeps } from "./host-prompt.js";
@@ -20,7 +28,8 @@ export interface RemoteOptions {
 }
 
 const note = (message: string): void => void process.stderr.write(`${message}\n`);
-const emit = (json: boolean, value: WireResult, human: string): void => void (json ? process.stdout.write(JSON.stringify(value) + "\n") : human && process.stdout.write(human));
+const emit = (json: boolean, value: WireResult, human: string): void =>
+  void (json ? process.stdout.write(JSON.stringify(value) + "\n") : human && process.stdout.write(human));
 
 /** Host profiles from the editor's setting reach a worker through METAJUDGE_HOSTS (no secrets in them). */
 export function settingsHosts(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> | undefined {
@@ -32,7 +41,8 @@ export function settingsHosts(env: NodeJS.ProcessEnv = process.env): Record<stri
   } catch (err) {
     throw new MetajudgeError("badInput", `METAJUDGE_HOSTS is not JSON (${(err as Error).message}); it holds host profiles by name`);
   }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new MetajudgeError("badInput", "METAJUDGE_HOSTS must be a JSON object of host profiles by name");
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new MetajudgeError("badInput", "METAJUDGE_HOSTS must be a JSON object of host profiles by name");
   return v as Record<string, unknown>;
 }
 
@@ -49,7 +59,12 @@ function hostRows(dir: string): HostRow[] {
   for (const [name, raw] of Object.entries(settingsHosts() ?? {})) {
     const p = HostProfileSchema.safeParse(raw);
     const issue = p.success ? undefined : p.error.issues[0];
-    rows.set(name, p.success ? { name, source: "settings", profile: p.data } : { name, source: "settings", problem: `${issue?.path.join(".") || "profile"}: ${issue?.message ?? "invalid"}` });
+    rows.set(
+      name,
+      p.success
+        ? { name, source: "settings", profile: p.data }
+        : { name, source: "settings", problem: `${issue?.path.join(".") || "profile"}: ${issue?.message ?? "invalid"}` },
+    );
   }
   for (const [name, profile] of Object.entries(config.hosts ?? {})) rows.set(name, { name, source: "experiment", profile });
   return [...rows.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -58,14 +73,35 @@ function hostRows(dir: string): HostRow[] {
 export function cmdHosts(dir: string, o: RemoteOptions): number {
   const rows = hostRows(dir);
   if (o.json) {
-    emit(true, { type: "hosts", experiment: dir, hosts: rows.map((r) => ({ name: r.name, source: r.source, kind: r.profile?.kind ?? null, target: r.profile ? hostTarget(r.profile) : null, problem: r.problem ?? null })) }, "");
+    emit(
+      true,
+      {
+        type: "hosts",
+        experiment: dir,
+        hosts: rows.map((r) => ({
+          name: r.name,
+          source: r.source,
+          kind: r.profile?.kind ?? null,
+          target: r.profile ? hostTarget(r.profile) : null,
+          problem: r.problem ?? null,
+        })),
+      },
+      "",
+    );
     return 0;
   }
   if (rows.length === 0) {
-    process.stdout.write(`no host profiles: add "hosts" to ${dir}/metajudge.json, e.g. {"gpu": {"kind": "ssh", "ssh": {"host": "gpu-box"}}}\n`);
+    process.stdout.write(
+      `no host profiles: add "hosts" to ${dir}/metajudge.json, e.g. {"gpu": {"kind": "ssh", "ssh": {"host": "gpu-box"}}}\n`,
+    );
     return 0;
   }
-  process.stdout.write(table([["NAME", "KIND", "TARGET", "FROM"], ...rows.map((r) => [r.name, r.profile?.kind ?? "?", r.profile ? hostTarget(r.profile) : `invalid: ${r.problem}`, r.source])]));
+  process.stdout.write(
+    table([
+      ["NAME", "KIND", "TARGET", "FROM"],
+      ...rows.map((r) => [r.name, r.profile?.kind ?? "?", r.profile ? hostTarget(r.profile) : `invalid: ${r.problem}`, r.source]),
+    ]),
+  );
   return 0;
 }
 
@@ -83,14 +119,26 @@ export async function cmdHostsCheck(dir: string, name: string, o: RemoteOptions)
     let uname = "";
     if (shell) {
       const r = await shell.exec("uname -a", { timeoutMs: 60_000 });
-      if (r.code !== 0) throw new MetajudgeError("refused", `${shell.label}: \`uname -a\` exited ${r.code ?? r.signal}: ${r.stderr.trim().split("\n")[0] ?? ""}`);
+      if (r.code !== 0)
+        throw new MetajudgeError(
+          "refused",
+          `${shell.label}: \`uname -a\` exited ${r.code ?? r.signal}: ${r.stderr.trim().split("\n")[0] ?? ""}`,
+        );
       uname = r.stdout.trim();
     }
     const keys = deps.seenKeys().map((k) => ({ host: k.host, keyType: k.keyType, fingerprint: k.fingerprint, status: k.status }));
     const known = knownKeyNote(profile, deps);
     emit(
       o.json,
-      { type: "host-check", host: name, kind: profile.kind, label: shell?.label ?? hostTarget(profile), uname, hostKeys: keys, knownHostsFile: deps.knownHostsFile },
+      {
+        type: "host-check",
+        host: name,
+        kind: profile.kind,
+        label: shell?.label ?? hostTarget(profile),
+        uname,
+        hostKeys: keys,
+        knownHostsFile: deps.knownHostsFile,
+      },
       `${name} (${profile.kind}, ${shell?.label ?? hostTarget(profile)}): ok\n${uname ? `  ${uname}\n` : ""}${keys.map((k) => `  host key ${k.host} ${k.keyType} ${k.fingerprint}${k.status === "unknown" ? " (new, trusted)" : ""}\n`).join("")}${keys.length === 0 && known ? `  ${known}\n` : ""}`,
     );
     return 0;
@@ -145,10 +193,15 @@ function eventPrinter(json: boolean): (e: RemoteEvent) => void {
         process.stdout.write(e.text);
         break;
       case "transfer":
-        if (e.done === e.total) note(`${e.direction === "up" ? "uploaded" : "downloaded"} ${e.file} (${e.total.toLocaleString("en-US")} bytes)`);
+        if (e.done === e.total)
+          note(`${e.direction === "up" ? "uploaded" : "downloaded"} ${e.file} (${e.total.toLocaleString("en-US")} bytes)`);
         break;
       case "metrics":
-        note(`step ${e.step}: ${Object.entries(e.metrics).map(([k, v]) => `${k}=${Number(v.toPrecision(4))}`).join(" ")}`);
+        note(
+          `step ${e.step}: ${Object.entries(e.metrics)
+            .map(([k, v]) => `${k}=${Number(v.toPrecision(4))}`)
+            .join(" ")}`,
+        );
         break;
       case "note":
         note(e.message);
@@ -170,10 +223,18 @@ async function withContext<T>(dir: string, o: RemoteOptions, f: (ctx: LaunchCont
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    return await withHostKeyHint(deps, () => f({ experimentDir: dir, deps, settingsHosts: settingsHosts(), signal: ctl.signal, onEvent: eventPrinter(o.json) }));
+    return await withHostKeyHint(deps, () =>
+      f({ experimentDir: dir, deps, settingsHosts: settingsHosts(), signal: ctl.signal, onEvent: eventPrinter(o.json) }),
+    );
   } catch (err) {
     // A job left running on its host is not lost by stopping here: say how to find it again.
-    if (isCancelled(err)) throw new MetajudgeError("cancelled", `stopped following; \`metajudge jobs ${dir}\` lists the jobs, \`metajudge jobs attach\` follows one again`, undefined, { cause: err });
+    if (isCancelled(err))
+      throw new MetajudgeError(
+        "cancelled",
+        `stopped following; \`metajudge jobs ${dir}\` lists the jobs, \`metajudge jobs attach\` follows one again`,
+        undefined,
+        { cause: err },
+      );
     throw err;
   } finally {
     process.off("SIGINT", onSignal);
@@ -181,15 +242,29 @@ async function withContext<T>(dir: string, o: RemoteOptions, f: (ctx: LaunchCont
   }
 }
 
-export async function cmdLaunchGenerate(dir: string, iteration: number, host: string | undefined, mode: GenerationMode | undefined, o: RemoteOptions): Promise<number> {
+export async function cmdLaunchGenerate(
+  dir: string,
+  iteration: number,
+  host: string | undefined,
+  mode: GenerationMode | undefined,
+  o: RemoteOptions,
+): Promise<number> {
   const r = await withContext(dir, o, (ctx) => launchGeneration(ctx, { iteration, host, mode }));
-  emit(o.json, { type: "launched", what: "generation", iteration, jobs: r.jobs }, `iteration ${iteration}: generation done (${r.jobs.map((j) => `${j.id} ${j.state}`).join(", ")})\n`);
+  emit(
+    o.json,
+    { type: "launched", what: "generation", iteration, jobs: r.jobs },
+    `iteration ${iteration}: generation done (${r.jobs.map((j) => `${j.id} ${j.state}`).join(", ")})\n`,
+  );
   return 0;
 }
 
 export async function cmdLaunchTrain(dir: string, iteration: number, host: string | undefined, o: RemoteOptions): Promise<number> {
   const r = await withContext(dir, o, (ctx) => launchTraining(ctx, { iteration, host }));
-  emit(o.json, { type: "launched", what: "training", iteration, job: r.job, checkpoint: r.checkpoint ?? null }, `iteration ${iteration}: training ${r.job.id} ${r.job.state}${r.checkpoint ? `; checkpoint ${r.checkpoint}` : ""}\n`);
+  emit(
+    o.json,
+    { type: "launched", what: "training", iteration, job: r.job, checkpoint: r.checkpoint ?? null },
+    `iteration ${iteration}: training ${r.job.id} ${r.job.state}${r.checkpoint ? `; checkpoint ${r.checkpoint}` : ""}\n`,
+  );
   return 0;
 }
 
@@ -205,7 +280,12 @@ export function cmdJobs(dir: string, o: RemoteOptions): number {
     return 0;
   }
   const now = Date.now();
-  process.stdout.write(table([["ID", "KIND", "HOST", "STATE", "ELAPSED", "DETAIL"], ...records.map((j) => [j.id, j.kind, j.host, j.state, duration(elapsedMs(j, now)), jobDetail(j)])]));
+  process.stdout.write(
+    table([
+      ["ID", "KIND", "HOST", "STATE", "ELAPSED", "DETAIL"],
+      ...records.map((j) => [j.id, j.kind, j.host, j.state, duration(elapsedMs(j, now)), jobDetail(j)]),
+    ]),
+  );
   return 0;
 }
 
@@ -215,12 +295,20 @@ function jobOf(dir: string, id: string): JobRecord {
   return job;
 }
 
-export async function cmdJobVerb(verb: "attach" | "cancel" | "resubmit" | "log", dir: string, id: string, o: RemoteOptions): Promise<number> {
+export async function cmdJobVerb(
+  verb: "attach" | "cancel" | "resubmit" | "log",
+  dir: string,
+  id: string,
+  o: RemoteOptions,
+): Promise<number> {
   const job = jobOf(dir, id);
   switch (verb) {
     case "log": {
       const file = new JobStore(dir).logPath(id);
-      if (fs.existsSync(file)) await new Promise<void>((resolve, reject) => fs.createReadStream(file).on("error", reject).on("end", resolve).pipe(process.stdout, { end: false }));
+      if (fs.existsSync(file))
+        await new Promise<void>((resolve, reject) =>
+          fs.createReadStream(file).on("error", reject).on("end", resolve).pipe(process.stdout, { end: false }),
+        );
       else note(`no log copied yet for ${id} (${job.state}); \`metajudge jobs attach ${dir} ${id}\` follows it`);
       return 0;
     }
@@ -236,7 +324,11 @@ export async function cmdJobVerb(verb: "attach" | "cancel" | "resubmit" | "log",
     }
     case "resubmit": {
       const next = await withContext(dir, o, (ctx) => resubmitJob(ctx, id));
-      emit(o.json, { type: "resubmitted", from: id, job: next }, `job ${id} resubmitted as ${next.id} (${next.state}); \`metajudge jobs attach ${dir} ${next.id}\` follows it\n`);
+      emit(
+        o.json,
+        { type: "resubmitted", from: id, job: next },
+        `job ${id} resubmitted as ${next.id} (${next.state}); \`metajudge jobs attach ${dir} ${next.id}\` follows it\n`,
+      );
       return 0;
     }
   }

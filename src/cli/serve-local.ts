@@ -104,7 +104,8 @@ export async function serveLocal(argv: string[]): Promise<number> {
     } else {
       const cacheDir = values["cache-dir"] ?? defaultCacheDir(projectRoot());
       const vocab = ensureVocab(cacheDir);
-      if (vocab.extracted) say(`took the ${DEFAULT_VOCAB} tokenizer out of node-llama-cpp's llama.cpp bundle in ${Math.round(vocab.ms)} ms`);
+      if (vocab.extracted)
+        say(`took the ${DEFAULT_VOCAB} tokenizer out of node-llama-cpp's llama.cpp bundle in ${Math.round(vocab.ms)} ms`);
       const built = ensureTinyModel(cacheDir, vocab.file, DEFAULT_VOCAB, seed);
       if (built.built) say(`wrote ${built.file} (${(fs.statSync(built.file).size / 1e6).toFixed(1)} MB) in ${Math.round(built.ms)} ms`);
       modelPath = built.file;

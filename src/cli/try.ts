@@ -29,13 +29,19 @@ export async function cmdTry(a: TryArgs): Promise<number> {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (err) {
-    throw new MetajudgeError("badInput", `cannot read the template ${file}: ${(err as NodeJS.ErrnoException).code ?? describe(err)}`, { file });
+    throw new MetajudgeError("badInput", `cannot read the template ${file}: ${(err as NodeJS.ErrnoException).code ?? describe(err)}`, {
+      file,
+    });
   }
   const checked = trialTemplate(text, a.role, file);
   if ("errors" in checked) {
     const first = checked.errors[0]!;
     const more = checked.errors.length > 1 ? ` (and ${checked.errors.length - 1} more)` : "";
-    throw new MetajudgeError("badInput", `${first.message}${more}; a run would refuse this template, fix it and try again`, { file, line: first.line, column: first.column });
+    throw new MetajudgeError("badInput", `${first.message}${more}; a run would refuse this template, fix it and try again`, {
+      file,
+      line: first.line,
+      column: first.column,
+    });
   }
 
   const plan = await planTrial(a.role, exp, a.sample, a.iteration);
@@ -48,7 +54,10 @@ export async function cmdTry(a: TryArgs): Promise<number> {
       process.stderr.write(`retry ${r.attempt} in ${r.delayMs} ms: ${r.status ?? ""} ${r.reason}\n`),
     );
     const unit = plan.role === "judge" ? "responses" : "battles";
-    if (!a.json) process.stderr.write(`trying ${file} on ${plan.cases.length} ${unit} of iteration ${plan.iteration}: ${plan.endpoint.base_url} model ${plan.endpoint.model}\n`);
+    if (!a.json)
+      process.stderr.write(
+        `trying ${file} on ${plan.cases.length} ${unit} of iteration ${plan.iteration}: ${plan.endpoint.base_url} model ${plan.endpoint.model}\n`,
+      );
     const outcomes = await runTrial(plan, exp, checked.template, client, ctl.signal, (o) => {
       if (a.json) return;
       for (const line of outcomeLines(plan, o, describe)) process.stderr.write(`${line.text}\n`);
@@ -67,15 +76,35 @@ export async function cmdTry(a: TryArgs): Promise<number> {
         }));
         const error = o?.error === undefined ? {} : { error: describe(o.error) };
         return plan.role === "judge"
-          ? { id: c.id, stored: c.stored, stored_mean: meanScore(c.stored as (number | null)[]), new_mean: o ? meanScore(answers.map((x) => x.score)) : null, answers: shown, ...error }
+          ? {
+              id: c.id,
+              stored: c.stored,
+              stored_mean: meanScore(c.stored as (number | null)[]),
+              new_mean: o ? meanScore(answers.map((x) => x.score)) : null,
+              answers: shown,
+              ...error,
+            }
           : { id: c.id, stored: c.stored, new: answers[0]?.winner ?? null, answers: shown, ...error };
       });
-      const result: WireResult = { type: "try", role: plan.role, iteration: plan.iteration, template: file, base_url: plan.endpoint.base_url, model: plan.endpoint.model, mode: plan.mode, n: plan.n, cases };
+      const result: WireResult = {
+        type: "try",
+        role: plan.role,
+        iteration: plan.iteration,
+        template: file,
+        base_url: plan.endpoint.base_url,
+        model: plan.endpoint.model,
+        mode: plan.mode,
+        n: plan.n,
+        cases,
+      };
       process.stdout.write(JSON.stringify(result) + "\n");
     } else {
-      process.stdout.write(trialReport(plan, outcomes, { templateName: path.basename(file), source: `the template in ${file}`, describe, at: new Date() }));
+      process.stdout.write(
+        trialReport(plan, outcomes, { templateName: path.basename(file), source: `the template in ${file}`, describe, at: new Date() }),
+      );
     }
-    if (failed.length > 0) process.stderr.write(`warning: ${failed.length} of ${outcomes.length} requests failed: ${describe(failed[0]?.error)}\n`);
+    if (failed.length > 0)
+      process.stderr.write(`warning: ${failed.length} of ${outcomes.length} requests failed: ${describe(failed[0]?.error)}\n`);
     return 0;
   } finally {
     process.removeListener("SIGINT", onSignal);

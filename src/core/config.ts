@@ -107,7 +107,8 @@ export function loadConfig(dir: string): Config {
   const { config, problems } = checkConfigText(text, file);
   if (!config) {
     const first = problems[0]!;
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""}; run \`metajudge validate\`)` : "";
+    const more =
+      problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""}; run \`metajudge validate\`)` : "";
     throw new MetajudgeError("badInput", `${formatWhere(first)}: ${first.message}${more}`, first);
   }
   return config;

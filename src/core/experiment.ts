@@ -63,5 +63,8 @@ export function listIterations(dir: string): number[] {
   } catch {
     return [];
   }
-  return names.filter((n) => /^[1-9]\d*$/.test(n)).map(Number).sort((a, b) => a - b);
+  return names
+    .filter((n) => /^[1-9]\d*$/.test(n))
+    .map(Number)
+    .sort((a, b) => a - b);
 }

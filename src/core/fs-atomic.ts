@@ -95,5 +95,10 @@ export function writeError(err: unknown, file: string, doing: string, kept: stri
   if (err instanceof MetajudgeError || typeof e?.code !== "string") return err as Error;
   const said = (e.message ?? "").replace(/^[A-Z]+: /, "").replace(/, \w+.*$/, "") || e.code;
   const todo = WHAT_TO_DO[e.code];
-  return new MetajudgeError("io", `${file}: ${said} (${e.code}) while ${doing}; ${todo ? `${todo} and ` : ""}run again (${kept})`, { file }, { cause: err });
+  return new MetajudgeError(
+    "io",
+    `${file}: ${said} (${e.code}) while ${doing}; ${todo ? `${todo} and ` : ""}run again (${kept})`,
+    { file },
+    { cause: err },
+  );
 }

@@ -96,7 +96,10 @@ export function parseWinner(text: string, mode: VerdictMode = "text"): WinnerRes
     span = [m.index, m.index + m[0].length];
   }
   if (winner !== null) return { winner, span };
-  return { winner: null, error: hasLabel(text) ? "'Winner:' not followed by a single Judgement A or B" : "no 'Winner: Judgement A|B' found" };
+  return {
+    winner: null,
+    error: hasLabel(text) ? "'Winner:' not followed by a single Judgement A or B" : "no 'Winner: Judgement A|B' found",
+  };
 }
 
 const WINNER_LABEL_RE = new RegExp(label("winner"), "i");
@@ -166,7 +169,8 @@ function parseJsonScore(text: string): ScoreResult {
   const withSpan = (r: ScoreResult): ScoreResult => (v.span ? { ...r, span: v.span } : r);
   if (!("value" in v)) return { score: null, error: v.error ?? "no score" };
   if (typeof v.value !== "number") return withSpan({ score: null, error: `"score" is ${jsonType(v.value)}, expected a number` });
-  if (!(v.value >= SCORE_MIN && v.value <= SCORE_MAX)) return withSpan({ score: null, error: `score ${v.value} is outside ${SCORE_MIN}..${SCORE_MAX}` });
+  if (!(v.value >= SCORE_MIN && v.value <= SCORE_MAX))
+    return withSpan({ score: null, error: `score ${v.value} is outside ${SCORE_MIN}..${SCORE_MAX}` });
   if (v.error) return withSpan({ score: null, error: v.error });
   return withSpan({ score: v.value === 0 ? 0 : v.value });
 }

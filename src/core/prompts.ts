@@ -13,7 +13,7 @@ export interface PromptSet {
 
 export async function checkPrompts(file: string): Promise<{ set?: PromptSet; problems: LineProblem[] }> {
   if (!fs.existsSync(file)) {
-    return { problems: [{ file, line: 0, message: "prompt file not found; set \"prompts\" in metajudge.json" }] };
+    return { problems: [{ file, line: 0, message: 'prompt file not found; set "prompts" in metajudge.json' }] };
   }
   const prompts: PromptRecord[] = [];
   const seen = new Map<string, number>();
@@ -23,13 +23,13 @@ export async function checkPrompts(file: string): Promise<{ set?: PromptSet; pro
     (value, line) => {
       const rec = value as Record<string, unknown>;
       if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        problems.push({ file, line, message: "each line must be a JSON object with \"id\" and \"prompt\"" });
+        problems.push({ file, line, message: 'each line must be a JSON object with "id" and "prompt"' });
         return;
       }
       // Integer ids are common in published prompt sets; the data contract keeps ids as strings.
       const id = typeof rec.id === "number" && Number.isInteger(rec.id) ? String(rec.id) : rec.id;
       if (typeof id !== "string" || id === "") {
-        problems.push({ file, line, message: "\"id\" must be a non-empty string" });
+        problems.push({ file, line, message: '"id" must be a non-empty string' });
         return;
       }
       if (typeof rec.prompt !== "string" || rec.prompt.trim() === "") {

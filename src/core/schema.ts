@@ -49,7 +49,9 @@ const SamplingSchema = z
       .min(1)
       .max(64)
       .default(1)
-      .describe("Samples per request: K responses per prompt (actor), N judgements per response (judge); the meta-judge gives one verdict per ordered battle"),
+      .describe(
+        "Samples per request: K responses per prompt (actor), N judgements per response (judge); the meta-judge gives one verdict per ordered battle",
+      ),
     temperature: z.number().min(0).max(2).default(0.8),
     top_p: z.number().gt(0).max(1).default(0.95),
     max_tokens: z.number().int().min(1).default(1024),
@@ -120,10 +122,17 @@ const HostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digi
 /** How to reach a machine over SSH: an alias from ~/.ssh/config or a plain host name. */
 export const SshTargetSchema = z
   .object({
-    host: z.string().min(1).describe("Host alias from ~/.ssh/config (its HostName, User, Port, IdentityFile, ProxyJump are honoured) or a host name"),
+    host: z
+      .string()
+      .min(1)
+      .describe("Host alias from ~/.ssh/config (its HostName, User, Port, IdentityFile, ProxyJump are honoured) or a host name"),
     user: z.string().min(1).optional().describe("Overrides User from ~/.ssh/config"),
     port: z.number().int().min(1).max(65535).optional().describe("Overrides Port from ~/.ssh/config"),
-    identity_file: z.string().min(1).optional().describe("Overrides IdentityFile from ~/.ssh/config; its passphrase is kept in the editor's secret store"),
+    identity_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Overrides IdentityFile from ~/.ssh/config; its passphrase is kept in the editor's secret store"),
   })
   .strict();
 export type SshTarget = z.infer<typeof SshTargetSchema>;
@@ -134,11 +143,11 @@ const HostCommon = {
     .min(1)
     .default("~/metajudge")
     .describe("Folder on the host under which every job gets a folder of its own (jobs/<job id>/); ~ is the remote home"),
-  setup: z
-    .string()
+  setup: z.string().optional().describe('Shell lines run before every job, e.g. "source ~/venv/bin/activate" or "module load cuda"'),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
     .optional()
-    .describe('Shell lines run before every job, e.g. "source ~/venv/bin/activate" or "module load cuda"'),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional().describe("Environment variables set for every job (no secrets: they are written to the job script)"),
+    .describe("Environment variables set for every job (no secrets: they are written to the job script)"),
   secret_env: z
     .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
     .optional()
@@ -175,7 +184,9 @@ export const RayHostSchema = z
   .object({
     kind: z.literal("ray"),
     address: z.string().url().describe("Ray Jobs API (the dashboard), e.g. http://127.0.0.1:8265"),
-    tunnel: SshTargetSchema.optional().describe("Reach the address through an SSH local forward to this host (the dashboard has no security of its own); files are staged over SFTP on it"),
+    tunnel: SshTargetSchema.optional().describe(
+      "Reach the address through an SSH local forward to this host (the dashboard has no security of its own); files are staged over SFTP on it",
+    ),
     auth_token_env: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
@@ -208,7 +219,10 @@ export const DEFAULT_TRAIN_COMMAND_MULTI_GPU = "accelerate launch --num_processe
 const GenerationSettingsSchema = z
   .object({
     host: z.string().optional().describe("Host profile name (from hosts here or the metajudge.hosts setting)"),
-    mode: z.enum(GENERATION_MODES).default("serve").describe('"serve": vllm serve behind an SSH tunnel, stages run live; "batch": vllm run-batch on Batch JSONL'),
+    mode: z
+      .enum(GENERATION_MODES)
+      .default("serve")
+      .describe('"serve": vllm serve behind an SSH tunnel, stages run live; "batch": vllm run-batch on Batch JSONL'),
     serve_command: z.string().default(DEFAULT_SERVE_COMMAND).describe("Placeholders: {model} {port}"),
     batch_command: z.string().default(DEFAULT_BATCH_COMMAND).describe("Placeholders: {input} {output} {model}"),
     port: z.number().int().min(1024).max(65535).default(8000).describe("Port vllm serve listens on, on the host"),
@@ -220,12 +234,20 @@ export type GenerationSettings = z.infer<typeof GenerationSettingsSchema>;
 const TrainingSettingsSchema = z
   .object({
     host: z.string().optional().describe("Host profile name"),
-    command: z.string().default(DEFAULT_TRAIN_COMMAND).describe("Placeholders: {config} {gpus} {output}; use accelerate launch for several GPUs"),
-    model: z.string().optional().describe("Model trained in iteration 1 (path or hub name on the host); later iterations start from the previous checkpoint"),
+    command: z
+      .string()
+      .default(DEFAULT_TRAIN_COMMAND)
+      .describe("Placeholders: {config} {gpus} {output}; use accelerate launch for several GPUs"),
+    model: z
+      .string()
+      .optional()
+      .describe("Model trained in iteration 1 (path or hub name on the host); later iterations start from the previous checkpoint"),
     trainer: z
       .record(z.string(), z.unknown())
       .default({})
-      .describe("DPOConfig fields written to the trainer's YAML config (beta, learning_rate, num_train_epochs, loss_type, ...); they override the defaults"),
+      .describe(
+        "DPOConfig fields written to the trainer's YAML config (beta, learning_rate, num_train_epochs, loss_type, ...); they override the defaults",
+      ),
   })
   .strict();
 export type TrainingSettings = z.infer<typeof TrainingSettingsSchema>;
@@ -268,7 +290,9 @@ export const ConfigSchema = z
       .strict()
       .default({ timeout_ms: 120_000, max_retries: 6 }),
     iterations: z.array(IterationSettingsSchema).min(1).describe("Selection settings per iteration: entry t-1 is iteration t"),
-    hosts: HostsSchema.optional().describe("Host profiles for this experiment; they add to (and override by name) the metajudge.hosts setting"),
+    hosts: HostsSchema.optional().describe(
+      "Host profiles for this experiment; they add to (and override by name) the metajudge.hosts setting",
+    ),
     remote: RemoteSettingsSchema.optional().describe("Where and how generation and DPO training are launched"),
   })
   .strict();
@@ -281,7 +305,13 @@ const Usage = z.object({ prompt_tokens: z.number(), completion_tokens: z.number(
 
 /** The sampling a record was asked for with (its own seed is the record's `seed`), or an iteration's sampling per role. */
 export const SamplingStampSchema = z
-  .object({ n: z.number().int().optional(), temperature: z.number().optional(), top_p: z.number().optional(), max_tokens: z.number().int().optional(), seed: z.number().int().optional() })
+  .object({
+    n: z.number().int().optional(),
+    temperature: z.number().optional(),
+    top_p: z.number().optional(),
+    max_tokens: z.number().int().optional(),
+    seed: z.number().int().optional(),
+  })
   .passthrough();
 export type SamplingStamp = z.infer<typeof SamplingStampSchema>;
 

@@ -63,10 +63,16 @@ export function selectActorPair(promptId: string, candidates: readonly ActorCand
   let rejected: ActorCandidate | undefined;
   for (const c of candidates) {
     if (c.score === null) continue;
-    if (c.score >= upper - SCORE_EPSILON && (chosen === undefined || c.length < chosen.length || (c.length === chosen.length && c.index < chosen.index))) {
+    if (
+      c.score >= upper - SCORE_EPSILON &&
+      (chosen === undefined || c.length < chosen.length || (c.length === chosen.length && c.index < chosen.index))
+    ) {
       chosen = c;
     }
-    if (c.score <= lower + SCORE_EPSILON && (rejected === undefined || c.length > rejected.length || (c.length === rejected.length && c.index < rejected.index))) {
+    if (
+      c.score <= lower + SCORE_EPSILON &&
+      (rejected === undefined || c.length > rejected.length || (c.length === rejected.length && c.index < rejected.index))
+    ) {
       rejected = c;
     }
   }
@@ -156,7 +162,9 @@ export function pickBattleResponse(responses: readonly { id: string; index: numb
  * then n/m, pairs in ascending (m, n). v valid judgements give v·(v−1) battles. Equal indexes (not
  * expected) fall back to id order.
  */
-export function battlePlan(judgements: readonly { id: string; index: number; score: number | null }[]): { first_id: string; second_id: string }[] {
+export function battlePlan(
+  judgements: readonly { id: string; index: number; score: number | null }[],
+): { first_id: string; second_id: string }[] {
   const valid: { id: string; index: number }[] = [];
   for (const j of judgements) if (j.score !== null) valid.push(j);
   valid.sort((a, b) => a.index - b.index || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -278,7 +286,11 @@ function tallyBattles(judgements: readonly { id: string }[], battles: readonly B
   for (const j of judgements) if (!pos.has(j.id)) pos.set(j.id, pos.size);
   const tally = new BattleTally(pos.size);
   for (const b of battles) {
-    tally.add(pos.get(b.first_id) ?? -1, pos.get(b.second_id) ?? -1, b.winner === "first" ? FIRST_WON : b.winner === "second" ? SECOND_WON : NO_VERDICT);
+    tally.add(
+      pos.get(b.first_id) ?? -1,
+      pos.get(b.second_id) ?? -1,
+      b.winner === "first" ? FIRST_WON : b.winner === "second" ? SECOND_WON : NO_VERDICT,
+    );
   }
   return { ids: [...pos.keys()], tally };
 }

@@ -5,7 +5,8 @@ import { ROLES, type Role } from "./schema.js";
 
 const FILLED_WITH: Record<Role, Record<string, string>> = {
   actor: {
-    prompt: "The `prompt` field of one line of the prompt set (prompts.jsonl), exactly as written. The actor is sampled K times on the rendered text.",
+    prompt:
+      "The `prompt` field of one line of the prompt set (prompts.jsonl), exactly as written. The actor is sampled K times on the rendered text.",
   },
   judge: {
     prompt: "The `prompt` of the prompt set line that the response answers.",
@@ -14,7 +15,8 @@ const FILLED_WITH: Record<Role, Record<string, string>> = {
   meta_judge: {
     prompt: "The `prompt` of the prompt set line under judgement.",
     response: "The response being judged: per prompt, the one whose judgement scores vary the most.",
-    judgement_a: "The judgement shown first: the `text` of a record in judgements.jsonl. Every pair is asked in both orders, so each judgement is A once and B once.",
+    judgement_a:
+      "The judgement shown first: the `text` of a record in judgements.jsonl. Every pair is asked in both orders, so each judgement is A once and B once.",
     judgement_b: "The judgement shown second: the `text` of another judgement of the same response.",
   },
 };

@@ -98,7 +98,13 @@ export function parseTemplate(source: string, role: Role, file = "<template>"): 
     const close = closingOnLine(text, start + 2);
     if (close === -1) {
       const started = /^[ \t]*[A-Za-z0-9_]*/.exec(text.slice(start + 2, start + 2 + 200))?.[0] ?? "";
-      problem("error", "unclosed-brace", start, start + 2 + started.length, "'{{' is not closed by '}}' on the same line; write \\{{ for a literal '{{'");
+      problem(
+        "error",
+        "unclosed-brace",
+        start,
+        start + 2 + started.length,
+        "'{{' is not closed by '}}' on the same line; write \\{{ for a literal '{{'",
+      );
       continue;
     }
     TOKEN.lastIndex = close + 2;
@@ -124,7 +130,14 @@ export function parseTemplate(source: string, role: Role, file = "<template>"): 
   const firstLineEnd = text.indexOf("\n") === -1 ? text.length : text.indexOf("\n");
   const firstLineCut = text.charCodeAt(firstLineEnd - 1) === 13 ? firstLineEnd - 1 : firstLineEnd;
   for (const name of known) {
-    if (!used.has(name)) problem("error", "missing-variable", 0, firstLineCut, `missing variable {{${name}}}: a ${role} template must use ${known.map((k) => `{{${k}}}`).join(", ")}`);
+    if (!used.has(name))
+      problem(
+        "error",
+        "missing-variable",
+        0,
+        firstLineCut,
+        `missing variable {{${name}}}: a ${role} template must use ${known.map((k) => `{{${k}}}`).join(", ")}`,
+      );
   }
 
   const template: Template = {
@@ -139,7 +152,9 @@ export function parseTemplate(source: string, role: Role, file = "<template>"): 
 export function renderTemplate(template: Template, vars: Record<string, string>): string {
   for (const name of TEMPLATE_VARIABLES[template.role]) {
     if (typeof vars[name] !== "string") {
-      throw new MetajudgeError("badInput", `no value for {{${name}}} when rendering the ${template.role} template ${template.file}`, { file: template.file });
+      throw new MetajudgeError("badInput", `no value for {{${name}}} when rendering the ${template.role} template ${template.file}`, {
+        file: template.file,
+      });
     }
   }
   const { literals, names } = template;
@@ -186,7 +201,9 @@ function unknownMessage(name: string, role: Role): string {
   const elsewhere = (Object.keys(TEMPLATE_VARIABLES) as Role[]).filter((r) => r !== role && TEMPLATE_VARIABLES[r].includes(name));
   if (elsewhere.length > 0) return `{{${name}}} is not available in a ${role} template; ${list}`;
   const nearest = suggest(name, known);
-  return nearest === undefined ? `unknown variable {{${name}}}; ${list}` : `unknown variable {{${name}}}: did you mean {{${nearest}}}? ${list}`;
+  return nearest === undefined
+    ? `unknown variable {{${name}}}; ${list}`
+    : `unknown variable {{${name}}}: did you mean {{${nearest}}}? ${list}`;
 }
 
 /** The known name closest in edit distance, if close enough to be a plausible typo. */

@@ -57,7 +57,10 @@ export class Annotations {
     if (label === "suspicious") {
       const reasons = this.services.settings.annotationReasons();
       if (reasons.length > 0) {
-        reason = await vscode.window.showQuickPick(reasons, { title: `Flag ${target.targetId} as suspicious`, placeHolder: "Why is it suspicious?" });
+        reason = await vscode.window.showQuickPick(reasons, {
+          title: `Flag ${target.targetId} as suspicious`,
+          placeHolder: "Why is it suspicious?",
+        });
         if (reason === undefined) return false;
       }
     }

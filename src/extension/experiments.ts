@@ -69,10 +69,12 @@ export class Experiments implements vscode.Disposable {
     if (cached) return cached;
     const started = Date.now();
     const m = Promise.resolve(
-      vscode.window.withProgress({ location: { viewId: "metajudge.iterations" }, title: `Indexing iteration ${t}` }, () => IterationModel.open(dir, t)),
+      vscode.window.withProgress({ location: { viewId: "metajudge.iterations" }, title: `Indexing iteration ${t}` }, () =>
+        IterationModel.open(dir, t),
+      ),
     );
     m.then(
-        () => this.services.log.info("model", `opened ${dir} iteration ${t} in ${Date.now() - started} ms`),
+      () => this.services.log.info("model", `opened ${dir} iteration ${t} in ${Date.now() - started} ms`),
       (err: unknown) => {
         this.models.delete(k);
         this.services.log.error("model", `cannot open ${dir} iteration ${t}: ${err instanceof Error ? err.message : String(err)}`);
@@ -93,7 +95,10 @@ export class Experiments implements vscode.Disposable {
     this.list = undefined;
     for (const [k, m] of this.models) {
       this.models.delete(k);
-      void m.then((x) => x.dispose(), () => undefined);
+      void m.then(
+        (x) => x.dispose(),
+        () => undefined,
+      );
     }
     this.changed.fire(undefined);
   }
@@ -128,7 +133,11 @@ export class Experiments implements vscode.Disposable {
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
-    for (const m of this.models.values()) void m.then((x) => x.dispose(), () => undefined);
+    for (const m of this.models.values())
+      void m.then(
+        (x) => x.dispose(),
+        () => undefined,
+      );
     for (const d of this.disposables) d.dispose();
   }
 }

@@ -17,7 +17,8 @@ const SECRET_PATTERNS: RegExp[] = [
 export function redact(text: string, known: readonly string[] = []): string {
   let out = text;
   for (const k of known) if (k.length >= 6) out = out.split(k).join("***");
-  for (const re of SECRET_PATTERNS) out = out.replace(re, (m, p1?: string, p2?: string) => (typeof p1 === "string" && m.startsWith(p1) ? `${p1}${p2 ?? ""}***` : "***"));
+  for (const re of SECRET_PATTERNS)
+    out = out.replace(re, (m, p1?: string, p2?: string) => (typeof p1 === "string" && m.startsWith(p1) ? `${p1}${p2 ?? ""}***` : "***"));
   return out;
 }
 

@@ -91,7 +91,13 @@ export class LocalEngine {
   static async load(o: EngineOptions): Promise<LocalEngine> {
     const nlc = await importEngine();
     // No GPU probing and never a source build: the prebuilt CPU binary in the npm package or nothing.
-    const llama = await nlc.getLlama({ gpu: false, build: "never", progressLogs: false, maxThreads: o.threads, logLevel: nlc.LlamaLogLevel.error });
+    const llama = await nlc.getLlama({
+      gpu: false,
+      build: "never",
+      progressLogs: false,
+      maxThreads: o.threads,
+      logLevel: nlc.LlamaLogLevel.error,
+    });
     try {
       const model = await llama.loadModel({ modelPath: o.modelPath });
       const context = await model.createContext({ contextSize: o.contextSize, sequences: o.sequences, threads: o.threads });
@@ -119,7 +125,11 @@ export class LocalEngine {
     const promptTokens = this.countPromptTokens(history);
     const room = this.context.contextSize - promptTokens;
     if (room < 1) {
-      throw new RequestRejected(`the prompt is ${promptTokens} tokens; this server's context holds ${this.context.contextSize} (start it with a larger --context)`, "messages", "context_length_exceeded");
+      throw new RequestRejected(
+        `the prompt is ${promptTokens} tokens; this server's context holds ${this.context.contextSize} (start it with a larger --context)`,
+        "messages",
+        "context_length_exceeded",
+      );
     }
     const grammar = await this.grammarFor(p.format);
     const maxTokens = Math.min(p.maxTokens, room);
@@ -141,7 +151,14 @@ export class LocalEngine {
     return { choices, promptTokens };
   }
 
-  private async one(seq: LlamaContextSequence, history: ChatHistoryItem[], p: GenerateParams, maxTokens: number, grammar: LlamaGrammar | undefined, seed: number): Promise<GeneratedChoice> {
+  private async one(
+    seq: LlamaContextSequence,
+    history: ChatHistoryItem[],
+    p: GenerateParams,
+    maxTokens: number,
+    grammar: LlamaGrammar | undefined,
+    seed: number,
+  ): Promise<GeneratedChoice> {
     const before = seq.tokenMeter.usedOutputTokens;
     const chat = new this.nlc.LlamaChat({ contextSequence: seq, chatWrapper: this.chatWrapper });
     try {
@@ -155,7 +172,11 @@ export class LocalEngine {
         ...(grammar ? { grammar } : {}),
         ...(p.signal ? { signal: p.signal } : {}),
       });
-      return { text: res.response, finishReason: res.metadata.stopReason === "maxTokens" ? "length" : "stop", completionTokens: seq.tokenMeter.usedOutputTokens - before };
+      return {
+        text: res.response,
+        finishReason: res.metadata.stopReason === "maxTokens" ? "length" : "stop",
+        completionTokens: seq.tokenMeter.usedOutputTokens - before,
+      };
     } finally {
       chat.dispose({ disposeSequence: false });
     }
@@ -170,9 +191,16 @@ export class LocalEngine {
     const key = f.kind === "json_object" ? "json" : JSON.stringify(f.schema);
     let g = this.grammars.get(key);
     if (!g) {
-      g = (f.kind === "json_object" ? this.llama.getGrammarFor("json") : this.llama.createGrammarForJsonSchema(enumerateBoundedNumbers(f.schema as never) as never)).catch((e: unknown) => {
+      g = (
+        f.kind === "json_object"
+          ? this.llama.getGrammarFor("json")
+          : this.llama.createGrammarForJsonSchema(enumerateBoundedNumbers(f.schema as never) as never)
+      ).catch((e: unknown) => {
         this.grammars.delete(key);
-        throw new RequestRejected(`response_format: the schema cannot be turned into a grammar: ${(e as Error).message}`, "response_format");
+        throw new RequestRejected(
+          `response_format: the schema cannot be turned into a grammar: ${(e as Error).message}`,
+          "response_format",
+        );
       });
       if (this.grammars.size >= GRAMMAR_CACHE) this.grammars.delete(this.grammars.keys().next().value as string);
       this.grammars.set(key, g);

@@ -78,7 +78,8 @@ class Reader {
   constructor(private readonly buf: Buffer) {}
 
   private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new GgufFormatError(`truncated GGUF: needs ${n} bytes at offset ${this.pos}, file has ${this.buf.length}`);
+    if (this.pos + n > this.buf.length)
+      throw new GgufFormatError(`truncated GGUF: needs ${n} bytes at offset ${this.pos}, file has ${this.buf.length}`);
   }
   u32(): number {
     this.need(4);
@@ -114,17 +115,28 @@ class Reader {
     const p = this.pos;
     this.pos += size;
     switch (t) {
-      case ValueType.UINT8: return b.readUInt8(p);
-      case ValueType.INT8: return b.readInt8(p);
-      case ValueType.BOOL: return b.readUInt8(p) !== 0;
-      case ValueType.UINT16: return b.readUInt16LE(p);
-      case ValueType.INT16: return b.readInt16LE(p);
-      case ValueType.UINT32: return b.readUInt32LE(p);
-      case ValueType.INT32: return b.readInt32LE(p);
-      case ValueType.FLOAT32: return b.readFloatLE(p);
-      case ValueType.UINT64: return b.readBigUInt64LE(p);
-      case ValueType.INT64: return b.readBigInt64LE(p);
-      default: return b.readDoubleLE(p);
+      case ValueType.UINT8:
+        return b.readUInt8(p);
+      case ValueType.INT8:
+        return b.readInt8(p);
+      case ValueType.BOOL:
+        return b.readUInt8(p) !== 0;
+      case ValueType.UINT16:
+        return b.readUInt16LE(p);
+      case ValueType.INT16:
+        return b.readInt16LE(p);
+      case ValueType.UINT32:
+        return b.readUInt32LE(p);
+      case ValueType.INT32:
+        return b.readInt32LE(p);
+      case ValueType.FLOAT32:
+        return b.readFloatLE(p);
+      case ValueType.UINT64:
+        return b.readBigUInt64LE(p);
+      case ValueType.INT64:
+        return b.readBigInt64LE(p);
+      default:
+        return b.readDoubleLE(p);
     }
   }
   value(t: ValueType): GgufValue {

@@ -58,7 +58,11 @@ export function vocabInfo(vocab: Buffer): VocabInfo {
   const h = readGguf(vocab);
   const tokens = metadataValue(h, "tokenizer.ggml.tokens");
   if (!Array.isArray(tokens) || tokens.length === 0) throw new Error("the vocab file has no tokenizer.ggml.tokens");
-  return { tokens: tokens.length, hasChatTemplate: typeof metadataValue(h, "tokenizer.chat_template") === "string", tokenizerModel: String(metadataValue(h, "tokenizer.ggml.model") ?? "?") };
+  return {
+    tokens: tokens.length,
+    hasChatTemplate: typeof metadataValue(h, "tokenizer.chat_template") === "string",
+    tokenizerModel: String(metadataValue(h, "tokenizer.ggml.model") ?? "?"),
+  };
 }
 
 /**
@@ -117,7 +121,12 @@ export function modelFileName(vocabName: string, seed: number): string {
 }
 
 /** The cached model for this vocab and seed, written first if missing (atomically, so two starts cannot see half a file). */
-export function ensureTinyModel(cacheDir: string, vocabFile: string, vocabName: string, seed: number): { file: string; built: boolean; ms: number } {
+export function ensureTinyModel(
+  cacheDir: string,
+  vocabFile: string,
+  vocabName: string,
+  seed: number,
+): { file: string; built: boolean; ms: number } {
   const file = path.join(cacheDir, modelFileName(vocabName, seed));
   if (fs.existsSync(file)) return { file, built: false, ms: 0 };
   const t0 = performance.now();

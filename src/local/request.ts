@@ -14,7 +14,8 @@ export class HttpError extends Error {
   }
 }
 
-const bad = (param: string, message: string, code: string | null = null): HttpError => new HttpError(400, message, "invalid_request_error", param, code);
+const bad = (param: string, message: string, code: string | null = null): HttpError =>
+  new HttpError(400, message, "invalid_request_error", param, code);
 
 export const MAX_N = 128;
 // Random weights seldom produce an end-of-sequence token, so an open-ended request would run to the
@@ -38,7 +39,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function number(body: Record<string, unknown>, key: string, min: number, max: number, fallback: number, integer = false): number {
   const v = body[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || (integer && !Number.isInteger(v))) throw bad(key, `'${key}' must be ${integer ? "an integer" : "a number"}; got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || (integer && !Number.isInteger(v)))
+    throw bad(key, `'${key}' must be ${integer ? "an integer" : "a number"}; got ${JSON.stringify(v)}`);
   if (v < min || v > max) throw bad(key, `'${key}' must be between ${min} and ${max}; got ${v}`);
   return v;
 }
@@ -47,7 +49,8 @@ function content(v: unknown, i: number): string {
   if (typeof v === "string") return v;
   if (v === null || v === undefined) return "";
   // The parts form: [{type: "text", text}]; images and audio have no meaning for this model.
-  if (Array.isArray(v) && v.every((p) => isObject(p) && p.type === "text" && typeof p.text === "string")) return v.map((p) => (p as { text: string }).text).join("");
+  if (Array.isArray(v) && v.every((p) => isObject(p) && p.type === "text" && typeof p.text === "string"))
+    return v.map((p) => (p as { text: string }).text).join("");
   throw bad(`messages[${i}].content`, `'messages[${i}].content' must be a string or a list of text parts`);
 }
 
@@ -56,7 +59,8 @@ function messages(v: unknown): EngineMessage[] {
   return v.map((m, i) => {
     if (!isObject(m)) throw bad(`messages[${i}]`, `'messages[${i}]' must be an object`);
     const role = m.role === "developer" ? "system" : m.role;
-    if (role !== "system" && role !== "user" && role !== "assistant") throw bad(`messages[${i}].role`, `'messages[${i}].role' must be system, developer, user or assistant; got ${JSON.stringify(m.role)}`);
+    if (role !== "system" && role !== "user" && role !== "assistant")
+      throw bad(`messages[${i}].role`, `'messages[${i}].role' must be system, developer, user or assistant; got ${JSON.stringify(m.role)}`);
     return { role, content: content(m.content, i) };
   });
 }
@@ -64,7 +68,8 @@ function messages(v: unknown): EngineMessage[] {
 function stops(v: unknown): string[] {
   if (v === undefined || v === null) return [];
   const list = typeof v === "string" ? [v] : v;
-  if (!Array.isArray(list) || !list.every((s) => typeof s === "string")) throw bad("stop", "'stop' must be a string or an array of strings");
+  if (!Array.isArray(list) || !list.every((s) => typeof s === "string"))
+    throw bad("stop", "'stop' must be a string or an array of strings");
   if (list.length > 4) throw bad("stop", "'stop' takes at most 4 sequences");
   return (list as string[]).filter((s) => s !== "");
 }
@@ -76,7 +81,8 @@ function format(v: unknown): OutputFormat {
   if (v.type === "json_object") return { kind: "json_object" };
   if (v.type === "json_schema") {
     const js = v.json_schema;
-    if (!isObject(js) || !isObject(js.schema)) throw bad("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object");
+    if (!isObject(js) || !isObject(js.schema))
+      throw bad("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object");
     return { kind: "json_schema", schema: js.schema };
   }
   throw bad("response_format.type", `'response_format.type' must be text, json_object or json_schema; got ${JSON.stringify(v.type)}`);
@@ -87,11 +93,21 @@ export function parseChatRequest(body: unknown, modelId: string): GenerateParams
   if (!isObject(body)) throw bad("", "the request body must be a JSON object");
   if (typeof body.model !== "string") throw bad("model", "'model' must be a string");
   if (body.model !== modelId) {
-    throw new HttpError(404, `The model \`${body.model}\` does not exist; this server serves \`${modelId}\` (see GET /v1/models)`, "invalid_request_error", "model", "model_not_found");
+    throw new HttpError(
+      404,
+      `The model \`${body.model}\` does not exist; this server serves \`${modelId}\` (see GET /v1/models)`,
+      "invalid_request_error",
+      "model",
+      "model_not_found",
+    );
   }
-  for (const [key, refused] of Object.entries(UNSUPPORTED)) if (refused(body[key])) throw bad(key, `'${key}' is not supported by this server`, "unsupported_parameter");
+  for (const [key, refused] of Object.entries(UNSUPPORTED))
+    if (refused(body[key])) throw bad(key, `'${key}' is not supported by this server`, "unsupported_parameter");
   const topK = number(body, "top_k", -1, 1_000_000, DEFAULT_TOP_K, true);
-  const seed = body.seed === undefined || body.seed === null ? undefined : number(body, "seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 0, true);
+  const seed =
+    body.seed === undefined || body.seed === null
+      ? undefined
+      : number(body, "seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 0, true);
   const maxKey = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null ? "max_completion_tokens" : "max_tokens";
   return {
     messages: messages(body.messages),

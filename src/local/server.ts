@@ -47,7 +47,10 @@ function errorBody(e: HttpError): string {
 }
 
 export function startLocalServer(model: Generator, o: LocalServerOptions): Promise<LocalServer> {
-  if (!isLoopback(o.host)) return Promise.reject(new Error(`refusing to listen on ${o.host}: the local model serves this machine only (use 127.0.0.1, ::1 or localhost)`));
+  if (!isLoopback(o.host))
+    return Promise.reject(
+      new Error(`refusing to listen on ${o.host}: the local model serves this machine only (use 127.0.0.1, ::1 or localhost)`),
+    );
   const log = o.log ?? (() => {});
   const maxBody = o.maxBodyBytes ?? 8 << 20;
   const queue: Job[] = [];
@@ -62,7 +65,8 @@ export function startLocalServer(model: Generator, o: LocalServerOptions): Promi
     res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
     res.end(body);
   }
-  const fail = (res: http.ServerResponse, e: HttpError, headers: Record<string, string> = {}): void => send(res, e.status, errorBody(e), headers);
+  const fail = (res: http.ServerResponse, e: HttpError, headers: Record<string, string> = {}): void =>
+    send(res, e.status, errorBody(e), headers);
 
   async function pump(): Promise<void> {
     if (busy) return;
@@ -84,7 +88,14 @@ export function startLocalServer(model: Generator, o: LocalServerOptions): Promi
   }
 
   function modelEntry(): object {
-    return { id: o.modelId, object: "model", created, owned_by: "metajudge", context_length: model.contextSize, description: `The embedded local model: ${MEANINGLESS}.` };
+    return {
+      id: o.modelId,
+      object: "model",
+      created,
+      owned_by: "metajudge",
+      context_length: model.contextSize,
+      description: `The embedded local model: ${MEANINGLESS}.`,
+    };
   }
 
   function chat(raw: string, req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -128,7 +139,12 @@ export function startLocalServer(model: Generator, o: LocalServerOptions): Promi
             object: "chat.completion",
             created: Math.floor(Date.now() / 1000),
             model: o.modelId,
-            choices: g.choices.map((c, index) => ({ index, message: { role: "assistant", content: c.text }, logprobs: null, finish_reason: c.finishReason })),
+            choices: g.choices.map((c, index) => ({
+              index,
+              message: { role: "assistant", content: c.text },
+              logprobs: null,
+              finish_reason: c.finishReason,
+            })),
             usage: { prompt_tokens: g.promptTokens, completion_tokens: completion, total_tokens: g.promptTokens + completion },
             system_fingerprint: "metajudge-local",
           }),
@@ -157,20 +173,40 @@ export function startLocalServer(model: Generator, o: LocalServerOptions): Promi
     req.on("error", () => res.destroy());
     req.on("end", () => {
       try {
-        if (size > maxBody) return fail(res, new HttpError(413, `the request body is larger than ${maxBody} bytes`, "invalid_request_error"));
+        if (size > maxBody)
+          return fail(res, new HttpError(413, `the request body is larger than ${maxBody} bytes`, "invalid_request_error"));
         const route = url.replace(/\/+$/, "");
         if (route === "/v1/models" || route === "/health" || route.startsWith("/v1/models/") || route === "/v1/chat/completions") {
           const want = route === "/v1/chat/completions" ? "POST" : "GET";
-          if (req.method !== want) return fail(res, new HttpError(405, `${req.method} is not allowed on ${route}; use ${want}`, "invalid_request_error"), { allow: want });
+          if (req.method !== want)
+            return fail(res, new HttpError(405, `${req.method} is not allowed on ${route}; use ${want}`, "invalid_request_error"), {
+              allow: want,
+            });
         }
         if (route === "/health") return send(res, 200, JSON.stringify({ status: "ok", queued: queue.length, busy }));
         if (route === "/v1/models") return send(res, 200, JSON.stringify({ object: "list", data: [modelEntry()] }));
         if (route.startsWith("/v1/models/")) {
           if (decodeURIComponent(route.slice("/v1/models/".length)) === o.modelId) return send(res, 200, JSON.stringify(modelEntry()));
-          return fail(res, new HttpError(404, `The model \`${route.slice(11)}\` does not exist; this server serves \`${o.modelId}\``, "invalid_request_error", "model", "model_not_found"));
+          return fail(
+            res,
+            new HttpError(
+              404,
+              `The model \`${route.slice(11)}\` does not exist; this server serves \`${o.modelId}\``,
+              "invalid_request_error",
+              "model",
+              "model_not_found",
+            ),
+          );
         }
         if (route === "/v1/chat/completions") return chat(Buffer.concat(chunks).toString("utf8"), req, res);
-        fail(res, new HttpError(404, `no route ${req.method} ${url}; this server answers GET /v1/models and POST /v1/chat/completions`, "not_found_error"));
+        fail(
+          res,
+          new HttpError(
+            404,
+            `no route ${req.method} ${url}; this server answers GET /v1/models and POST /v1/chat/completions`,
+            "not_found_error",
+          ),
+        );
       } catch (e) {
         log(`internal error: ${(e as Error).stack ?? String(e)}`);
         fail(res, new HttpError(500, `internal error: ${(e as Error).message}`, "server_error"));

@@ -31,13 +31,26 @@ export function defaultCacheDir(projectRoot: string, env: NodeJS.ProcessEnv = pr
 
 function git(args: string[], opts: { cwd?: string; input?: string } = {}): Buffer {
   try {
-    return execFileSync("git", args, { cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"], maxBuffer: 64 << 20, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    return execFileSync("git", args, {
+      cwd: opts.cwd,
+      stdio: ["pipe", "pipe", "pipe"],
+      maxBuffer: 64 << 20,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: "0" },
+    });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
     if (err.code === "ENOENT") {
-      throw new LocalModelError("git is not installed, and the local model's tokenizer is read out of a git bundle: install git (e.g. `apt-get install git`) or pass --model <file.gguf>");
+      throw new LocalModelError(
+        "git is not installed, and the local model's tokenizer is read out of a git bundle: install git (e.g. `apt-get install git`) or pass --model <file.gguf>",
+      );
     }
-    throw new LocalModelError(`git ${args[0]} failed: ${String(err.stderr ?? err.message).trim().split("\n")[0]}`);
+    throw new LocalModelError(
+      `git ${args[0]} failed: ${
+        String(err.stderr ?? err.message)
+          .trim()
+          .split("\n")[0]
+      }`,
+    );
   }
 }
 
@@ -45,7 +58,11 @@ function git(args: string[], opts: { cwd?: string; input?: string } = {}): Buffe
  * The vocab file `models/ggml-vocab-<name>.gguf`, extracted once into `<cacheDir>/vocab/`. Returns
  * its path. The temporary bare repository (the bundle's 35 MB of objects) is removed afterwards.
  */
-export function ensureVocab(cacheDir: string, name = DEFAULT_VOCAB, bundle = path.join(engineDir(), "llama", "gitRelease.bundle")): { file: string; extracted: boolean; ms: number } {
+export function ensureVocab(
+  cacheDir: string,
+  name = DEFAULT_VOCAB,
+  bundle = path.join(engineDir(), "llama", "gitRelease.bundle"),
+): { file: string; extracted: boolean; ms: number } {
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) throw new LocalModelError(`bad vocab name "${name}"`);
   const file = path.join(cacheDir, "vocab", `ggml-vocab-${name}.gguf`);
   if (fs.existsSync(file)) return { file, extracted: false, ms: 0 };

@@ -9,7 +9,20 @@ export const WIRE_STAGES = ["generate", "judge", "metajudge", "pairs", "export"]
 export type WireStage = (typeof WIRE_STAGES)[number];
 export const WIRE_STAGE_STATES = ["pending", "running", "done", "failed", "cancelled"] as const;
 export type WireStageState = (typeof WIRE_STAGE_STATES)[number];
-export const WIRE_ERROR_REASONS = ["badInput", "auth", "refused", "timeout", "rateLimited", "server", "hostKey", "jobFailed", "locked", "io", "cancelled", "internal"] as const;
+export const WIRE_ERROR_REASONS = [
+  "badInput",
+  "auth",
+  "refused",
+  "timeout",
+  "rateLimited",
+  "server",
+  "hostKey",
+  "jobFailed",
+  "locked",
+  "io",
+  "cancelled",
+  "internal",
+] as const;
 export type WireErrorReason = (typeof WIRE_ERROR_REASONS)[number];
 export const WIRE_JOB_STATES = ["submitting", "queued", "running", "succeeded", "failed", "cancelled", "timeout", "lost"] as const;
 export type WireJobState = (typeof WIRE_JOB_STATES)[number];
@@ -64,7 +77,14 @@ export type WireResult =
   | { type: "init"; dir: string; written: string[] }
   | { type: "status"; experiment: string; name: string | null; iterations: { iteration: number; [field: string]: unknown }[] }
   | { type: "pairs"; iteration: number; counts: Record<string, number>; annotation_problems: unknown[] }
-  | { type: "export"; iteration: number; file: string; /** actor and judge always */ counts: Record<string, number>; annotation_problems: unknown[]; [field: string]: unknown }
+  | {
+      type: "export";
+      iteration: number;
+      file: string;
+      /** actor and judge always */ counts: Record<string, number>;
+      annotation_problems: unknown[];
+      [field: string]: unknown;
+    }
   | { type: "validate"; ok: boolean; findings: unknown[]; records: unknown[] }
   | { type: "batch-write"; stage: WireStage; file: string; requests: number; records: number; [field: string]: unknown }
   | { type: "batch-read"; stage: WireStage; file: string; imported: number; requests: number; [field: string]: unknown }
@@ -101,19 +121,29 @@ const obj: Check = (v) => v !== null && typeof v === "object" && !Array.isArray(
 const arr: Check = (v) => Array.isArray(v);
 const oneOf =
   (values: readonly string[]): Check =>
-  (v) => typeof v === "string" && values.includes(v);
+  (v) =>
+    typeof v === "string" && values.includes(v);
 const orNull =
   (c: Check): Check =>
-  (v) => v === null || c(v);
+  (v) =>
+    v === null || c(v);
 const optional =
   (c: Check): Check =>
-  (v) => v === undefined || c(v);
+  (v) =>
+    v === undefined || c(v);
 const arrayOf =
   (c: Check): Check =>
-  (v) => Array.isArray(v) && v.every(c);
+  (v) =>
+    Array.isArray(v) && v.every(c);
 const numbers: Check = (v) => obj(v) && Object.values(v as object).every(num);
 const stage = oneOf(WIRE_STAGES);
-const job: Check = (v) => obj(v) && str((v as WireJob).id) && oneOf(WIRE_JOB_STATES)((v as WireJob).state) && str((v as WireJob).host) && str((v as WireJob).kind) && optional(str)((v as WireJob).detail);
+const job: Check = (v) =>
+  obj(v) &&
+  str((v as WireJob).id) &&
+  oneOf(WIRE_JOB_STATES)((v as WireJob).state) &&
+  str((v as WireJob).host) &&
+  str((v as WireJob).kind) &&
+  optional(str)((v as WireJob).detail);
 
 type Shape = Record<string, Check>;
 const SHAPES: Record<WireType, Shape | ((v: Record<string, unknown>) => string | undefined)> = {
@@ -138,15 +168,28 @@ const SHAPES: Record<WireType, Shape | ((v: Record<string, unknown>) => string |
   init: { dir: str, written: arrayOf(str) },
   status: { experiment: str, name: orNull(str), iterations: arrayOf((i) => obj(i) && num((i as { iteration: unknown }).iteration)) },
   pairs: { iteration: num, counts: numbers, annotation_problems: arr },
-  export: { iteration: num, file: str, counts: (c) => numbers(c) && num((c as { actor: unknown }).actor) && num((c as { judge: unknown }).judge), annotation_problems: arr },
+  export: {
+    iteration: num,
+    file: str,
+    counts: (c) => numbers(c) && num((c as { actor: unknown }).actor) && num((c as { judge: unknown }).judge),
+    annotation_problems: arr,
+  },
   validate: { ok: bool, findings: arr, records: arr },
   "batch-write": { stage, file: str, requests: num, records: num },
   "batch-read": { stage, file: str, imported: num, requests: num },
   "batch-submit": { ok: bool, batches: arr, missing: num },
   "batch-cancel": { ok: bool, batches: arr, missing: num },
-  hosts: { experiment: str, hosts: arrayOf((h) => obj(h) && str((h as { name: unknown }).name) && orNull(str)((h as { kind: unknown }).kind)) },
+  hosts: {
+    experiment: str,
+    hosts: arrayOf((h) => obj(h) && str((h as { name: unknown }).name) && orNull(str)((h as { kind: unknown }).kind)),
+  },
   "host-check": { host: str, kind: str, label: str },
-  launched: (v) => (v.what === "generation" ? check(v, { iteration: num, jobs: arrayOf(job) }) : v.what === "training" ? check(v, { iteration: num, job, checkpoint: orNull(str) }) : `"what" is ${JSON.stringify(v.what)}, not generation or training`),
+  launched: (v) =>
+    v.what === "generation"
+      ? check(v, { iteration: num, jobs: arrayOf(job) })
+      : v.what === "training"
+        ? check(v, { iteration: num, job, checkpoint: orNull(str) })
+        : `"what" is ${JSON.stringify(v.what)}, not generation or training`,
   jobs: { experiment: str, jobs: arrayOf(job), problems: arr },
   attached: { job },
   cancelled: { job },
@@ -155,7 +198,9 @@ const SHAPES: Record<WireType, Shape | ((v: Record<string, unknown>) => string |
 };
 
 function check(v: Record<string, unknown>, shape: Shape): string | undefined {
-  for (const [field, ok] of Object.entries(shape)) if (!ok(v[field])) return `"${String(v.type)}" line: field "${field}" is ${v[field] === undefined ? "missing" : `wrong (${JSON.stringify(v[field])?.slice(0, 80)})`}`;
+  for (const [field, ok] of Object.entries(shape))
+    if (!ok(v[field]))
+      return `"${String(v.type)}" line: field "${field}" is ${v[field] === undefined ? "missing" : `wrong (${JSON.stringify(v[field])?.slice(0, 80)})`}`;
   return undefined;
 }
 

@@ -42,5 +42,13 @@ export const INSPECTOR_VIEW_TYPE = "metajudge.inspector";
 export function isWebviewMessage(m: unknown): m is WebviewMessage {
   if (typeof m !== "object" || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === "ready" || t === "selected" || t === "annotate" || t === "annotateInteractive" || t === "noteInteractive" || t === "reveal" || t === "openPrompt";
+  return (
+    t === "ready" ||
+    t === "selected" ||
+    t === "annotate" ||
+    t === "annotateInteractive" ||
+    t === "noteInteractive" ||
+    t === "reveal" ||
+    t === "openPrompt"
+  );
 }

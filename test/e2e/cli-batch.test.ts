@@ -15,7 +15,10 @@ before(async () => {
 });
 after(() => server.close());
 
-const sorted = (file: string): string[] => readLines(file).map((r) => JSON.stringify(r, Object.keys(r).sort())).sort();
+const sorted = (file: string): string[] =>
+  readLines(file)
+    .map((r) => JSON.stringify(r, Object.keys(r).sort()))
+    .sort();
 
 test("batch write → run elsewhere (partial, with failures) → batch read → write again asks only for the rest", async () => {
   const live = makeExperiment(server.url);
@@ -28,7 +31,9 @@ test("batch write → run elsewhere (partial, with failures) → batch read → 
     const results = path.join(work, `${stage}.results.jsonl`);
     const w = await runCli(["batch", "write", offline, "--iteration", "1", "--stage", stage, requests, "--json"]);
     assert.equal(w.code, 0, w.stderr);
-    const first = readLines<{ custom_id: string; method: string; url: string; body: { model: string; n: number; messages: unknown[] } }>(requests);
+    const first = readLines<{ custom_id: string; method: string; url: string; body: { model: string; n: number; messages: unknown[] } }>(
+      requests,
+    );
     assert.equal(first.length, (JSON.parse(w.stdout) as { requests: number }).requests);
     for (const r of first) {
       assert.equal(r.method, "POST");
@@ -56,7 +61,11 @@ test("batch write → run elsewhere (partial, with failures) → batch read → 
     assert.equal((JSON.parse(r3.stdout.trim().split("\n").at(-1)!) as { imported: number; unknown: number }).imported, 0);
   }
   for (const f of ["responses.jsonl", "judgements.jsonl"]) {
-    assert.deepEqual(sorted(path.join(offline, "iterations", "1", f)), sorted(path.join(live, "iterations", "1", f)), `${f} equals the live run's`);
+    assert.deepEqual(
+      sorted(path.join(offline, "iterations", "1", f)),
+      sorted(path.join(live, "iterations", "1", f)),
+      `${f} equals the live run's`,
+    );
   }
   // The live pipeline picks up where the batches left off.
   const before = server.stats.requests;

@@ -30,7 +30,11 @@ async function closedPort(): Promise<number> {
   });
 }
 
-async function failedRun(url: string, env: NodeJS.ProcessEnv = {}, patch: (c: ReturnType<typeof JSON.parse>) => void = () => {}): Promise<{ text: string; reason: unknown }> {
+async function failedRun(
+  url: string,
+  env: NodeJS.ProcessEnv = {},
+  patch: (c: ReturnType<typeof JSON.parse>) => void = () => {},
+): Promise<{ text: string; reason: unknown }> {
   const exp = makeExperiment(url, (c) => {
     c.request = { timeout_ms: 5_000, max_retries: 1 };
     patch(c);
@@ -38,7 +42,9 @@ async function failedRun(url: string, env: NodeJS.ProcessEnv = {}, patch: (c: Re
   const r = await runCli(["run", exp, "--iteration", "1", "--stage", "generate", "--json"], env);
   assert.equal(r.code, 1, r.stderr);
   // The manifest's copy of the config holds base_url as metajudge.json does; its error must not.
-  const manifest = JSON.parse(fs.readFileSync(path.join(exp, "iterations", "1", "manifest.json"), "utf8")) as { stages: { generate: { error?: string } } };
+  const manifest = JSON.parse(fs.readFileSync(path.join(exp, "iterations", "1", "manifest.json"), "utf8")) as {
+    stages: { generate: { error?: string } };
+  };
   const stageError = manifest.stages.generate.error ?? "";
   assert.ok(stageError.includes("mj:***@127.0.0.1"), `the manifest names the URL, masked: ${stageError}`);
   const stderrLast = r.stderr.trim().split("\n").at(-1) ?? "";
@@ -55,7 +61,11 @@ test("a 500 from an endpoint whose base_url holds a password: retried, reported,
 });
 
 test("a 401 from an endpoint whose base_url holds a password: password masked", async () => {
-  const { text, reason } = await failedRun(withPassword(locked.url), { MJ_SECRETS_KEY: "a-wrong-key" }, (c) => (c.endpoint.api_key_env = "MJ_SECRETS_KEY"));
+  const { text, reason } = await failedRun(
+    withPassword(locked.url),
+    { MJ_SECRETS_KEY: "a-wrong-key" },
+    (c) => (c.endpoint.api_key_env = "MJ_SECRETS_KEY"),
+  );
   assert.equal(reason, "auth");
   assert.ok(!text.includes(PASSWORD), text);
   assert.ok(!text.includes("a-wrong-key"), "nor the API key");

@@ -66,7 +66,11 @@ test("a config that fails the schema is reported at its line and column", async 
     (c as unknown as { concurrency: unknown }).concurrency = "lots";
   });
   const file = path.join(exp, "metajudge.json");
-  const line = fs.readFileSync(file, "utf8").split("\n").findIndex((l) => l.includes('"concurrency"')) + 1;
+  const line =
+    fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .findIndex((l) => l.includes('"concurrency"')) + 1;
   const r = await runCli(["run", exp, "--iteration", "1"]);
   assert.equal(r.code, 1);
   assert.match(lastLine(r.stderr), new RegExp(`metajudge\\.json:${line}:3: concurrency: .*expected number`));

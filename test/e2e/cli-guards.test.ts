@@ -22,7 +22,9 @@ after(() => server.close());
 const sha = (f: string): string => crypto.createHash("sha256").update(fs.readFileSync(f)).digest("hex");
 const iterOf = (exp: string): string => path.join(exp, "iterations", "1");
 
-type StatusJson = { iterations: { iteration: number; stages: Record<string, { state: string; stale?: boolean; stale_reason?: string }> }[] };
+type StatusJson = {
+  iterations: { iteration: number; stages: Record<string, { state: string; stale?: boolean; stale_reason?: string }> }[];
+};
 async function exportStatus(exp: string): Promise<{ state: string; stale?: boolean; stale_reason?: string }> {
   const r = await runCli(["status", exp, "--json"]);
   assert.equal(r.code, 0, r.stderr);
@@ -74,7 +76,10 @@ test("an export is stale once pairs are recomputed to something else, or dpo.jso
 
   // A flag changes the judge pairs: the export no longer matches them.
   const pair = readLines<{ chosen_id: string }>(path.join(iter, "pairs.judge.jsonl"))[0]!;
-  fs.appendFileSync(path.join(iter, "annotations.jsonl"), JSON.stringify({ target_id: pair.chosen_id, label: "suspicious", note: "", created_at: new Date().toISOString() }) + "\n");
+  fs.appendFileSync(
+    path.join(iter, "annotations.jsonl"),
+    JSON.stringify({ target_id: pair.chosen_id, label: "suspicious", note: "", created_at: new Date().toISOString() }) + "\n",
+  );
   assert.equal((await runCli(["pairs", iter])).code, 0);
   const st = await exportStatus(exp);
   assert.equal(st.stale, true);
@@ -183,7 +188,10 @@ test("batch write refuses to write over the experiment's own files, which stay u
   const ok = await runCli(["batch", "write", exp, "--iteration", "1", "--stage", "judge", own]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.ok(readLines(own).length > 0);
-  assert.deepEqual(fs.readdirSync(exp).filter((f) => f.includes(".tmp")), []);
+  assert.deepEqual(
+    fs.readdirSync(exp).filter((f) => f.includes(".tmp")),
+    [],
+  );
 });
 
 test("lone surrogates in responses reach dpo.jsonl as U+FFFD, valid UTF-8 that Python reads, and are reported", async () => {

@@ -39,8 +39,14 @@ test("metajudge run: a whole iteration, every file valid and consistent", async 
   const types = res.events.map((e) => e.type);
   assert.equal(types[0], "run-start");
   assert.equal(types.at(-1), "run-end");
-  assert.deepEqual(res.events.filter((e) => e.type === "stage-end").map((e) => [e.stage, e.state]), STAGES.map((s) => [s, "done"]));
-  assert.ok(res.events.some((e) => e.type === "progress"), "progress events are emitted");
+  assert.deepEqual(
+    res.events.filter((e) => e.type === "stage-end").map((e) => [e.stage, e.state]),
+    STAGES.map((s) => [s, "done"]),
+  );
+  assert.ok(
+    res.events.some((e) => e.type === "progress"),
+    "progress events are emitted",
+  );
   assert.ok((server.stats.byStatus[500] ?? 0) > 0, "the server's 500s were met and retried");
 
   const prompts = readLines<{ id: string }>(path.join(exp, "prompts.jsonl"));
@@ -51,7 +57,13 @@ test("metajudge run: a whole iteration, every file valid and consistent", async 
   assert.equal(responses.length, prompts.length * K);
   assert.equal(new Set(responses.map((r) => r.id)).size, responses.length, "no duplicate response ids");
   for (const p of prompts) {
-    assert.deepEqual(responses.filter((r) => r.prompt_id === p.id).map((r) => r.index).sort(), [0, 1, 2, 3]);
+    assert.deepEqual(
+      responses
+        .filter((r) => r.prompt_id === p.id)
+        .map((r) => r.index)
+        .sort(),
+      [0, 1, 2, 3],
+    );
   }
 
   const judgements = readLines(path.join(iter, "judgements.jsonl")).map((r) => JudgementRecordSchema.parse(r));
@@ -121,7 +133,10 @@ test("metajudge pairs and export recompute the same files without calling the mo
   const e = await runCli(["export", iter]);
   assert.equal(e.code, 0, e.stderr);
   assert.match(e.stdout, /actor \+ \d+ judge examples/);
-  assert.deepEqual(files.map((f) => fs.readFileSync(f, "utf8")), old);
+  assert.deepEqual(
+    files.map((f) => fs.readFileSync(f, "utf8")),
+    old,
+  );
   assert.equal(server.stats.requests, before, "no model calls");
 });
 
@@ -131,7 +146,10 @@ test("running again resumes to a no-op: nothing is requested or written twice", 
   const res = await runCli(["run", exp, "--iteration", "1", "--until", "metajudge"]);
   assert.equal(res.code, 0, res.stderr);
   assert.equal(server.stats.requests, before);
-  assert.deepEqual(["responses.jsonl", "judgements.jsonl", "meta_judgements.jsonl"].map((f) => fs.statSync(path.join(iter, f)).size), sizes);
+  assert.deepEqual(
+    ["responses.jsonl", "judgements.jsonl", "meta_judgements.jsonl"].map((f) => fs.statSync(path.join(iter, f)).size),
+    sizes,
+  );
 });
 
 test("a flagged judgement is excluded when pairs are recomputed", async () => {
@@ -142,7 +160,9 @@ test("a flagged judgement is excluded when pairs are recomputed", async () => {
   );
   const res = await runCli(["pairs", iter, "--json"]);
   assert.equal(res.code, 0, res.stderr);
-  const after = readLines<{ chosen_id: string; rejected_id: string; response_id: string; elo: Record<string, number> }>(path.join(iter, "pairs.judge.jsonl"));
+  const after = readLines<{ chosen_id: string; rejected_id: string; response_id: string; elo: Record<string, number> }>(
+    path.join(iter, "pairs.judge.jsonl"),
+  );
   for (const p of after) {
     assert.notEqual(p.chosen_id, pair.chosen_id);
     assert.notEqual(p.rejected_id, pair.chosen_id);

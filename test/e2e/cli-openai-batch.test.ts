@@ -25,18 +25,33 @@ after(async () => {
   await chat.close();
 });
 
-const sorted = (file: string): string[] => readLines(file).map((r) => JSON.stringify(r, Object.keys(r).sort())).sort();
+const sorted = (file: string): string[] =>
+  readLines(file)
+    .map((r) => JSON.stringify(r, Object.keys(r).sort()))
+    .sort();
 const offline = (): string => makeExperiment(api.url, (c) => (c.endpoint.api_key_env = "MJ_BATCH_KEY"));
 const submit = (dir: string, stage: string, ...more: string[]): Promise<CliResult> =>
   runCli(["batch", "submit", dir, "--iteration", "1", "--stage", stage, "--poll-seconds", "0.02", "--json", ...more], ENV);
-const final = (r: CliResult): { missing: number; failed: number; imported: number; submitted: number; reattached: number; batches: { id: string; status: string }[] } =>
-  r.events.find((e) => e.type === "batch-submit" || e.type === "batch-cancel") as never;
+const final = (
+  r: CliResult,
+): {
+  missing: number;
+  failed: number;
+  imported: number;
+  submitted: number;
+  reattached: number;
+  batches: { id: string; status: string }[];
+} => r.events.find((e) => e.type === "batch-submit" || e.type === "batch-cancel") as never;
 const iter = (dir: string, f: string): string => path.join(dir, "iterations", "1", f);
 type StageEntry = { state: string; error?: string; counts: Record<string, number>; usage?: unknown };
-const manifest = (dir: string): { stages: Record<string, StageEntry> } => JSON.parse(fs.readFileSync(iter(dir, "manifest.json"), "utf8")) as never;
+const manifest = (dir: string): { stages: Record<string, StageEntry> } =>
+  JSON.parse(fs.readFileSync(iter(dir, "manifest.json"), "utf8")) as never;
 
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
 }
 
 function assertNoKey(dir: string, ...outputs: CliResult[]): void {
@@ -44,7 +59,10 @@ function assertNoKey(dir: string, ...outputs: CliResult[]): void {
   for (const r of outputs) assert.ok(!r.stdout.includes(KEY) && !r.stderr.includes(KEY), "the API key is in the CLI's output");
 }
 
-function until(child: ReturnType<typeof spawnCli>, pred: (e: Record<string, unknown>) => boolean): { done: Promise<CliResult>; seen: Promise<void> } {
+function until(
+  child: ReturnType<typeof spawnCli>,
+  pred: (e: Record<string, unknown>) => boolean,
+): { done: Promise<CliResult>; seen: Promise<void> } {
   let hit!: () => void;
   const seen = new Promise<void>((r) => (hit = r));
   // An exit without the event lets the assertions that follow fail instead of hanging.
@@ -65,7 +83,10 @@ test("a whole stage through the Batch API equals a live run; errored lines alone
   assert.equal(g1.code, 1, g1.stderr);
   const f1 = final(g1);
   assert.deepEqual([f1.failed, f1.missing, f1.submitted], [2, 2, 1]);
-  assert.ok(g1.events.some((e) => e.type === "batch-status" && e.status === "in_progress"), "the polling reports progress");
+  assert.ok(
+    g1.events.some((e) => e.type === "batch-status" && e.status === "in_progress"),
+    "the polling reports progress",
+  );
   const m1 = manifest(dir).stages.generate!;
   assert.equal(m1.state, "failed");
   assert.match(m1.error ?? "", /generate: 2 request\(s\) still missing after the batch API run/);
@@ -81,7 +102,8 @@ test("a whole stage through the Batch API equals a live run; errored lines alone
   const j = await submit(dir, "judge");
   assert.equal(j.code, 0, j.stderr);
   assert.equal(api.stats.batchesCreated - created, 3);
-  for (const f of ["responses.jsonl", "judgements.jsonl"]) assert.deepEqual(sorted(iter(dir, f)), sorted(iter(live, f)), `${f} equals the live run's`);
+  for (const f of ["responses.jsonl", "judgements.jsonl"])
+    assert.deepEqual(sorted(iter(dir, f)), sorted(iter(live, f)), `${f} equals the live run's`);
   for (const stage of ["generate", "judge"]) {
     const [b, l] = [manifest(dir).stages[stage]!, manifest(live).stages[stage]!];
     assert.equal(b.state, "done");
@@ -217,7 +239,10 @@ test("a refused key and a refused upload are clear errors that never show the ke
   api.options.rejectUpload = "Invalid file format for Batch API. Line 2: missing required field custom_id.";
   const u = await runCli(["batch", "submit", dir, "--iteration", "1", "--stage", "generate"], ENV);
   assert.equal(u.code, 1);
-  assert.match(u.stderr, /uploading the batch file at .*: HTTP 400: Invalid file format for Batch API\. Line 2: missing required field custom_id\./);
+  assert.match(
+    u.stderr,
+    /uploading the batch file at .*: HTTP 400: Invalid file format for Batch API\. Line 2: missing required field custom_id\./,
+  );
 });
 
 test("--max-requests splits a stage into several batches, polled together", async () => {
@@ -225,7 +250,10 @@ test("--max-requests splits a stage into several batches, polled together", asyn
   const created = api.stats.batchesCreated;
   api.options.hold = true;
   const running = new Set<unknown>();
-  const child = spawnCli(["batch", "submit", dir, "--iteration", "1", "--stage", "generate", "--poll-seconds", "0.02", "--json", "--max-requests", "10"], ENV);
+  const child = spawnCli(
+    ["batch", "submit", dir, "--iteration", "1", "--stage", "generate", "--poll-seconds", "0.02", "--json", "--max-requests", "10"],
+    ENV,
+  );
   const run = until(child, (e) => e.type === "batch-status" && e.status === "in_progress" && running.add(e.id).size === 3);
   const late = setTimeout(() => child.kill("SIGINT"), 15_000);
   await run.seen;
@@ -235,7 +263,10 @@ test("--max-requests splits a stage into several batches, polled together", asyn
   assert.equal(running.size, 3, "every batch is seen running while all are held");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(api.stats.batchesCreated - created, 3);
-  assert.deepEqual(final(r).batches.map((b) => api.inputIds(b.id).length), [10, 10, 4]);
+  assert.deepEqual(
+    final(r).batches.map((b) => api.inputIds(b.id).length),
+    [10, 10, 4],
+  );
   assert.equal(readLines(iter(dir, "responses.jsonl")).length, 96);
 });
 
@@ -248,7 +279,12 @@ test("a batch uploaded or created by a run that died before recording it is foun
     const fileId = await client.upload(requests);
     const nonce = `lost-${createdBefore}`;
     if (createdBefore) await client.create(fileId, { metajudge_submission: nonce });
-    const state = { stage: "generate", batches: [{ nonce, input_file_id: fileId, requests: 24, bytes: 0, id: null, status: "uploaded", submitted_at: new Date().toISOString() }] };
+    const state = {
+      stage: "generate",
+      batches: [
+        { nonce, input_file_id: fileId, requests: 24, bytes: 0, id: null, status: "uploaded", submitted_at: new Date().toISOString() },
+      ],
+    };
     fs.mkdirSync(iter(dir, "openai-batch"), { recursive: true });
     fs.writeFileSync(iter(dir, "openai-batch/generate.json"), JSON.stringify(state));
     const [uploaded, created] = [api.stats.filesUploaded, api.stats.batchesCreated];

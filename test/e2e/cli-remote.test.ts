@@ -52,10 +52,24 @@ async function startJob(dir: string, workdir: string, script: string): Promise<J
   const store = new JobStore(dir);
   const id = newJobId("command", 1);
   const remoteDir = await jobDir(ex.shell, workdir, id);
-  store.create({ id, kind: "command", title: `it 1 ${script}`, host: "here", executor: "local", iteration: 1, state: "submitting", remote: { dir: remoteDir } });
+  store.create({
+    id,
+    kind: "command",
+    title: `it 1 ${script}`,
+    host: "here",
+    executor: "local",
+    iteration: 1,
+    state: "submitting",
+    remote: { dir: remoteDir },
+  });
   const ref = await ex.submit({ id, dir: remoteDir, script });
   started.push(ref);
-  return store.update(id, { remote: { ...ref }, state: "running", submitted_at: new Date().toISOString(), started_at: new Date().toISOString() });
+  return store.update(id, {
+    remote: { ...ref },
+    state: "running",
+    submitted_at: new Date().toISOString(),
+    started_at: new Date().toISOString(),
+  });
 }
 
 function alive(pid: number): boolean {
@@ -70,7 +84,11 @@ function alive(pid: number): boolean {
 test("hosts lists the experiment's profiles and the editor's, with kind and target; a bad one says why", async () => {
   const dir = makeExperiment(fake.url);
   withHosts(dir, { gpu: { kind: "ssh", ssh: { host: "gpu-box", user: "al", port: 2222 } }, here: { kind: "local" } });
-  const settings = JSON.stringify({ ray1: { kind: "ray", address: "http://127.0.0.1:8265" }, gpu: { kind: "local" }, broken: { kind: "mainframe" } });
+  const settings = JSON.stringify({
+    ray1: { kind: "ray", address: "http://127.0.0.1:8265" },
+    gpu: { kind: "local" },
+    broken: { kind: "mainframe" },
+  });
   const human = await runCli(["hosts", dir], { METAJUDGE_HOSTS: settings });
   assert.equal(human.code, 0, human.stderr);
   const rows = human.stdout.trim().split("\n");
@@ -94,7 +112,12 @@ test("hosts lists the experiment's profiles and the editor's, with kind and targ
 
 test("usage errors exit 2 with one line; an unknown host or job exits 1 naming what exists", async () => {
   const { dir } = localExperiment();
-  for (const args of [["launch", "train", dir], ["launch", "generate", dir, "--iteration", "1", "--mode", "offline"], ["jobs", "attach", dir], ["launch", "deploy", dir, "-i", "1"]]) {
+  for (const args of [
+    ["launch", "train", dir],
+    ["launch", "generate", dir, "--iteration", "1", "--mode", "offline"],
+    ["jobs", "attach", dir],
+    ["launch", "deploy", dir, "-i", "1"],
+  ]) {
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, /^metajudge: /);
@@ -127,7 +150,10 @@ test("jobs lists a running job after a restart; jobs cancel ends its process gro
   assert.match(table.stdout, /^ID\s+KIND\s+HOST\s+STATE\s+ELAPSED\s+DETAIL$/m);
   assert.match(table.stdout, new RegExp(`^${job.id}\\s+command\\s+here\\s+running\\s+\\d+s`, "m"));
   const listed = await runCli(["jobs", dir, "--json"]);
-  assert.deepEqual((listed.events[0] as { jobs: JobRecord[] }).jobs.map((j) => [j.id, j.state]), [[job.id, "running"]]);
+  assert.deepEqual(
+    (listed.events[0] as { jobs: JobRecord[] }).jobs.map((j) => [j.id, j.state]),
+    [[job.id, "running"]],
+  );
 
   const cancel = await runCli(["jobs", "cancel", dir, job.id, "--json"]);
   assert.equal(cancel.code, 0, cancel.stderr);
@@ -149,7 +175,10 @@ test("jobs attach follows a job to its end, copies its log, and exits 1 when it 
   assert.equal(r.code, 0, r.stderr);
   assert.equal(new JobStore(dir).get(ok.id)?.state, "succeeded");
   assert.equal(fs.readFileSync(new JobStore(dir).logPath(ok.id), "utf8"), "step 1\nstep 2\nstep 3\n");
-  assert.ok(r.events.some((e) => e.type === "log"), "log events on stdout");
+  assert.ok(
+    r.events.some((e) => e.type === "log"),
+    "log events on stdout",
+  );
 
   const bad = await startJob(dir, workdir, "echo oops; exit 3");
   const f = await runCli(["jobs", "attach", dir, bad.id]);
@@ -160,7 +189,11 @@ test("jobs attach follows a job to its end, copies its log, and exits 1 when it 
 
 test("launch train on a local host: a job with the stand-in trainer, metrics, and the checkpoint as the next actor", async () => {
   const { dir, workdir } = localExperiment();
-  withHosts(dir, { here: { kind: "local", workdir, setup: `${standInSetup(BIN)}\nexport MJ_TRL_STEP_MS=5` } }, { training: { host: "here", model: "stand-in/base-model" } });
+  withHosts(
+    dir,
+    { here: { kind: "local", workdir, setup: `${standInSetup(BIN)}\nexport MJ_TRL_STEP_MS=5` } },
+    { training: { host: "here", model: "stand-in/base-model" } },
+  );
   const run = await runCli(["run", dir, "--iteration", "1"]);
   assert.equal(run.code, 0, run.stderr);
   const r = await runCli(["launch", "train", dir, "--iteration", "1", "--json"]);
@@ -170,12 +203,18 @@ test("launch train on a local host: a job with the stand-in trainer, metrics, an
   assert.equal(result.job.state, "succeeded");
   assert.equal(result.job.kind, "train");
   assert.ok(result.checkpoint, "a checkpoint");
-  assert.ok(r.events.some((e) => e.type === "metrics"), "trainer metrics as events");
+  assert.ok(
+    r.events.some((e) => e.type === "metrics"),
+    "trainer metrics as events",
+  );
   assert.equal(new JobStore(dir).get(result.job.id)?.state, "succeeded");
   const config = JSON.parse(fs.readFileSync(path.join(dir, "metajudge.json"), "utf8")) as { iterations: { models?: { actor?: string } }[] };
   const actor = config.iterations[1]?.models?.actor;
   assert.ok(actor && result.checkpoint.endsWith(actor), `iteration 2's actor is the checkpoint (${actor} vs ${result.checkpoint})`);
-  assert.ok(fs.existsSync(path.join(actor, "config.json")) || fs.readdirSync(actor).length > 0, "the stand-in trainer wrote the checkpoint there");
+  assert.ok(
+    fs.existsSync(path.join(actor, "config.json")) || fs.readdirSync(actor).length > 0,
+    "the stand-in trainer wrote the checkpoint there",
+  );
   const jobs = await runCli(["jobs", dir]);
   assert.match(jobs.stdout, new RegExp(`^${result.job.id}\\s+train\\s+here\\s+succeeded`, "m"));
 });
@@ -200,33 +239,37 @@ function hostFingerprint(pub: string): string {
   return fp;
 }
 
-test("hosts check: an unknown host key is refused with its fingerprint and the flag to trust it; with the flag it is trusted", { skip: sshSkip }, async () => {
-  const s = await server();
-  const dir = makeExperiment(fake.url);
-  withHosts(dir, { box: { kind: "ssh", ssh: { host: "mj-loop" }, workdir: "~/mj-cli-test" } });
-  const knownHosts = path.join(tmpDir("kh"), "known_hosts");
-  const env = { METAJUDGE_SSH_CONFIG: s.configFile, METAJUDGE_KNOWN_HOSTS: knownHosts };
-  const fp = hostFingerprint(s.hostKeyPub);
+test(
+  "hosts check: an unknown host key is refused with its fingerprint and the flag to trust it; with the flag it is trusted",
+  { skip: sshSkip },
+  async () => {
+    const s = await server();
+    const dir = makeExperiment(fake.url);
+    withHosts(dir, { box: { kind: "ssh", ssh: { host: "mj-loop" }, workdir: "~/mj-cli-test" } });
+    const knownHosts = path.join(tmpDir("kh"), "known_hosts");
+    const env = { METAJUDGE_SSH_CONFIG: s.configFile, METAJUDGE_KNOWN_HOSTS: knownHosts };
+    const fp = hostFingerprint(s.hostKeyPub);
 
-  const refused = await runCli(["hosts", "check", dir, "box"], env);
-  assert.equal(refused.code, 1, refused.stdout);
-  const line = refused.stderr.trim().split("\n").at(-1)!;
-  assert.match(line, /^metajudge: unknown host key /);
-  assert.ok(line.includes(fp), `the fingerprint ${fp} in: ${line}`);
-  assert.ok(line.includes("--trust-new-host-key"), line);
-  assert.ok(!fs.existsSync(knownHosts) || !fs.readFileSync(knownHosts, "utf8").includes(`:${s.port}`), "nothing was trusted");
+    const refused = await runCli(["hosts", "check", dir, "box"], env);
+    assert.equal(refused.code, 1, refused.stdout);
+    const line = refused.stderr.trim().split("\n").at(-1)!;
+    assert.match(line, /^metajudge: unknown host key /);
+    assert.ok(line.includes(fp), `the fingerprint ${fp} in: ${line}`);
+    assert.ok(line.includes("--trust-new-host-key"), line);
+    assert.ok(!fs.existsSync(knownHosts) || !fs.readFileSync(knownHosts, "utf8").includes(`:${s.port}`), "nothing was trusted");
 
-  const trusted = await runCli(["hosts", "check", dir, "box", "--trust-new-host-key"], env);
-  assert.equal(trusted.code, 0, trusted.stderr);
-  assert.ok(trusted.stderr.includes(fp) || trusted.stdout.includes(fp), "the trusted key's fingerprint is printed");
-  assert.match(trusted.stdout, /^box \(ssh, .*\): ok$/m);
-  assert.match(trusted.stdout, /^ {2}Linux /m, "uname -a ran on the host");
-  assert.match(fs.readFileSync(knownHosts, "utf8"), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${s.port} ssh-ed25519 `, "m"));
+    const trusted = await runCli(["hosts", "check", dir, "box", "--trust-new-host-key"], env);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.ok(trusted.stderr.includes(fp) || trusted.stdout.includes(fp), "the trusted key's fingerprint is printed");
+    assert.match(trusted.stdout, /^box \(ssh, .*\): ok$/m);
+    assert.match(trusted.stdout, /^ {2}Linux /m, "uname -a ran on the host");
+    assert.match(fs.readFileSync(knownHosts, "utf8"), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${s.port} ssh-ed25519 `, "m"));
 
-  const again = await runCli(["hosts", "check", dir, "box"], env);
-  assert.equal(again.code, 0, again.stderr);
-  assert.ok(again.stdout.includes(fp), "the known key's fingerprint is shown");
-});
+    const again = await runCli(["hosts", "check", dir, "box"], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(again.stdout.includes(fp), "the known key's fingerprint is shown");
+  },
+);
 
 test("hosts check: a changed host key is refused, even with --trust-new-host-key, naming known_hosts:line", { skip: sshSkip }, async () => {
   const s = await server();
@@ -237,7 +280,10 @@ test("hosts check: a changed host key is refused, even with --trust-new-host-key
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
   const impostor = fs.readFileSync(`${other}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
   fs.writeFileSync(knownHosts, `# pinned\n[127.0.0.1]:${s.port} ${impostor}\n`);
-  const r = await runCli(["hosts", "check", dir, "box", "--trust-new-host-key", "--json"], { METAJUDGE_SSH_CONFIG: s.configFile, METAJUDGE_KNOWN_HOSTS: knownHosts });
+  const r = await runCli(["hosts", "check", dir, "box", "--trust-new-host-key", "--json"], {
+    METAJUDGE_SSH_CONFIG: s.configFile,
+    METAJUDGE_KNOWN_HOSTS: knownHosts,
+  });
   assert.equal(r.code, 1, r.stdout);
   assert.equal((r.events.find((e) => e.type === "error") as { reason?: string } | undefined)?.reason, "hostKey");
   assert.ok(r.stderr.includes(`${knownHosts}:2`), r.stderr);
@@ -245,17 +291,21 @@ test("hosts check: a changed host key is refused, even with --trust-new-host-key
   assert.equal(fs.readFileSync(knownHosts, "utf8"), `# pinned\n[127.0.0.1]:${s.port} ${impostor}\n`, "known_hosts is left as it was");
 });
 
-test("an encrypted key: the passphrase comes from METAJUDGE_SSH_PASSPHRASE and is never printed; without it, auth fails", { skip: sshSkip }, async () => {
-  const s = await server();
-  const dir = makeExperiment(fake.url);
-  withHosts(dir, { enc: { kind: "ssh", ssh: { host: "mj-enc" }, workdir: "~/mj-cli-test" } });
-  const env = { METAJUDGE_SSH_CONFIG: s.configFile, METAJUDGE_KNOWN_HOSTS: s.knownHostsFile };
-  const ok = await runCli(["hosts", "check", dir, "enc", "--json"], { ...env, METAJUDGE_SSH_PASSPHRASE: s.passphrase });
-  assert.equal(ok.code, 0, ok.stderr);
-  assert.ok(!ok.stdout.includes(s.passphrase) && !ok.stderr.includes(s.passphrase), "the passphrase is not in the output");
-  const denied = await runCli(["hosts", "check", dir, "enc"], env);
-  assert.equal(denied.code, 1, denied.stdout);
-  assert.match(denied.stderr.trim().split("\n").at(-1)!, /^metajudge: /);
-  const lines = await runCli(["hosts", "check", dir, "enc", "--json"], env);
-  assert.equal((lines.events.find((e) => e.type === "error") as { reason?: string } | undefined)?.reason, "auth");
-});
+test(
+  "an encrypted key: the passphrase comes from METAJUDGE_SSH_PASSPHRASE and is never printed; without it, auth fails",
+  { skip: sshSkip },
+  async () => {
+    const s = await server();
+    const dir = makeExperiment(fake.url);
+    withHosts(dir, { enc: { kind: "ssh", ssh: { host: "mj-enc" }, workdir: "~/mj-cli-test" } });
+    const env = { METAJUDGE_SSH_CONFIG: s.configFile, METAJUDGE_KNOWN_HOSTS: s.knownHostsFile };
+    const ok = await runCli(["hosts", "check", dir, "enc", "--json"], { ...env, METAJUDGE_SSH_PASSPHRASE: s.passphrase });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(!ok.stdout.includes(s.passphrase) && !ok.stderr.includes(s.passphrase), "the passphrase is not in the output");
+    const denied = await runCli(["hosts", "check", dir, "enc"], env);
+    assert.equal(denied.code, 1, denied.stdout);
+    assert.match(denied.stderr.trim().split("\n").at(-1)!, /^metajudge: /);
+    const lines = await runCli(["hosts", "check", dir, "enc", "--json"], env);
+    assert.equal((lines.events.find((e) => e.type === "error") as { reason?: string } | undefined)?.reason, "auth");
+  },
+);

@@ -7,7 +7,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { startFakeOpenAI, type FakeChatRequest, type FakeServer } from "../support/fake-openai.js";
 import { ensureBuilt, makeExperiment, readLines, runCli } from "../support/cli.js";
-import { DpoRecordSchema, JudgementRecordSchema, ManifestSchema, MetaJudgementRecordSchema, type ConfigInput } from "../../src/core/schema.js";
+import {
+  DpoRecordSchema,
+  JudgementRecordSchema,
+  ManifestSchema,
+  MetaJudgementRecordSchema,
+  type ConfigInput,
+} from "../../src/core/schema.js";
 
 let server: FakeServer;
 
@@ -64,7 +70,8 @@ test("metajudge run in json_schema mode: every verdict read, records and manifes
   }
 
   // On the wire: the schema goes with judge and meta-judge requests, never with the actor's.
-  const name = (b: FakeChatRequest): string => (b.response_format as { json_schema?: { name?: string } } | undefined)?.json_schema?.name ?? "none";
+  const name = (b: FakeChatRequest): string =>
+    (b.response_format as { json_schema?: { name?: string } } | undefined)?.json_schema?.name ?? "none";
   assert.deepEqual([...new Set(server.received.map(name))].sort(), ["judgement", "meta_judgement", "none"]);
   const judgeBody = server.received.find((b) => name(b) === "judgement")!;
   assert.deepEqual(judgeBody.response_format, {
@@ -90,7 +97,8 @@ test("the same server in text mode leaves judgements unscored now and then; json
   const m = manifestOf(iter);
   assert.deepEqual(m.modes, { judge: "text", meta_judge: "text" });
   assert.ok((m.stages.judge?.counts.parse_failures ?? 0) > 0, "the scripted judge forgets to score about 3% of the time");
-  for (const j of readLines(path.join(iter, "judgements.jsonl"))) assert.equal("mode" in j, false, "text-mode records are as they always were");
+  for (const j of readLines(path.join(iter, "judgements.jsonl")))
+    assert.equal("mode" in j, false, "text-mode records are as they always were");
 });
 
 test("broken JSON (a server ignoring the schema) is no verdict: null, a parse_error, and counted", async () => {
@@ -139,5 +147,6 @@ test("changing the mode halfway through an iteration is refused with a clear mes
   const mixed = await runCli(["run", exp, "--iteration", "1", "--allow-changed-inputs"]);
   assert.equal(mixed.code, 0, mixed.stderr);
   assert.deepEqual(manifestOf(iter).modes, { judge: "json_schema", meta_judge: "text" });
-  for (const j of readLines(path.join(iter, "judgements.jsonl"))) assert.equal("mode" in j, false, "records made in text mode keep saying so");
+  for (const j of readLines(path.join(iter, "judgements.jsonl")))
+    assert.equal("mode" in j, false, "records made in text mode keep saying so");
 });

@@ -52,9 +52,16 @@ test("`run --json | head -1`: the run stops as cancelled, quietly, keeping what 
       c.concurrency = 2;
     });
     // A real pipe whose reader takes one line and goes away.
-    const child = spawn("bash", ["-c", `"${process.execPath}" "${CLI}" run "${exp}" --iteration 1 --stage generate --json | head -1; echo "status=\${PIPESTATUS[0]}" >&2`], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      "bash",
+      [
+        "-c",
+        `"${process.execPath}" "${CLI}" run "${exp}" --iteration 1 --stage generate --json | head -1; echo "status=\${PIPESTATUS[0]}" >&2`,
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d));
@@ -64,7 +71,9 @@ test("`run --json | head -1`: the run stops as cancelled, quietly, keeping what 
     assert.equal(JSON.parse(stdout).type, "run-start");
     assert.match(stderr, /^status=141$/m, stderr);
     assert.doesNotMatch(stderr, /EPIPE|Error|\n\s+at /, `no stack trace: ${stderr}`);
-    const manifest = JSON.parse(fs.readFileSync(path.join(exp, "iterations", "1", "manifest.json"), "utf8")) as { stages: Record<string, { state: string }> };
+    const manifest = JSON.parse(fs.readFileSync(path.join(exp, "iterations", "1", "manifest.json"), "utf8")) as {
+      stages: Record<string, { state: string }>;
+    };
     assert.equal(manifest.stages.generate?.state, "cancelled");
     // What was written is kept and a rerun finishes from there.
     const r = await runCli(["run", exp, "--iteration", "1", "--stage", "generate"], {});
@@ -76,7 +85,11 @@ test("`run --json | head -1`: the run stops as cancelled, quietly, keeping what 
 
 test("`status | true` (text mode, reader gone before the first line) exits 141 without a word", async () => {
   const exp = makeExperiment(server.url);
-  const child = spawn("bash", ["-c", `(sleep 0.5; exec "${process.execPath}" "${CLI}" status "${exp}") | true; echo "status=\${PIPESTATUS[0]}" >&2`], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    "bash",
+    ["-c", `(sleep 0.5; exec "${process.execPath}" "${CLI}" status "${exp}") | true; echo "status=\${PIPESTATUS[0]}" >&2`],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d));
   await new Promise((resolve) => child.on("close", resolve));
@@ -89,14 +102,24 @@ test("validate refuses a file:// endpoint, naming file:line:col and what to writ
   const r = await runCli(["validate", exp]);
   assert.equal(r.code, 1, r.stdout);
   const file = path.join(exp, "metajudge.json");
-  const line = fs.readFileSync(file, "utf8").split("\n").findIndex((l) => l.includes('"base_url"')) + 1;
-  assert.match(r.stdout, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${line}:\\d+: error: endpoint\\.base_url: .*http:// or https://`, "m"));
+  const line =
+    fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .findIndex((l) => l.includes('"base_url"')) + 1;
+  assert.match(
+    r.stdout,
+    new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${line}:\\d+: error: endpoint\\.base_url: .*http:// or https://`, "m"),
+  );
 });
 
 test("a BOM, comments and trailing commas in metajudge.json and a BOM in prompts.jsonl are accepted", async () => {
   const exp = makeExperiment(server.url);
   const file = path.join(exp, "metajudge.json");
-  const config = fs.readFileSync(file, "utf8").replace('"concurrency": 8,', '"concurrency": 8, // requests in flight').replace(/\n\}\s*$/, ",\n}\n");
+  const config = fs
+    .readFileSync(file, "utf8")
+    .replace('"concurrency": 8,', '"concurrency": 8, // requests in flight')
+    .replace(/\n\}\s*$/, ",\n}\n");
   fs.writeFileSync(file, "\ufeff// experiment notes\n" + config.replace(/,(\n\})$/, "$1").replace(/(\n  \])(\n\}\n)$/, "$1,$2"));
   const prompts = path.join(exp, "prompts.jsonl");
   fs.writeFileSync(prompts, "\ufeff" + fs.readFileSync(prompts, "utf8"));

@@ -53,11 +53,20 @@ test("metajudge try --role judge --json: new scores beside the stored ones, from
   assert.equal(out!.type, "try");
   assert.equal(out!.iteration, 1);
   assert.equal(out!.cases.length, 2);
-  const judgements = readLines<{ response_id: string; index: number; score: number | null }>(path.join(exp, "iterations", "1", "judgements.jsonl"));
+  const judgements = readLines<{ response_id: string; index: number; score: number | null }>(
+    path.join(exp, "iterations", "1", "judgements.jsonl"),
+  );
   for (const c of out!.cases) {
-    const stored = judgements.filter((j) => j.response_id === c.id).sort((a, b) => a.index - b.index).map((j) => j.score);
+    const stored = judgements
+      .filter((j) => j.response_id === c.id)
+      .sort((a, b) => a.index - b.index)
+      .map((j) => j.score);
     assert.deepEqual(c.stored, stored, `stored scores of ${c.id}`);
-    assert.deepEqual(c.answers.map((a) => a.score), [1, 1, 1], "the judge's n answers, parsed");
+    assert.deepEqual(
+      c.answers.map((a) => a.score),
+      [1, 1, 1],
+      "the judge's n answers, parsed",
+    );
     assert.equal(c.new_mean, 1);
   }
 });
@@ -76,7 +85,12 @@ test("metajudge try --role meta_judge: new battle verdicts beside the stored one
   const res = await runCli(["try", exp, "--role", "meta_judge", "--template", editedMeta, "--iteration", "1", "--sample", "3", "--json"]);
   assert.equal(res.code, 0, res.stderr);
   const [out] = res.events as unknown as { cases: { id: string; stored: string | null; new: string | null }[] }[];
-  const battles = new Map(readLines<{ id: string; winner: string | null }>(path.join(exp, "iterations", "1", "meta_judgements.jsonl")).map((b) => [b.id, b.winner]));
+  const battles = new Map(
+    readLines<{ id: string; winner: string | null }>(path.join(exp, "iterations", "1", "meta_judgements.jsonl")).map((b) => [
+      b.id,
+      b.winner,
+    ]),
+  );
   assert.equal(out!.cases.length, 3);
   for (const c of out!.cases) {
     assert.equal(c.stored, battles.get(c.id));
@@ -89,7 +103,10 @@ test("metajudge try without --template tries the experiment's own template: the 
   assert.equal(res.code, 0, res.stderr);
   const [out] = res.events as unknown as { cases: TryJudgeCase[] }[];
   // Same template, model, sampling and seed as the run, and a server whose answers are a function of the request.
-  assert.deepEqual(out!.cases[0]!.answers.map((a) => a.score), out!.cases[0]!.stored);
+  assert.deepEqual(
+    out!.cases[0]!.answers.map((a) => a.score),
+    out!.cases[0]!.stored,
+  );
 });
 
 test("metajudge try: a broken template is refused with its file:line, bad usage exits 2, no records says what to run", async () => {
@@ -97,7 +114,10 @@ test("metajudge try: a broken template is refused with its file:line, bad usage 
   fs.writeFileSync(broken, "Rate this.\n{{respons}} for {{prompt}}\n");
   const bad = await runCli(["try", exp, "--role", "judge", "--template", broken]);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, new RegExp(`${broken.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2:\\d+: .*respons.*a run would refuse this template`));
+  assert.match(
+    bad.stderr,
+    new RegExp(`${broken.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2:\\d+: .*respons.*a run would refuse this template`),
+  );
   const noRole = await runCli(["try", exp]);
   assert.equal(noRole.code, 2);
   assert.match(noRole.stderr, /try needs --role judge or --role meta_judge/);

@@ -44,7 +44,8 @@ test("run, status, pairs, export, validate, try, batch write and read, init: eve
   const dir = makeExperiment(server.url);
   const iter = path.join(dir, "iterations", "1");
   const run = await ok(["run", dir, "--iteration", "1"]);
-  for (const t of ["run-start", "stage-start", "progress", "stage-end", "run-end"] as const) assert.ok(run.includes(t), `run writes ${t}: ${run.join(" ")}`);
+  for (const t of ["run-start", "stage-start", "progress", "stage-end", "run-end"] as const)
+    assert.ok(run.includes(t), `run writes ${t}: ${run.join(" ")}`);
   assert.deepEqual(await ok(["status", dir]), ["status"]);
   assert.equal((await ok(["pairs", iter])).at(-1), "pairs");
   assert.equal((await ok(["export", iter])).at(-1), "export");
@@ -67,7 +68,10 @@ test("hosts, launch generate and train on a local host, jobs, attach, resubmit: 
   const dir = makeExperiment(server.url, (c) => {
     Object.assign(c, {
       hosts: { here: { kind: "local", workdir: path.join(root, "work"), setup: `${standInSetup(bin)}\nexport MJ_TRL_STEP_MS=5` } },
-      remote: { generation: { host: "here", mode: "serve", port: freePortGuess(), ready_timeout_s: 60 }, training: { host: "here", model: "stand-in/base-model" } },
+      remote: {
+        generation: { host: "here", mode: "serve", port: freePortGuess(), ready_timeout_s: 60 },
+        training: { host: "here", model: "stand-in/base-model" },
+      },
     });
   });
   assert.deepEqual(await ok(["hosts", dir]), ["hosts"]);

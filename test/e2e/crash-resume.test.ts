@@ -16,7 +16,14 @@ before(async () => {
 });
 after(() => server.close());
 
-const RECORD_FILES = ["responses.jsonl", "judgements.jsonl", "meta_judgements.jsonl", "pairs.actor.jsonl", "pairs.judge.jsonl", "dpo.jsonl"];
+const RECORD_FILES = [
+  "responses.jsonl",
+  "judgements.jsonl",
+  "meta_judgements.jsonl",
+  "pairs.actor.jsonl",
+  "pairs.judge.jsonl",
+  "dpo.jsonl",
+];
 
 function makeBigExperiment(): string {
   const dir = makeExperiment(server.url, (c) => {
@@ -25,7 +32,9 @@ function makeBigExperiment(): string {
     c.concurrency = 6;
   });
   // 60 prompts: enough judge requests that several kills fit inside the stage.
-  const lines = Array.from({ length: 60 }, (_, i) => JSON.stringify({ id: `q${i}`, prompt: `Question ${i}: explain topic number ${i * 7} briefly.` }));
+  const lines = Array.from({ length: 60 }, (_, i) =>
+    JSON.stringify({ id: `q${i}`, prompt: `Question ${i}: explain topic number ${i * 7} briefly.` }),
+  );
   fs.writeFileSync(path.join(dir, "prompts.jsonl"), lines.join("\n") + "\n");
   return dir;
 }
@@ -38,7 +47,9 @@ function canonical(file: string): string[] {
 }
 
 function idsUnique(file: string): void {
-  const ids = readLines<{ id?: string }>(file).map((r) => r.id).filter((x) => x !== undefined);
+  const ids = readLines<{ id?: string }>(file)
+    .map((r) => r.id)
+    .filter((x) => x !== undefined);
   assert.equal(new Set(ids).size, ids.length, `duplicate ids in ${path.basename(file)}`);
 }
 
@@ -71,7 +82,10 @@ test("killed with SIGKILL mid-judge several times, the resumed iteration equals 
     }
   }
   assert.equal(kills.length, 4);
-  assert.ok(kills.every((k, i) => i === 0 || k > kills[i - 1]!), `each resume made progress: ${kills.join(", ")}`);
+  assert.ok(
+    kills.every((k, i) => i === 0 || k > kills[i - 1]!),
+    `each resume made progress: ${kills.join(", ")}`,
+  );
 
   const final = await runCli(["run", crashed, "--iteration", "1", "--json"]);
   assert.equal(final.code, 0, final.stderr);

@@ -19,10 +19,14 @@ before(() => ensureBuilt());
 
 function demo(dir: string, seed = 7): Promise<{ code: number | null; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "demo.ts"), "--no-editor", "--dir", dir, "--seed", String(seed)], {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(ROOT, "scripts", "demo.ts"), "--no-editor", "--dir", dir, "--seed", String(seed)],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     let err = "";
     child.stderr!.on("data", (d: Buffer) => (err += d));
     child.on("error", reject);
@@ -44,7 +48,9 @@ test("the demo iteration: every file valid, counts as configured, the same recor
   assert.match(ra.err, /random weights: its (answers|output) (are|is) meaningless/);
 
   const it = path.join(a, "iterations", "1");
-  const config = JSON.parse(fs.readFileSync(path.join(a, "metajudge.json"), "utf8")) as { roles: Record<string, { sampling: { n: number } }> };
+  const config = JSON.parse(fs.readFileSync(path.join(a, "metajudge.json"), "utf8")) as {
+    roles: Record<string, { sampling: { n: number } }>;
+  };
   const K = config.roles.actor!.sampling.n;
   const N = config.roles.judge!.sampling.n;
   const prompts = readLines(path.join(a, "prompts.jsonl"));

@@ -23,7 +23,11 @@ after(() => server.close());
 
 type Rec = { id: string; text: string; [k: string]: unknown };
 const file = (name: string): string => path.join(iter, name);
-const rawLines = (name: string): string[] => fs.readFileSync(file(name), "utf8").split("\n").filter((l) => l.trim() !== "");
+const rawLines = (name: string): string[] =>
+  fs
+    .readFileSync(file(name), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
 const dupIds = (recs: { id: string }[]): string[] => {
   const seen = new Set<string>();
   return recs.filter((r) => (seen.has(r.id) ? true : (seen.add(r.id), false))).map((r) => r.id);
@@ -41,7 +45,9 @@ test("duplicated response, judgement and battle lines: no duplicate work, no sel
   res = await runCli(["run", exp, "--iteration", "1", "--until", "judge"]);
   assert.equal(res.code, 0, res.stderr);
   assert.ok(
-    res.stderr.includes(`${file("responses.jsonl")}:${responseLines.length + 1}: repeats id ${JSON.stringify((JSON.parse(responseLines[0]!) as Rec).id)} (and 1 more line repeats an earlier id)`),
+    res.stderr.includes(
+      `${file("responses.jsonl")}:${responseLines.length + 1}: repeats id ${JSON.stringify((JSON.parse(responseLines[0]!) as Rec).id)} (and 1 more line repeats an earlier id)`,
+    ),
     `the run says once where the repeats are: ${res.stderr}`,
   );
   const judgements = readLines<Rec & { response_id: string; score: number | null }>(file("judgements.jsonl"));
@@ -56,7 +62,11 @@ test("duplicated response, judgement and battle lines: no duplicate work, no sel
   const battles = readLines<Rec & { first_id: string; second_id: string }>(file("meta_judgements.jsonl"));
   assert.ok(battles.length > 0);
   assert.deepEqual(dupIds(battles), [], "no battle is written twice");
-  assert.deepEqual(battles.filter((b) => b.first_id === b.second_id).map((b) => b.id), [], "no judgement battles itself");
+  assert.deepEqual(
+    battles.filter((b) => b.first_id === b.second_id).map((b) => b.id),
+    [],
+    "no judgement battles itself",
+  );
 
   // A battle appended again, then the rest of the iteration.
   fs.appendFileSync(file("meta_judgements.jsonl"), `${rawLines("meta_judgements.jsonl")[0]}\n`);
@@ -66,8 +76,15 @@ test("duplicated response, judgement and battle lines: no duplicate work, no sel
   // The first record of an id is the one that counts, for pairs and for the training text alike.
   const firstText = new Map<string, string>();
   for (const r of readLines<Rec>(file("responses.jsonl"))) if (!firstText.has(r.id)) firstText.set(r.id, r.text);
-  const pairs = readLines<{ chosen_id: string; rejected_id: string; chosen_length: number; rejected_length: number }>(file("pairs.actor.jsonl"));
-  const dpo = readLines<{ kind: string; chosen: { content: string }[]; rejected: { content: string }[]; source_ids: { chosen_id: string; rejected_id: string } }>(file("dpo.jsonl"));
+  const pairs = readLines<{ chosen_id: string; rejected_id: string; chosen_length: number; rejected_length: number }>(
+    file("pairs.actor.jsonl"),
+  );
+  const dpo = readLines<{
+    kind: string;
+    chosen: { content: string }[];
+    rejected: { content: string }[];
+    source_ids: { chosen_id: string; rejected_id: string };
+  }>(file("dpo.jsonl"));
   assert.ok(pairs.length > 0);
   const pairOf = new Map(pairs.map((p) => [p.chosen_id + "|" + p.rejected_id, p]));
   const actor = dpo.filter((d) => d.kind === "actor");
@@ -93,7 +110,9 @@ test("duplicated response, judgement and battle lines: no duplicate work, no sel
   fs.writeFileSync(file("pairs.actor.jsonl"), JSON.stringify(handPair) + "\n");
   res = await runCli(["export", iter]);
   assert.equal(res.code, 0, res.stderr);
-  const [only] = readLines<{ chosen: { content: string }[] }>(file("dpo.jsonl")).filter((d) => (d as unknown as { kind: string }).kind === "actor");
+  const [only] = readLines<{ chosen: { content: string }[] }>(file("dpo.jsonl")).filter(
+    (d) => (d as unknown as { kind: string }).kind === "actor",
+  );
   assert.equal(only?.chosen[0]!.content, firstText.get(edited.id), "the first record of an id is the one exported");
   assert.equal(charLength(only!.chosen[0]!.content), handPair.chosen_length);
 });

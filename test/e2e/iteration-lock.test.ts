@@ -39,7 +39,10 @@ function deadPid(): number {
 
 function writeLock(iter: string, holder: { pid: number; hostname: string; started_at?: string; command?: string }): void {
   fs.mkdirSync(iter, { recursive: true });
-  fs.writeFileSync(path.join(iter, ".lock"), JSON.stringify({ started_at: new Date().toISOString(), command: "metajudge run exp --iteration 1", ...holder }) + "\n");
+  fs.writeFileSync(
+    path.join(iter, ".lock"),
+    JSON.stringify({ started_at: new Date().toISOString(), command: "metajudge run exp --iteration 1", ...holder }) + "\n",
+  );
 }
 
 test("two runs at once on one iteration: one refuses naming the holder, the other completes, nothing written twice", async () => {
@@ -107,7 +110,11 @@ test("a live lock on this host is refused for pairs, export and batch read too",
   // A live process on this host that is not us: the test runner itself.
   writeLock(iter, { pid: process.pid, hostname: os.hostname(), command: "metajudge run exp --iteration 1 (editor)" });
   const before = fs.readFileSync(path.join(iter, "pairs.actor.jsonl"));
-  for (const args of [["pairs", iter], ["export", iter], ["batch", "read", exp, "--iteration", "1", "--stage", "judge", path.join(iter, "judgements.jsonl")]]) {
+  for (const args of [
+    ["pairs", iter],
+    ["export", iter],
+    ["batch", "read", exp, "--iteration", "1", "--stage", "judge", path.join(iter, "judgements.jsonl")],
+  ]) {
     const res = await runCli(args);
     assert.equal(res.code, 1, `${args[0]}: ${res.stderr}`);
     assert.match(res.stderr, new RegExp(`locked by pid ${process.pid} on .* \\(metajudge run exp --iteration 1 \\(editor\\)\\)`), args[0]);
@@ -116,13 +123,19 @@ test("a live lock on this host is refused for pairs, export and batch read too",
   assert.deepEqual(fs.readFileSync(path.join(iter, "pairs.actor.jsonl")), before);
   // A person may flag while a run holds the lock: annotations are not a run's writes.
   const judgement = readLines<{ id: string }>(path.join(iter, "judgements.jsonl"))[0]!;
-  appendAnnotation(path.join(iter, "annotations.jsonl"), { target_id: judgement.id, label: "suspicious", note: "while locked", created_at: new Date().toISOString() });
+  appendAnnotation(path.join(iter, "annotations.jsonl"), {
+    target_id: judgement.id,
+    label: "suspicious",
+    note: "while locked",
+    created_at: new Date().toISOString(),
+  });
   assert.equal(readLines<{ note: string }>(path.join(iter, "annotations.jsonl")).at(-1)?.note, "while locked");
   // status says the iteration is being written, not just that its stages are done.
   const status = await runCli(["status", exp]);
   assert.match(status.stdout, new RegExp(`locked +by pid ${process.pid} on `));
   const sj = await runCli(["status", exp, "--json"]);
-  const lock = (JSON.parse(sj.stdout.trim().split("\n").at(-1)!) as { iterations: { lock: { state: string; pid: number } | null }[] }).iterations[0]!.lock;
+  const lock = (JSON.parse(sj.stdout.trim().split("\n").at(-1)!) as { iterations: { lock: { state: string; pid: number } | null }[] })
+    .iterations[0]!.lock;
   assert.deepEqual([lock?.state, lock?.pid], ["held", process.pid]);
   fs.rmSync(path.join(iter, ".lock"));
   const free = await runCli(["status", exp, "--json"]);
@@ -168,14 +181,22 @@ test("SIGKILL of a run leaves its lock, which the next run takes over and finish
     }
   });
   assert.equal(res.signal, "SIGKILL");
-  const left = JSON.parse(fs.readFileSync(path.join(iter, ".lock"), "utf8")) as { pid: number; hostname: string; command: string; started_at: string };
+  const left = JSON.parse(fs.readFileSync(path.join(iter, ".lock"), "utf8")) as {
+    pid: number;
+    hostname: string;
+    command: string;
+    started_at: string;
+  };
   assert.equal(left.pid, child.pid);
   assert.equal(left.hostname, os.hostname());
   assert.match(left.command, /run/);
   assert.ok(!Number.isNaN(Date.parse(left.started_at)));
   const again = await runCli(["run", exp, "--iteration", "1", "--json"]);
   assert.equal(again.code, 0, again.stderr);
-  assert.ok(again.events.some((e) => e.type === "warning" && String(e.message).includes(`pid ${child.pid}`)), "the takeover is reported");
+  assert.ok(
+    again.events.some((e) => e.type === "warning" && String(e.message).includes(`pid ${child.pid}`)),
+    "the takeover is reported",
+  );
   idsOnce(iter);
 });
 
@@ -208,7 +229,10 @@ test("temp files a crash left (<file>.tmp-<pid> of dead pids) are cleaned by the
   assert.equal(res.code, 0, res.stderr);
   for (const f of stale) assert.ok(!fs.existsSync(f), `${path.basename(f)} removed`);
   assert.ok(fs.existsSync(live), "a temp file of a live process is left alone");
-  assert.ok(res.events.some((e) => e.type === "warning" && String(e.message).includes("temporary")), "the cleaning is reported");
+  assert.ok(
+    res.events.some((e) => e.type === "warning" && String(e.message).includes("temporary")),
+    "the cleaning is reported",
+  );
   fs.rmSync(live);
 });
 
@@ -224,11 +248,16 @@ test("a kill between the renames of the two pair files: the next run completes t
   // The state a kill leaves after both temps and the intent were written and the first rename was
   // done: pairs.actor.jsonl new, pairs.judge.jsonl old, the judge temp still waiting.
   const pid = deadPid();
-  fs.writeFileSync(judge, "{\"stale\":true}\n");
+  fs.writeFileSync(judge, '{"stale":true}\n');
   fs.writeFileSync(`${judge}.tmp-${pid}`, goodJudge);
   fs.writeFileSync(
     path.join(iter, ".pairs.commit"),
-    JSON.stringify({ files: [{ temp: `pairs.actor.jsonl.tmp-${pid}`, target: "pairs.actor.jsonl" }, { temp: `pairs.judge.jsonl.tmp-${pid}`, target: "pairs.judge.jsonl" }] }) + "\n",
+    JSON.stringify({
+      files: [
+        { temp: `pairs.actor.jsonl.tmp-${pid}`, target: "pairs.actor.jsonl" },
+        { temp: `pairs.judge.jsonl.tmp-${pid}`, target: "pairs.judge.jsonl" },
+      ],
+    }) + "\n",
   );
   const res = await runCli(["export", iter, "--json"]);
   assert.equal(res.code, 0, res.stderr);
@@ -239,8 +268,8 @@ test("a kill between the renames of the two pair files: the next run completes t
   assert.match(res.stderr + res.stdout, /interrupted/);
 
   // A kill before the intent was written: the old pair files stand, the temps are garbage.
-  fs.writeFileSync(`${actor}.tmp-${pid}`, "{\"half\":");
-  fs.writeFileSync(`${judge}.tmp-${pid}`, "{\"half\":");
+  fs.writeFileSync(`${actor}.tmp-${pid}`, '{"half":');
+  fs.writeFileSync(`${judge}.tmp-${pid}`, '{"half":');
   const again = await runCli(["export", iter]);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(fs.readFileSync(actor, "utf8"), goodActor);
@@ -311,14 +340,26 @@ test("no space left on device: the error names the file and what to do, and noth
     // Not even room for the lock: said so, nothing written.
     const none = await runCli(["pairs", iter]);
     assert.equal(none.code, 1, none.stderr);
-    assert.match(none.stderr, /\.lock: no space left on device \(ENOSPC\) while taking the iteration's lock; free space and run again \(nothing was written\)/);
+    assert.match(
+      none.stderr,
+      /\.lock: no space left on device \(ENOSPC\) while taking the iteration's lock; free space and run again \(nothing was written\)/,
+    );
     // Room for the lock (one block), not for the pair files.
     fs.truncateSync(path.join(mnt, "filler"), fs.statSync(path.join(mnt, "filler")).size - Number(left.bsize));
     const pairs = await runCli(["pairs", iter]);
     assert.equal(pairs.code, 1, pairs.stderr);
-    assert.match(pairs.stderr, /pairs\.(actor|judge)\.jsonl: no space left on device \(ENOSPC\) while writing; free space and run again \(the previous version of the file is kept\)/);
-    assert.deepEqual(["pairs.actor.jsonl", "pairs.judge.jsonl"].map((f) => fs.readFileSync(path.join(iter, f))), pairsBefore);
-    assert.deepEqual(fs.readdirSync(iter).filter((f) => f.includes(".tmp-") || f.endsWith(".commit") || f === ".lock"), []);
+    assert.match(
+      pairs.stderr,
+      /pairs\.(actor|judge)\.jsonl: no space left on device \(ENOSPC\) while writing; free space and run again \(the previous version of the file is kept\)/,
+    );
+    assert.deepEqual(
+      ["pairs.actor.jsonl", "pairs.judge.jsonl"].map((f) => fs.readFileSync(path.join(iter, f))),
+      pairsBefore,
+    );
+    assert.deepEqual(
+      fs.readdirSync(iter).filter((f) => f.includes(".tmp-") || f.endsWith(".commit") || f === ".lock"),
+      [],
+    );
   } finally {
     spawnSync("umount", [mnt]);
     fs.rmSync(mnt, { recursive: true, force: true });

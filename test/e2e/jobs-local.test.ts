@@ -21,7 +21,11 @@ const workdir = path.join(root, "host");
 const started: StartedJob[] = [];
 
 function executor(): DetachedExecutor {
-  return new DetachedExecutor(new LocalShell(), { kind: "local", setup: "export FROM_SETUP=yes", env: { GREETING: "hello 'world'" } }, { graceSeconds: 2 });
+  return new DetachedExecutor(
+    new LocalShell(),
+    { kind: "local", setup: "export FROM_SETUP=yes", env: { GREETING: "hello 'world'" } },
+    { graceSeconds: 2 },
+  );
 }
 
 async function start(ex: DetachedExecutor, store: JobStore, script: string, extra: Partial<JobSpec> = {}): Promise<JobRecord> {
@@ -56,10 +60,19 @@ test.after(() => {
 test("a job's log is streamed into the mirror and its exit code ends it", async () => {
   const ex = executor();
   const store = new JobStore(experiment);
-  const job = await start(ex, store, 'echo "$GREETING $FROM_SETUP $TOKEN"; for i in 1 2 3; do echo line $i; sleep 0.3; done', { secretEnv: { TOKEN: "s3cr3t-value" } });
+  const job = await start(ex, store, 'echo "$GREETING $FROM_SETUP $TOKEN"; for i in 1 2 3; do echo line $i; sleep 0.3; done', {
+    secretEnv: { TOKEN: "s3cr3t-value" },
+  });
   const pieces: string[] = [];
   const states: string[] = [];
-  const final = await followJob({ store, executor: ex, id: job.id, intervalMs: 100, onLog: (d) => pieces.push(d.toString()), onState: (r) => states.push(r.state) });
+  const final = await followJob({
+    store,
+    executor: ex,
+    id: job.id,
+    intervalMs: 100,
+    onLog: (d) => pieces.push(d.toString()),
+    onState: (r) => states.push(r.state),
+  });
   assert.equal(final.state, "succeeded");
   assert.equal(final.exit_code, 0);
   const expected = "hello 'world' yes s3cr3t-value\nline 1\nline 2\nline 3\n";
@@ -71,7 +84,8 @@ test("a job's log is streamed into the mirror and its exit code ends it", async 
   assert.ok(final.started_at && final.finished_at);
   // The secret reached the job through its environment only.
   for (const f of fs.readdirSync(job.remote.dir)) {
-    if (f !== "log" && fs.statSync(path.join(job.remote.dir, f)).isFile()) assert.ok(!fs.readFileSync(path.join(job.remote.dir, f), "utf8").includes("s3cr3t"), f);
+    if (f !== "log" && fs.statSync(path.join(job.remote.dir, f)).isFile())
+      assert.ok(!fs.readFileSync(path.join(job.remote.dir, f), "utf8").includes("s3cr3t"), f);
   }
   assert.ok(!fs.readFileSync(store.recordPath(job.id), "utf8").includes("s3cr3t"));
 });
@@ -150,7 +164,11 @@ test("a launch that never wrote a pid is starting for a minute, then lost", asyn
   assert.equal((await ex.status({ dir })).state, "submitting");
   const past = new Date(Date.now() - 5 * 60_000);
   fs.utimesSync(path.join(dir, "launched"), past, past);
-  assert.deepEqual(await ex.status({ dir }), { state: "lost", exitCode: null, detail: `the launch in ${dir} ended before the job started` });
+  assert.deepEqual(await ex.status({ dir }), {
+    state: "lost",
+    exitCode: null,
+    detail: `the launch in ${dir} ended before the job started`,
+  });
 });
 
 test("submitting one id twice starts one job", async () => {
@@ -158,7 +176,9 @@ test("submitting one id twice starts one job", async () => {
   const store = new JobStore(experiment);
   const job = await start(ex, store, "echo ran >> runs.txt; sleep 1");
   const again = await ex.submit({ id: job.id, dir: job.remote.dir, script: "echo ran >> runs.txt; sleep 1" });
-  const racing = await Promise.all([1, 2, 3].map(() => executor().submit({ id: job.id, dir: job.remote.dir, script: "echo ran >> runs.txt" })));
+  const racing = await Promise.all(
+    [1, 2, 3].map(() => executor().submit({ id: job.id, dir: job.remote.dir, script: "echo ran >> runs.txt" })),
+  );
   assert.equal(again.pid, job.remote.pid);
   for (const r of racing) assert.equal(r.pid, job.remote.pid);
   await followJob({ store, executor: ex, id: job.id, intervalMs: 100 });
@@ -201,7 +221,10 @@ test("a log far ahead of the copy is followed by its tail, with a marker saying 
   const size = fs.statSync(path.join(job.remote.dir, "log")).size;
   assert.equal(final.log.offset, size);
   assert.equal(final.log.skipped, size - 64 * 1024);
-  assert.match(mirror, new RegExp(`^\\n\\[metajudge: skipped ${final.log.skipped} bytes; the whole log is on the host at ${job.remote.dir}/log\\]\\n`));
+  assert.match(
+    mirror,
+    new RegExp(`^\\n\\[metajudge: skipped ${final.log.skipped} bytes; the whole log is on the host at ${job.remote.dir}/log\\]\\n`),
+  );
   assert.ok(mirror.endsWith("xxthe-end\n"), mirror.slice(-200));
   assert.ok(mirror.length < 70 * 1024, `mirror is ${mirror.length} bytes`);
 });

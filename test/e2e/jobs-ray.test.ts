@@ -21,7 +21,13 @@ test("submit runs the entrypoint with its environment, and a second submit finds
     const ex = new RayExecutor(ray.url, { profile: { env: { FROM_HOST: "h" }, setup: "export FROM_SETUP=s", gpus: 2 }, retryDelayMs: 10 });
     const id = newJobId("train", 1);
     const dir = path.join(root, "work", id);
-    const spec = { id, dir, script: 'echo "$FROM_HOST $FROM_SETUP $JOB_ENV $SECRET"; pwd; echo ran >> runs.txt', env: { JOB_ENV: "j" }, secretEnv: { SECRET: "tok" } };
+    const spec = {
+      id,
+      dir,
+      script: 'echo "$FROM_HOST $FROM_SETUP $JOB_ENV $SECRET"; pwd; echo ran >> runs.txt',
+      env: { JOB_ENV: "j" },
+      secretEnv: { SECRET: "tok" },
+    };
     const ref = await ex.submit(spec);
     assert.deepEqual(ref, { dir, raySubmissionId: id });
     assert.equal((await ex.status(ref)).state, "queued");
@@ -33,7 +39,12 @@ test("submit runs the entrypoint with its environment, and a second submit finds
     assert.equal(fs.readFileSync(path.join(dir, "runs.txt"), "utf8"), "ran\n");
     const posts = ray.requests.filter((r) => r.method === "POST" && r.path === "/api/jobs/");
     assert.equal(posts.length, 1, "one POST for two submits");
-    const body = JSON.parse(posts[0]!.body) as { entrypoint: string; submission_id: string; entrypoint_num_gpus: number; runtime_env: { env_vars: Record<string, string> } };
+    const body = JSON.parse(posts[0]!.body) as {
+      entrypoint: string;
+      submission_id: string;
+      entrypoint_num_gpus: number;
+      runtime_env: { env_vars: Record<string, string> };
+    };
     assert.equal(body.submission_id, id);
     assert.equal(body.entrypoint_num_gpus, 2);
     assert.equal(body.runtime_env.env_vars["SECRET"], "tok");
@@ -73,7 +84,16 @@ test("logs are followed by offset, escapes and non-ASCII decoded to the job's by
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const src = path.join(root, `${id}.txt`);
     fs.writeFileSync(src, text);
-    store.create({ id, kind: "command", title: "t", host: "ray", executor: "ray", state: "queued", remote: { dir }, log: { remote: `ray:${id}` } });
+    store.create({
+      id,
+      kind: "command",
+      title: "t",
+      host: "ray",
+      executor: "ray",
+      state: "queued",
+      remote: { dir },
+      log: { remote: `ray:${id}` },
+    });
     const ref = await ex.submit({ id, dir, script: `for i in 1 2 3; do cat ${src}; sleep 0.2; done` });
     store.update(id, { remote: { ...ref } });
     const final = await followJob({ store, executor: ex, id, intervalMs: 50, maxChunk: 7 });
@@ -91,8 +111,10 @@ test("logs are followed by offset, escapes and non-ASCII decoded to the job's by
 });
 
 test("the log window keeps one window of a huge answer, whatever the chunking", () => {
-  const log = Buffer.from("é中🙂 \"x\"\\n\n".repeat(1000));
-  const answer = Buffer.from(`{"logs": ${JSON.stringify(log.toString()).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}}`);
+  const log = Buffer.from('é中🙂 "x"\\n\n'.repeat(1000));
+  const answer = Buffer.from(
+    `{"logs": ${JSON.stringify(log.toString()).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}}`,
+  );
   for (const step of [1, 3, 64, answer.length]) {
     const w = new LogWindow(1234, 100);
     for (let i = 0; i < answer.length; i += step) w.push(answer.subarray(i, i + step));
@@ -107,18 +129,34 @@ test("the token goes in x-ray-authorization; a wrong one is auth, 5xx is retried
   try {
     const good = new RayExecutor(ray.url, { token: "right-token", retryDelayMs: 10 });
     const ref = await good.submit({ id: newJobId("command", 1), dir: path.join(root, "a"), script: "true" });
-    assert.ok(ray.requests.every((r) => r.headers["x-ray-authorization"] === "Bearer right-token" || r.headers["x-ray-authorization"] === undefined));
+    assert.ok(
+      ray.requests.every(
+        (r) => r.headers["x-ray-authorization"] === "Bearer right-token" || r.headers["x-ray-authorization"] === undefined,
+      ),
+    );
     assert.ok(ray.requests.some((r) => r.headers["x-ray-authorization"] === "Bearer right-token"));
-    await assert.rejects(new RayExecutor(ray.url, { token: "wrong" }).status(ref), (e) => e instanceof MetajudgeError && e.reason === "auth" && /token was not accepted/.test(e.message));
-    await assert.rejects(new RayExecutor(ray.url).status(ref), (e) => e instanceof MetajudgeError && e.reason === "auth" && /needs a token/.test(e.message));
+    await assert.rejects(
+      new RayExecutor(ray.url, { token: "wrong" }).status(ref),
+      (e) => e instanceof MetajudgeError && e.reason === "auth" && /token was not accepted/.test(e.message),
+    );
+    await assert.rejects(
+      new RayExecutor(ray.url).status(ref),
+      (e) => e instanceof MetajudgeError && e.reason === "auth" && /needs a token/.test(e.message),
+    );
     ray.failNext(2, 500);
     const before = ray.requests.length;
     assert.equal((await waitForState(good, ref, ["succeeded"], { intervalMs: 50, timeoutMs: 30_000 })).state, "succeeded");
     assert.ok(ray.requests.length - before >= 3, "two 500s, then an answer");
     ray.failNext(10, 503);
-    await assert.rejects(new RayExecutor(ray.url, { token: "right-token", retries: 2, retryDelayMs: 10 }).status(ref), (e) => e instanceof MetajudgeError && e.reason === "server" && /503/.test(e.message));
+    await assert.rejects(
+      new RayExecutor(ray.url, { token: "right-token", retries: 2, retryDelayMs: 10 }).status(ref),
+      (e) => e instanceof MetajudgeError && e.reason === "server" && /503/.test(e.message),
+    );
   } finally {
     await ray.close();
   }
-  await assert.rejects(new RayExecutor(ray.url).status({ dir: "/", raySubmissionId: "x" }), (e) => e instanceof MetajudgeError && e.reason === "refused");
+  await assert.rejects(
+    new RayExecutor(ray.url).status({ dir: "/", raySubmissionId: "x" }),
+    (e) => e instanceof MetajudgeError && e.reason === "refused",
+  );
 });

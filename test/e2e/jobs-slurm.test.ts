@@ -21,7 +21,13 @@ import { slurmUnavailable, startSlurm, type Slurm } from "../support/slurm.js";
 const unavailable = sshdUnavailable ?? slurmUnavailable;
 const skip = unavailable ? `no test cluster: ${unavailable}` : false;
 const workdir = `mj-jobs-slurm-${process.pid}`;
-const base: Extract<HostProfile, { kind: "slurm" }> = { kind: "slurm", ssh: { host: "mj-loop" }, workdir: `~/${workdir}`, gpus: 0, sbatch: [] };
+const base: Extract<HostProfile, { kind: "slurm" }> = {
+  kind: "slurm",
+  ssh: { host: "mj-loop" },
+  workdir: `~/${workdir}`,
+  gpus: 0,
+  sbatch: [],
+};
 let sshd: Sshd;
 let slurm: Slurm;
 let experiment: string;
@@ -76,11 +82,21 @@ test("a job goes queued → running → succeeded, runs as the login user, and i
   const store = new JobStore(experiment);
   const job = await start(ex, store, 'echo "$(id -un) $MJ_JOB_ENV $MJ_SECRET $SLURM_JOB_NAME"; sleep 2; echo done');
   const seen: { state: string; detail?: string | undefined }[] = [];
-  const final = await followJob({ store, executor: ex, id: job.id, intervalMs: 250, onState: (r) => seen.push({ state: r.state, detail: r.detail }) });
+  const final = await followJob({
+    store,
+    executor: ex,
+    id: job.id,
+    intervalMs: 250,
+    onState: (r) => seen.push({ state: r.state, detail: r.detail }),
+  });
   const again = await ex.submit({ id: job.id, dir: job.remote.dir, script: "echo never" });
   ex.close();
   assert.deepEqual([final.state, final.exit_code, final.node], ["succeeded", 0, "localhost"]);
-  assert.deepEqual(seen.map((s) => s.state), ["queued", "running", "succeeded"], JSON.stringify(seen));
+  assert.deepEqual(
+    seen.map((s) => s.state),
+    ["queued", "running", "succeeded"],
+    JSON.stringify(seen),
+  );
   assert.equal(seen[0]?.detail, "BeginTime");
   assert.equal(fs.readFileSync(store.logPath(job.id), "utf8"), `${sshd.user} e s3 ${job.id}\ndone\n`);
   assert.equal(again.slurmId, job.remote.slurmId, "a second submit finds the first");

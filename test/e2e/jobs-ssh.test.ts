@@ -37,7 +37,14 @@ after(async () => {
   try {
     // Jobs run as the throwaway test user, so the kill runs as that user too: whatever a recycled pid
     // now names, it can only reach that user's processes, all of them started by these tests.
-    execFileSync("runuser", ["-u", sshd.user, "--", "bash", "-c", `for p in ~/${workdir}/jobs/*/pid; do [ -f "$p" ] && kill -KILL -- -$(cat "$p") 2>/dev/null; done; true`]);
+    execFileSync("runuser", [
+      "-u",
+      sshd.user,
+      "--",
+      "bash",
+      "-c",
+      `for p in ~/${workdir}/jobs/*/pid; do [ -f "$p" ] && kill -KILL -- -$(cat "$p") 2>/dev/null; done; true`,
+    ]);
     execFileSync("rm", ["-rf", `/home/${sshd.user}/${workdir}`]);
   } finally {
     await sshd.stop();
@@ -64,7 +71,11 @@ async function start(ex: Executor, store: JobStore, script: string): Promise<Job
 
 test("a job outlives its SSH connection and is followed to its end through dropped links", { skip, timeout: 120_000 }, async () => {
   const first = await openExecutor(profile, deps());
-  const job = await start(first, new JobStore(experiment), 'echo "as $(id -un) $MJ_FROM_PROFILE $MJ_SECRET"; for i in $(seq 1 16); do echo tick $i; sleep 0.25; done');
+  const job = await start(
+    first,
+    new JobStore(experiment),
+    'echo "as $(id -un) $MJ_FROM_PROFILE $MJ_SECRET"; for i in $(seq 1 16); do echo tick $i; sleep 0.25; done',
+  );
   assert.ok(killConnections(sshd) > 0, "there was a connection to drop");
   first.close();
   closeAllSsh();
@@ -118,7 +129,10 @@ test("a log of gigabytes is followed with bounded memory: a skip marker and the 
   // Whatever was copied before the job ran far ahead stays; then a marker says what was skipped.
   const found = markers(mirror);
   assert.ok(found.count >= 1);
-  assert.match(found.text[0]!, new RegExp(`^\\n\\[metajudge: skipped \\d+ bytes; the whole log is on the host at ${job.remote.dir}/log\\]\\n$`));
+  assert.match(
+    found.text[0]!,
+    new RegExp(`^\\n\\[metajudge: skipped \\d+ bytes; the whole log is on the host at ${job.remote.dir}/log\\]\\n$`),
+  );
   assert.ok(mirror.subarray(-20).toString().endsWith("xxx\nthe-end\n"), JSON.stringify(mirror.subarray(-20).toString()));
   const growth = peak - before;
   t.diagnostic(`rss grew by ${Math.round(growth / 1024 / 1024)} MiB following a ${gib} GiB log; ${mirror.length} bytes copied`);
@@ -128,7 +142,10 @@ test("a log of gigabytes is followed with bounded memory: a skip marker and the 
 test("a Ray dashboard is reached through an SSH forward, with its token from the secrets", { skip, timeout: 60_000 }, async () => {
   const ray = await startRayServer({ token: "tunnel-token" });
   try {
-    const ex = await openExecutor({ kind: "ray", address: ray.url, tunnel: { host: "mj-loop" }, auth_token_env: "RAY_TOKEN", workdir: "/tmp", gpus: 0 }, deps({ RAY_TOKEN: "tunnel-token" }));
+    const ex = await openExecutor(
+      { kind: "ray", address: ray.url, tunnel: { host: "mj-loop" }, auth_token_env: "RAY_TOKEN", workdir: "/tmp", gpus: 0 },
+      deps({ RAY_TOKEN: "tunnel-token" }),
+    );
     assert.match(ex.shell?.label ?? "", /ssh/);
     const ref = await ex.submit({ id: newJobId("command", 1), dir: path.join(experiment, "ray-job"), script: "echo through the tunnel" });
     await waitForState(ex, ref, ["succeeded"], { intervalMs: 100, timeoutMs: 30_000 });

@@ -8,10 +8,29 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readLines, tmpDir } from "../support/cli.js";
-import { HOSTILE, KEY_ENV, PWNED, SECRET, jobAlive, editConfig, filesHolding, launchExperiment, readManifest as manifest, recordCounts as counts } from "../support/launch-experiment.js";
+import {
+  HOSTILE,
+  KEY_ENV,
+  PWNED,
+  SECRET,
+  jobAlive,
+  editConfig,
+  filesHolding,
+  launchExperiment,
+  readManifest as manifest,
+  recordCounts as counts,
+} from "../support/launch-experiment.js";
 import { installStandIns, standInSetup } from "../support/stand-ins.js";
 import { LocalShell } from "../../src/core/remote/local-shell.js";
-import { attachJob, cancelJob, launchGeneration, launchTraining, resubmitJob, type LaunchContext, type RemoteEvent } from "../../src/core/remote/launch/index.js";
+import {
+  attachJob,
+  cancelJob,
+  launchGeneration,
+  launchTraining,
+  resubmitJob,
+  type LaunchContext,
+  type RemoteEvent,
+} from "../../src/core/remote/launch/index.js";
 import { JobStore, type JobRecord } from "../../src/core/remote/jobs/record.js";
 import { MetajudgeError } from "../../src/core/errors.js";
 import { loadConfig } from "../../src/core/config.js";
@@ -70,7 +89,11 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     const firstImport = first.imported as { requests: number; failed: number; missing: number };
     assert.ok(firstImport.failed > 0, "some lines failed in the first job");
     assert.equal(firstImport.missing, firstImport.failed);
-    assert.equal((second.launch as { requests: number }).requests, firstImport.missing, "the second job asked only for the missing requests");
+    assert.equal(
+      (second.launch as { requests: number }).requests,
+      firstImport.missing,
+      "the second job asked only for the missing requests",
+    );
     for (const j of jobs) assert.equal(j.finalized, true);
     assert.ok(jobs.every((j) => j.state === "succeeded"));
     const m = manifest(batchDir);
@@ -95,7 +118,10 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     assert.ok(["cancelled", "succeeded"].includes(job.state), job.state);
     assert.equal(job.finalized, true);
     assert.deepEqual(counts(dir), counts(batchDir));
-    const texts = (d: string): string[] => readLines<{ id: string; text: string }>(path.join(d, "iterations", "1", "judgements.jsonl")).map((r) => `${r.id} ${r.text}`).sort();
+    const texts = (d: string): string[] =>
+      readLines<{ id: string; text: string }>(path.join(d, "iterations", "1", "judgements.jsonl"))
+        .map((r) => `${r.id} ${r.text}`)
+        .sort();
     assert.deepEqual(texts(dir), texts(batchDir));
     const m = manifest(dir);
     for (const s of ["generate", "judge", "metajudge", "pairs", "export"]) assert.equal(m.stages[s]!.state, "done", s);
@@ -116,7 +142,10 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     const text =
       "// judge rubric v2, tried on 3 June\n" +
       JSON.stringify(cfg, null, 4)
-        .replace(/\{\s+"rho": 0,\s+"judgement_length_cap": null,\s+"train_judge_pairs": true\s+\}/, '{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true } // M_0')
+        .replace(
+          /\{\s+"rho": 0,\s+"judgement_length_cap": null,\s+"train_judge_pairs": true\s+\}/,
+          '{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true } // M_0',
+        )
         .replace('"iterations": [', '/* selection per iteration */ "iterations": [');
     assert.match(text, /\{ "rho": 0, "judgement_length_cap": null, "train_judge_pairs": true \} \/\/ M_0/);
     fs.writeFileSync(cfgFile, text);
@@ -174,7 +203,9 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     assert.equal(done.state, "succeeded");
     assert.equal(done.finalized, true);
     assert.equal(manifest(failDir).training!.job_id, fresh.id);
-    const cfg = JSON.parse(fs.readFileSync(path.join(failDir, "metajudge.json"), "utf8")) as { iterations: { models?: { actor?: string } }[] };
+    const cfg = JSON.parse(fs.readFileSync(path.join(failDir, "metajudge.json"), "utf8")) as {
+      iterations: { models?: { actor?: string } }[];
+    };
     assert.equal(cfg.iterations[1]!.models?.actor, `${fresh.remote.dir}/checkpoint`);
   });
 
@@ -198,7 +229,11 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
 
     editConfig(serveDir, (c) => (c.hosts.box!.env = { MJ_TRL_STEP_MS: "60000" }));
     const slow = new AbortController();
-    const ctx2: LaunchContext = { ...context(serveDir), signal: slow.signal, onEvent: (e) => e.type === "job" && e.job.state === "queued" && slow.abort() };
+    const ctx2: LaunchContext = {
+      ...context(serveDir),
+      signal: slow.signal,
+      onEvent: (e) => e.type === "job" && e.job.state === "queued" && slow.abort(),
+    };
     await assert.rejects(launchTraining(ctx2, { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "cancelled");
     const running = new JobStore(serveDir).list().filter((j) => j.kind === "train" && j.id !== job.id)[0]!;
     const cancelled = await cancelJob(context(serveDir), running.id);
@@ -221,7 +256,10 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
     assert.ok(counts(dir)["responses.jsonl"]! > 0, "the answers that came back are kept");
 
     // A batch job submitted again sends the same requests file and is imported when attached.
-    const last = new JobStore(dir).list().sort((a, b) => a.created_at.localeCompare(b.created_at)).at(-1)!;
+    const last = new JobStore(dir)
+      .list()
+      .sort((a, b) => a.created_at.localeCompare(b.created_at))
+      .at(-1)!;
     const again = await resubmitJob(context(dir), last.id);
     assert.equal(again.kind, "generate-batch");
     assert.equal(again.inputs?.[0]?.sha256, last.inputs?.[0]?.sha256);
@@ -232,7 +270,12 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
 
   it("serve mode: a server that cannot start fails with its log; a cancelled run stops the server", async () => {
     const dir = experiment("serve-fail");
-    editConfig(dir, (c) => ((c.remote as { generation: Record<string, unknown> }).generation.serve_command = "vllm serve {model} --host 0.0.0.0 --port {port}"));
+    editConfig(
+      dir,
+      (c) =>
+        ((c.remote as { generation: Record<string, unknown> }).generation.serve_command =
+          "vllm serve {model} --host 0.0.0.0 --port {port}"),
+    );
     await assert.rejects(launchGeneration(context(dir), { iteration: 1, mode: "serve" }), (e: unknown) => {
       assert.ok(e instanceof MetajudgeError && e.reason === "jobFailed", String(e));
       assert.match(e.message, /vllm serve ended before it answered \/v1\/models/);
@@ -242,8 +285,15 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
 
     const dir2 = experiment("serve-cancel");
     const stop = new AbortController();
-    const ctx: LaunchContext = { ...context(dir2), signal: stop.signal, onEvent: (e) => e.type === "note" && /is ready/.test(e.message) && stop.abort() };
-    await assert.rejects(launchGeneration(ctx, { iteration: 1, mode: "serve" }), (e: unknown) => e instanceof MetajudgeError && e.reason === "cancelled");
+    const ctx: LaunchContext = {
+      ...context(dir2),
+      signal: stop.signal,
+      onEvent: (e) => e.type === "note" && /is ready/.test(e.message) && stop.abort(),
+    };
+    await assert.rejects(
+      launchGeneration(ctx, { iteration: 1, mode: "serve" }),
+      (e: unknown) => e instanceof MetajudgeError && e.reason === "cancelled",
+    );
     const job = new JobStore(dir2).list()[0]!;
     assert.ok(["cancelled", "succeeded"].includes(job.state), job.state);
     const pid = Number(fs.readFileSync(path.join(job.remote.dir, "pid"), "utf8"));
@@ -252,7 +302,10 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
 
   it("refuses to train before the export stage", async () => {
     const dir = experiment("noexport");
-    await assert.rejects(launchTraining(context(dir), { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "badInput" && /run the export stage first/.test(e.message));
+    await assert.rejects(
+      launchTraining(context(dir), { iteration: 1 }),
+      (e: unknown) => e instanceof MetajudgeError && e.reason === "badInput" && /run the export stage first/.test(e.message),
+    );
   });
 
   it("secret_env: the job gets the secret in its environment, and no file on either side holds it; without it nothing starts", async () => {
@@ -264,9 +317,15 @@ describe("launch on a local host", { timeout: 180_000 }, () => {
       box.setup = `${String(box.setup)}\necho "job token sha256: $(printf %s "$MJ_JOB_TOKEN" | sha256sum | cut -c1-16)"`;
     });
     const without = context(dir);
-    await assert.rejects(launchGeneration(without, { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "auth" && /MJ_JOB_TOKEN/.test(e.message));
+    await assert.rejects(
+      launchGeneration(without, { iteration: 1 }),
+      (e: unknown) => e instanceof MetajudgeError && e.reason === "auth" && /MJ_JOB_TOKEN/.test(e.message),
+    );
     assert.deepEqual(new JobStore(dir).list(), [], "no job was created without the secret");
-    const withSecret: LaunchContext = { ...context(dir), deps: { ...deps, secret: async (name) => (name === "MJ_JOB_TOKEN" ? token : undefined) } };
+    const withSecret: LaunchContext = {
+      ...context(dir),
+      deps: { ...deps, secret: async (name) => (name === "MJ_JOB_TOKEN" ? token : undefined) },
+    };
     const { jobs } = await launchGeneration(withSecret, { iteration: 1 });
     assert.ok(jobs.length >= 3 && jobs.every((j) => j.state === "succeeded"));
     const sha = createHash("sha256").update(token).digest("hex").slice(0, 16);

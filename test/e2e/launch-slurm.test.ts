@@ -26,7 +26,13 @@ let local = "";
 before(async () => {
   if (skip) return;
   [sshd, slurm] = await Promise.all([startSshd(), startSlurm()]);
-  deps = { sshConfigFile: sshd.configFile, knownHostsFile: sshd.knownHostsFile, confirmHostKey: async () => false, passphrase: async () => undefined, secret: async () => undefined };
+  deps = {
+    sshConfigFile: sshd.configFile,
+    knownHostsFile: sshd.knownHostsFile,
+    confirmHostKey: async () => false,
+    passphrase: async () => undefined,
+    secret: async () => undefined,
+  };
   shell = await openSshShell({ host: "mj-loop" }, deps);
   bin = await installStandIns(shell, `${WORKDIR}/bin`);
   local = tmpDir("launch-slurm");
@@ -48,7 +54,9 @@ after(async () => {
 });
 
 function experiment(name: string): string {
-  return launchExperiment(name, { cluster: { kind: "slurm", ssh: { host: "mj-loop" }, workdir: WORKDIR, setup: standInSetup(bin), gpus: 0, sbatch: [] } });
+  return launchExperiment(name, {
+    cluster: { kind: "slurm", ssh: { host: "mj-loop" }, workdir: WORKDIR, setup: standInSetup(bin), gpus: 0, sbatch: [] },
+  });
 }
 
 function context(dir: string): LaunchContext {

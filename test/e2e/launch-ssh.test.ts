@@ -9,7 +9,17 @@ import * as path from "node:path";
 import { tmpDir } from "../support/cli.js";
 import { installStandIns, standInSetup } from "../support/stand-ins.js";
 import { sshdUnavailable, startSshd, type Sshd } from "../support/sshd.js";
-import { HOSTILE, KEY_ENV, PWNED, SECRET, jobAlive, filesHolding, launchExperiment, readManifest, recordCounts } from "../support/launch-experiment.js";
+import {
+  HOSTILE,
+  KEY_ENV,
+  PWNED,
+  SECRET,
+  jobAlive,
+  filesHolding,
+  launchExperiment,
+  readManifest,
+  recordCounts,
+} from "../support/launch-experiment.js";
 import { closeAllSsh, openSshShell } from "../../src/core/remote/ssh/index.js";
 import { quote } from "../../src/core/remote/shell.js";
 import { attachJob, launchGeneration, launchTraining, type LaunchContext, type RemoteEvent } from "../../src/core/remote/launch/index.js";
@@ -109,7 +119,9 @@ describe("launch over SSH", { skip, timeout: 240_000 }, () => {
     const training = readManifest(batchDir).training!;
     assert.equal(training.checkpoint, checkpoint);
     assert.ok(training.final["rewards/accuracies"]! > 0);
-    const cfg = JSON.parse(fs.readFileSync(path.join(batchDir, "metajudge.json"), "utf8")) as { iterations: { models?: Record<string, string> }[] };
+    const cfg = JSON.parse(fs.readFileSync(path.join(batchDir, "metajudge.json"), "utf8")) as {
+      iterations: { models?: Record<string, string> }[];
+    };
     assert.equal(cfg.iterations[1]!.models?.actor, `${job.remote.dir}/checkpoint`);
     // Attaching to a finished, finalized job changes nothing.
     const configBefore = fs.readFileSync(path.join(batchDir, "metajudge.json"), "utf8");
@@ -122,7 +134,10 @@ describe("launch over SSH", { skip, timeout: 240_000 }, () => {
     const dir = experiment("fail", { MJ_TRL_FAIL: "1" });
     await launchGeneration(context(dir), { iteration: 1 });
     const before = fs.readFileSync(path.join(dir, "metajudge.json"), "utf8");
-    await assert.rejects(launchTraining(context(dir), { iteration: 1 }), (e: unknown) => e instanceof MetajudgeError && e.reason === "jobFailed" && /exit code 3/.test(e.message));
+    await assert.rejects(
+      launchTraining(context(dir), { iteration: 1 }),
+      (e: unknown) => e instanceof MetajudgeError && e.reason === "jobFailed" && /exit code 3/.test(e.message),
+    );
     const train = new JobStore(dir).list().filter((j: JobRecord) => j.kind === "train");
     assert.equal(train[0]!.state, "failed");
     assert.equal(fs.readFileSync(path.join(dir, "metajudge.json"), "utf8"), before);

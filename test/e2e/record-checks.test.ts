@@ -22,7 +22,11 @@ before(async () => {
 after(() => server.close());
 
 const file = (name: string): string => path.join(iter, name);
-const lines = (name: string): string[] => fs.readFileSync(file(name), "utf8").split("\n").filter((l) => l.trim() !== "");
+const lines = (name: string): string[] =>
+  fs
+    .readFileSync(file(name), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
 const lineCount = (name: string): number => lines(name).length;
 
 interface Problem {
@@ -101,10 +105,15 @@ test("validate names each duplicate, torn, malformed, incomplete and unknown-id 
   const v = JSON.parse(json.stdout) as ValidateJson;
   assert.equal(v.ok, false);
   const it = v.records[0]!;
-  assert.deepEqual(
-    Object.fromEntries(Object.entries(it.counts).filter(([, n]) => n > 0)),
-    { duplicate_id: 26, torn_line: 1, malformed_line: 1, missing_field: 1, unknown_id: 3, self_battle: 1, prompt_mismatch: 1 },
-  );
+  assert.deepEqual(Object.fromEntries(Object.entries(it.counts).filter(([, n]) => n > 0)), {
+    duplicate_id: 26,
+    torn_line: 1,
+    malformed_line: 1,
+    missing_field: 1,
+    unknown_id: 3,
+    self_battle: 1,
+    prompt_mismatch: 1,
+  });
   assert.equal(it.problems.filter((p) => p.kind === "duplicate_id").length, 26, "--json lists every problem");
   const last = it.problems.find((p) => p.file === J && p.line === jN + 28)!;
   assert.equal(last.kind, "duplicate_id");
@@ -126,7 +135,9 @@ test("an unreadable annotation line is named by pairs, export and validate; pair
       "\n" +
       JSON.stringify({ target_id: target, label: "suspect", note: "typo in the label", created_at: now }) +
       "\n" +
-      '{"target_id": "' + target + '", "label": "susp',
+      '{"target_id": "' +
+      target +
+      '", "label": "susp',
   );
   const before = fs.readFileSync(file("pairs.actor.jsonl"), "utf8");
 
@@ -140,7 +151,13 @@ test("an unreadable annotation line is named by pairs, export and validate; pair
   res = await runCli(["pairs", iter, "--allow-unreadable-annotations", "--json"]);
   assert.equal(res.code, 0, res.stderr);
   const pairs = res.events.find((e) => e.type === "pairs") as { annotation_problems: { file: string; line: number; message: string }[] };
-  assert.deepEqual(pairs.annotation_problems.map((p) => [p.file, p.line]), [[A, 2], [A, 3]]);
+  assert.deepEqual(
+    pairs.annotation_problems.map((p) => [p.file, p.line]),
+    [
+      [A, 2],
+      [A, 3],
+    ],
+  );
   res = await runCli(["pairs", iter, "--allow-unreadable-annotations"]);
   assert.equal(res.code, 0, res.stderr);
   assert.ok(res.stderr.includes(`${A}:2: `) && res.stderr.includes(`${A}:3: `), res.stderr);
@@ -150,7 +167,10 @@ test("an unreadable annotation line is named by pairs, export and validate; pair
   assert.ok(res.stderr.includes(`${A}:2: `) && res.stderr.includes(`${A}:3: `), res.stderr);
   res = await runCli(["export", iter, "--json"]);
   const ex = res.events.find((e) => e.type === "export") as { annotation_problems: { line: number }[] };
-  assert.deepEqual(ex.annotation_problems.map((p) => p.line), [2, 3]);
+  assert.deepEqual(
+    ex.annotation_problems.map((p) => p.line),
+    [2, 3],
+  );
 
   // The run's own stages: pairs refuses as `metajudge pairs` does; export alone names the lines.
   res = await runCli(["run", exp, "--iteration", "1", "--stage", "pairs"]);
@@ -165,5 +185,8 @@ test("an unreadable annotation line is named by pairs, export and validate; pair
   assert.ok(res.stdout.includes(`${A}:2: label`) && res.stdout.includes(`${A}:3: last line is incomplete`), res.stdout);
   res = await runCli(["validate", exp, "--json"]);
   const v = JSON.parse(res.stdout) as ValidateJson;
-  assert.deepEqual(v.records[0]!.problems.filter((p) => p.kind === "unreadable_annotation").map((p) => p.line), [2, 3]);
+  assert.deepEqual(
+    v.records[0]!.problems.filter((p) => p.kind === "unreadable_annotation").map((p) => p.line),
+    [2, 3],
+  );
 });

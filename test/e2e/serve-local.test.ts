@@ -56,7 +56,11 @@ interface Completion {
 }
 
 async function chat(body: object): Promise<{ status: number; json: Completion & { error?: Record<string, unknown> } }> {
-  const res = await fetch(`${url}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model, ...body }) });
+  const res = await fetch(`${url}/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model, ...body }),
+  });
   return { status: res.status, json: (await res.json()) as Completion };
 }
 
@@ -69,7 +73,10 @@ describe("serve-local: the HTTP API of the random-weights model", () => {
     for (let i = 0; i < 50 && !/ready in/.test(stderr); i++) await new Promise((r) => setTimeout(r, 20));
     assert.match(stderr, /random weights: its output is meaningless/);
     const list = (await (await fetch(`${url}/models`)).json()) as { data: { id: string; description: string }[] };
-    assert.deepEqual(list.data.map((m) => m.id), [model]);
+    assert.deepEqual(
+      list.data.map((m) => m.id),
+      [model],
+    );
     assert.match(list.data[0]!.description, /meaningless/);
   });
 
@@ -77,7 +84,10 @@ describe("serve-local: the HTTP API of the random-weights model", () => {
     const body = { messages: ask, n: 3, seed: 11, temperature: 0.8, max_tokens: 16 };
     const a = await chat(body);
     assert.equal(a.status, 200, JSON.stringify(a.json));
-    assert.deepEqual(a.json.choices.map((c) => c.index), [0, 1, 2]);
+    assert.deepEqual(
+      a.json.choices.map((c) => c.index),
+      [0, 1, 2],
+    );
     assert.equal(new Set(texts(a.json)).size, 3, "each choice samples with its own seed (seed + i)");
     assert.ok(a.json.usage.prompt_tokens > 5);
     assert.ok(a.json.usage.completion_tokens > 0 && a.json.usage.completion_tokens <= 48);
@@ -91,13 +101,26 @@ describe("serve-local: the HTTP API of the random-weights model", () => {
     const { json } = await chat({ messages: ask, n: 2, seed: 3, max_tokens: 5 });
     assert.equal(json.choices.length, 2);
     // Random weights almost never sample an end-of-sequence token, so five tokens are always used up.
-    assert.deepEqual(json.choices.map((c) => c.finish_reason), ["length", "length"]);
+    assert.deepEqual(
+      json.choices.map((c) => c.finish_reason),
+      ["length", "length"],
+    );
     assert.equal(json.usage.completion_tokens, 10);
   });
 
   it("follows a JSON schema: the answers parse and carry the asked-for fields", async () => {
-    const schema = { type: "object", properties: { reason: { type: "string", maxLength: 200 }, score: { type: "number" } }, required: ["reason", "score"] };
-    const { status, json } = await chat({ messages: ask, n: 2, seed: 1, max_tokens: 400, response_format: { type: "json_schema", json_schema: { name: "verdict", schema } } });
+    const schema = {
+      type: "object",
+      properties: { reason: { type: "string", maxLength: 200 }, score: { type: "number" } },
+      required: ["reason", "score"],
+    };
+    const { status, json } = await chat({
+      messages: ask,
+      n: 2,
+      seed: 1,
+      max_tokens: 400,
+      response_format: { type: "json_schema", json_schema: { name: "verdict", schema } },
+    });
     assert.equal(status, 200);
     for (const c of json.choices) {
       assert.equal(c.finish_reason, "stop", "the grammar closes the object well before max_tokens");
@@ -128,8 +151,18 @@ function smallExperiment(mode: "text" | "json_schema"): string {
     c.roles.actor.sampling = { ...c.roles.actor.sampling, n: 2, max_tokens: 24 };
     // A verdict in json_schema mode needs room for the bounded reason plus the JSON around it.
     const verdictTokens = mode === "text" ? 24 : 96;
-    c.roles.judge = { ...c.roles.judge, mode, reason_max_length: 40, sampling: { ...c.roles.judge.sampling, n: 2, max_tokens: verdictTokens } };
-    c.roles.meta_judge = { ...c.roles.meta_judge, mode, reason_max_length: 40, sampling: { ...c.roles.meta_judge.sampling, max_tokens: verdictTokens } };
+    c.roles.judge = {
+      ...c.roles.judge,
+      mode,
+      reason_max_length: 40,
+      sampling: { ...c.roles.judge.sampling, n: 2, max_tokens: verdictTokens },
+    };
+    c.roles.meta_judge = {
+      ...c.roles.meta_judge,
+      mode,
+      reason_max_length: 40,
+      sampling: { ...c.roles.meta_judge.sampling, max_tokens: verdictTokens },
+    };
   });
   const prompts = path.join(dir, "prompts.jsonl");
   fs.writeFileSync(prompts, fs.readFileSync(prompts, "utf8").split("\n").slice(0, 3).join("\n") + "\n");
@@ -139,9 +172,20 @@ function smallExperiment(mode: "text" | "json_schema"): string {
 async function runIteration(dir: string): Promise<string> {
   const res = await runCli(["run", dir, "--iteration", "1", "--json"]);
   assert.equal(res.code, 0, res.stderr);
-  assert.deepEqual(res.events.filter((e) => e.type === "stage-end").map((e) => [e.stage, e.state]), STAGES.map((s) => [s, "done"]));
+  assert.deepEqual(
+    res.events.filter((e) => e.type === "stage-end").map((e) => [e.stage, e.state]),
+    STAGES.map((s) => [s, "done"]),
+  );
   const iter = path.join(dir, "iterations", "1");
-  for (const f of ["responses.jsonl", "judgements.jsonl", "meta_judgements.jsonl", "pairs.actor.jsonl", "pairs.judge.jsonl", "dpo.jsonl", "manifest.json"]) {
+  for (const f of [
+    "responses.jsonl",
+    "judgements.jsonl",
+    "meta_judgements.jsonl",
+    "pairs.actor.jsonl",
+    "pairs.judge.jsonl",
+    "dpo.jsonl",
+    "manifest.json",
+  ]) {
     assert.ok(fs.existsSync(path.join(iter, f)), `${f} exists`);
   }
   const manifest = ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(iter, "manifest.json"), "utf8")));
@@ -170,9 +214,14 @@ describe("metajudge run against serve-local", () => {
     const responses = readLines(path.join(iter, "responses.jsonl")).map((r) => ResponseRecordSchema.parse(r));
     const judgements = readLines(path.join(iter, "judgements.jsonl")).map((r) => JudgementRecordSchema.parse(r));
     // The server narrows the 0–5 score to the integers 0..5, so every answer is a valid score.
-    assert.ok(judgements.length > 0 && judgements.every((j) => j.score !== null && Number.isInteger(j.score) && j.score >= 0 && j.score <= 5));
+    assert.ok(
+      judgements.length > 0 && judgements.every((j) => j.score !== null && Number.isInteger(j.score) && j.score >= 0 && j.score <= 5),
+    );
     const metas = readLines(path.join(iter, "meta_judgements.jsonl")).map((r) => MetaJudgementRecordSchema.parse(r));
-    assert.ok(metas.every((m) => m.winner !== null), "every battle has a winner");
+    assert.ok(
+      metas.every((m) => m.winner !== null),
+      "every battle has a winner",
+    );
     const actorPairs = readLines(path.join(iter, "pairs.actor.jsonl")).map((r) => ActorPairSchema.parse(r));
     const judgePairs = readLines(path.join(iter, "pairs.judge.jsonl")).map((r) => JudgePairSchema.parse(r));
     const dpo = readLines(path.join(iter, "dpo.jsonl")).map((r) => DpoRecordSchema.parse(r));

@@ -64,53 +64,83 @@ function errorReason(r: CliResult): string | undefined {
 }
 
 function assertNoSecret(r: CliResult): void {
-  for (const secret of [sshd.passphrase, targetPassphrase]) assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), "a passphrase was printed");
+  for (const secret of [sshd.passphrase, targetPassphrase])
+    assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), "a passphrase was printed");
 }
 
-test("a jump host and its target, each with an encrypted key of its own: both passphrases from METAJUDGE_SSH_PASSPHRASES", { skip }, async () => {
-  const dir = experiment("w-target");
-  // What the editor does: the identity files of the host and its jump hosts, each with its stored passphrase.
-  const files = chainIdentityFiles({ host: "w-target" }, config);
-  assert.deepEqual(files, [targetKey, sshd.encryptedKey]);
-  const store = new Map([
-    [targetKey, targetPassphrase],
-    [sshd.encryptedKey, sshd.passphrase],
-  ]);
-  const env = { METAJUDGE_SSH_CONFIG: config, METAJUDGE_KNOWN_HOSTS: sshd.knownHostsFile, METAJUDGE_SSH_PASSPHRASE: "" };
-  const before = accepted();
-  const ok = await runCli(["hosts", "check", dir, "gpu", "--json"], { ...env, METAJUDGE_SSH_PASSPHRASES: JSON.stringify(Object.fromEntries(files.map((f) => [f, store.get(f)]))) });
-  assert.equal(ok.code, 0, ok.stderr);
-  assert.ok(ok.events.some((e) => e.type === "host-check"), ok.stdout);
-  assert.equal(accepted() - before, 2, "the jump host and the target each accepted a key");
-  assertNoSecret(ok);
+test(
+  "a jump host and its target, each with an encrypted key of its own: both passphrases from METAJUDGE_SSH_PASSPHRASES",
+  { skip },
+  async () => {
+    const dir = experiment("w-target");
+    // What the editor does: the identity files of the host and its jump hosts, each with its stored passphrase.
+    const files = chainIdentityFiles({ host: "w-target" }, config);
+    assert.deepEqual(files, [targetKey, sshd.encryptedKey]);
+    const store = new Map([
+      [targetKey, targetPassphrase],
+      [sshd.encryptedKey, sshd.passphrase],
+    ]);
+    const env = { METAJUDGE_SSH_CONFIG: config, METAJUDGE_KNOWN_HOSTS: sshd.knownHostsFile, METAJUDGE_SSH_PASSPHRASE: "" };
+    const before = accepted();
+    const ok = await runCli(["hosts", "check", dir, "gpu", "--json"], {
+      ...env,
+      METAJUDGE_SSH_PASSPHRASES: JSON.stringify(Object.fromEntries(files.map((f) => [f, store.get(f)]))),
+    });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(
+      ok.events.some((e) => e.type === "host-check"),
+      ok.stdout,
+    );
+    assert.equal(accepted() - before, 2, "the jump host and the target each accepted a key");
+    assertNoSecret(ok);
 
-  // One passphrase for both keys cannot work: the single variable opens the jump host only.
-  const single = await runCli(["hosts", "check", dir, "gpu", "--json"], { ...env, METAJUDGE_SSH_PASSPHRASE: sshd.passphrase });
-  assert.equal(single.code, 1, single.stdout);
-  assert.equal(errorReason(single), "auth");
-  assert.ok(single.stderr.includes(`${targetKey} (wrong passphrase)`) || single.stdout.includes(`${targetKey} (wrong passphrase)`), single.stdout + single.stderr);
-  assertNoSecret(single);
+    // One passphrase for both keys cannot work: the single variable opens the jump host only.
+    const single = await runCli(["hosts", "check", dir, "gpu", "--json"], { ...env, METAJUDGE_SSH_PASSPHRASE: sshd.passphrase });
+    assert.equal(single.code, 1, single.stdout);
+    assert.equal(errorReason(single), "auth");
+    assert.ok(
+      single.stderr.includes(`${targetKey} (wrong passphrase)`) || single.stdout.includes(`${targetKey} (wrong passphrase)`),
+      single.stdout + single.stderr,
+    );
+    assertNoSecret(single);
 
-  // The jump host's passphrase alone: the target's key is skipped, named in the error.
-  const half = await runCli(["hosts", "check", dir, "gpu", "--json"], { ...env, METAJUDGE_SSH_PASSPHRASES: JSON.stringify({ [sshd.encryptedKey]: sshd.passphrase }) });
-  assert.equal(errorReason(half), "auth", half.stdout + half.stderr);
-  assert.ok((half.stdout + half.stderr).includes(`${targetKey} (encrypted; no passphrase given)`), half.stdout + half.stderr);
-});
+    // The jump host's passphrase alone: the target's key is skipped, named in the error.
+    const half = await runCli(["hosts", "check", dir, "gpu", "--json"], {
+      ...env,
+      METAJUDGE_SSH_PASSPHRASES: JSON.stringify({ [sshd.encryptedKey]: sshd.passphrase }),
+    });
+    assert.equal(errorReason(half), "auth", half.stdout + half.stderr);
+    assert.ok((half.stdout + half.stderr).includes(`${targetKey} (encrypted; no passphrase given)`), half.stdout + half.stderr);
+  },
+);
 
-test("the single METAJUDGE_SSH_PASSPHRASE still opens a one-key host, and a key missing from the map falls back to it", { skip }, async () => {
-  const dir = experiment("w-jump");
-  const env = { METAJUDGE_SSH_CONFIG: config, METAJUDGE_KNOWN_HOSTS: sshd.knownHostsFile };
-  const old = await runCli(["hosts", "check", dir, "gpu", "--json"], { ...env, METAJUDGE_SSH_PASSPHRASE: sshd.passphrase });
-  assert.equal(old.code, 0, old.stderr);
-  const mixed = await runCli(["hosts", "check", dir, "gpu", "--json"], { ...env, METAJUDGE_SSH_PASSPHRASE: sshd.passphrase, METAJUDGE_SSH_PASSPHRASES: JSON.stringify({ [targetKey]: targetPassphrase }) });
-  assert.equal(mixed.code, 0, mixed.stderr);
-  assertNoSecret(mixed);
-});
+test(
+  "the single METAJUDGE_SSH_PASSPHRASE still opens a one-key host, and a key missing from the map falls back to it",
+  { skip },
+  async () => {
+    const dir = experiment("w-jump");
+    const env = { METAJUDGE_SSH_CONFIG: config, METAJUDGE_KNOWN_HOSTS: sshd.knownHostsFile };
+    const old = await runCli(["hosts", "check", dir, "gpu", "--json"], { ...env, METAJUDGE_SSH_PASSPHRASE: sshd.passphrase });
+    assert.equal(old.code, 0, old.stderr);
+    const mixed = await runCli(["hosts", "check", dir, "gpu", "--json"], {
+      ...env,
+      METAJUDGE_SSH_PASSPHRASE: sshd.passphrase,
+      METAJUDGE_SSH_PASSPHRASES: JSON.stringify({ [targetKey]: targetPassphrase }),
+    });
+    assert.equal(mixed.code, 0, mixed.stderr);
+    assertNoSecret(mixed);
+  },
+);
 
 test("a malformed METAJUDGE_SSH_PASSPHRASES is ignored with a note that does not repeat it", { skip }, async () => {
   const dir = experiment("w-jump");
   const raw = `{"${sshd.encryptedKey}": "${sshd.passphrase}"`; // no closing brace
-  const r = await runCli(["hosts", "check", dir, "gpu", "--json"], { METAJUDGE_SSH_CONFIG: config, METAJUDGE_KNOWN_HOSTS: sshd.knownHostsFile, METAJUDGE_SSH_PASSPHRASE: "", METAJUDGE_SSH_PASSPHRASES: raw });
+  const r = await runCli(["hosts", "check", dir, "gpu", "--json"], {
+    METAJUDGE_SSH_CONFIG: config,
+    METAJUDGE_KNOWN_HOSTS: sshd.knownHostsFile,
+    METAJUDGE_SSH_PASSPHRASE: "",
+    METAJUDGE_SSH_PASSPHRASES: raw,
+  });
   assert.equal(errorReason(r), "auth", r.stdout + r.stderr);
   assert.ok((r.stdout + r.stderr).includes("METAJUDGE_SSH_PASSPHRASES is not a JSON object"), r.stdout + r.stderr);
   assertNoSecret(r);

@@ -57,7 +57,10 @@ function deps(over: Partial<HostDeps> = {}): HostDeps & { asked: HostKeyInfo[] }
 /** An alias of the test server in a config file of its own, with `lines` under it. */
 function aliasConfig(name: string, lines: string[]): string {
   const file = join(local, `ssh_config_${name}`);
-  writeFileSync(file, [`Host ${name}`, "  HostName 127.0.0.1", `  Port ${sshd.port}`, `  User ${sshd.user}`, ...lines.map((l) => `  ${l}`), ""].join("\n"));
+  writeFileSync(
+    file,
+    [`Host ${name}`, "  HostName 127.0.0.1", `  Port ${sshd.port}`, `  User ${sshd.user}`, ...lines.map((l) => `  ${l}`), ""].join("\n"),
+  );
   return file;
 }
 
@@ -69,7 +72,8 @@ async function rejectsWith(p: Promise<unknown>, reason: ErrorReason, ...patterns
   );
   assert.ok(caught instanceof MetajudgeError, `not a MetajudgeError: ${String(caught)}`);
   assert.equal(caught.reason, reason, caught.message);
-  for (const pat of patterns) assert.ok(typeof pat === "string" ? caught.message.includes(pat) : pat.test(caught.message), `${caught.message} lacks ${String(pat)}`);
+  for (const pat of patterns)
+    assert.ok(typeof pat === "string" ? caught.message.includes(pat) : pat.test(caught.message), `${caught.message} lacks ${String(pat)}`);
   return caught;
 }
 
@@ -117,7 +121,9 @@ describe("ssh: commands", { skip }, () => {
 
   it("streams stdout in several chunks, keeps stderr apart, and returns the exit code", async () => {
     const chunks: string[] = [];
-    const r = await sh.exec('for i in 1 2 3; do echo "line $i"; sleep 0.3; done; echo oops >&2; exit 7', { onStdout: (c) => chunks.push(c.toString()) });
+    const r = await sh.exec('for i in 1 2 3; do echo "line $i"; sleep 0.3; done; echo oops >&2; exit 7', {
+      onStdout: (c) => chunks.push(c.toString()),
+    });
     assert.equal(r.code, 7);
     assert.equal(chunks.join(""), "line 1\nline 2\nline 3\n");
     assert.ok(chunks.length >= 2, `one chunk only: ${JSON.stringify(chunks)}`);
@@ -135,7 +141,10 @@ describe("ssh: commands", { skip }, () => {
   it("kills a command that outlives timeoutMs, on the host too", async () => {
     const marker = `sleep 3${process.pid % 1000}`;
     await rejectsWith(sh.exec(`exec ${marker}`, { timeoutMs: 500 }), "timeout", marker);
-    await until("the remote sleep to be killed", async () => !(await sh.exec("ps -u \"$(id -u)\" -o args=")).stdout.split("\n").includes(marker));
+    await until(
+      "the remote sleep to be killed",
+      async () => !(await sh.exec('ps -u "$(id -u)" -o args=')).stdout.split("\n").includes(marker),
+    );
   });
 
   it("stops a command when its signal aborts", async () => {
@@ -163,7 +172,10 @@ describe("ssh: commands", { skip }, () => {
 describe("ssh: ~/.ssh/config aliases and the pool", { skip }, () => {
   it("resolves mj-loop and mj-jump from the config", () => {
     const loop = resolveSshTarget({ host: "mj-loop" }, sshd.configFile);
-    assert.deepEqual([loop.hostName, loop.port, loop.user, loop.identityFiles, loop.proxyJump], ["127.0.0.1", sshd.port, sshd.user, [sshd.clientKey], undefined]);
+    assert.deepEqual(
+      [loop.hostName, loop.port, loop.user, loop.identityFiles, loop.proxyJump],
+      ["127.0.0.1", sshd.port, sshd.user, [sshd.clientKey], undefined],
+    );
     assert.equal(resolveSshTarget({ host: "mj-jump" }, sshd.configFile).proxyJump, "mj-loop");
   });
 
@@ -205,7 +217,10 @@ describe("ssh: ~/.ssh/config aliases and the pool", { skip }, () => {
     const before = accepted();
     assert.ok(killConnections(sshd) > 0);
     const after = await Promise.all([1, 2, 3, 4, 5].map((i) => sh.exec(`echo after ${i}`)));
-    assert.deepEqual(after.map((r) => r.stdout), [1, 2, 3, 4, 5].map((i) => `after ${i}\n`));
+    assert.deepEqual(
+      after.map((r) => r.stdout),
+      [1, 2, 3, 4, 5].map((i) => `after ${i}\n`),
+    );
     const other = await openSshShell({ host: "mj-loop" }, deps());
     assert.equal((await other.exec("echo other")).stdout, "other\n");
     assert.equal(accepted(), before + 1, "one new connection, shared");
@@ -278,7 +293,10 @@ describe("ssh: SFTP", { skip }, () => {
     await sh.upload(src, `~/${remoteDir}/dl/data.bin`);
     const dest = join(local, "dl", "data.bin");
     const ac = new AbortController();
-    await rejectsWith(sh.download(`~/${remoteDir}/dl/data.bin`, dest, { signal: ac.signal, onProgress: (d) => d >= 1024 * 1024 && ac.abort() }), "cancelled");
+    await rejectsWith(
+      sh.download(`~/${remoteDir}/dl/data.bin`, dest, { signal: ac.signal, onProgress: (d) => d >= 1024 * 1024 && ac.abort() }),
+      "cancelled",
+    );
     assert.ok(existsSync(`${dest}.part`));
     const r = await sh.download(`~/${remoteDir}/dl/data.bin`, dest);
     assert.ok(r.resumedFrom > 0, "resumed");
@@ -300,7 +318,11 @@ describe("ssh: SFTP", { skip }, () => {
   });
 
   it("says which file is missing", async () => {
-    await rejectsWith(sh.download(`~/${remoteDir}/nope.bin`, join(local, "nope.bin")), "badInput", `/home/${sshd.user}/${remoteDir}/nope.bin`);
+    await rejectsWith(
+      sh.download(`~/${remoteDir}/nope.bin`, join(local, "nope.bin")),
+      "badInput",
+      `/home/${sshd.user}/${remoteDir}/nope.bin`,
+    );
     await rejectsWith(sh.upload(join(local, "nope.bin"), `~/${remoteDir}/x`), "badInput", join(local, "nope.bin"));
   });
 
@@ -319,7 +341,11 @@ describe("ssh: SFTP", { skip }, () => {
     const back = join(local, "hostile-back", name);
     await sh.download(`${dir}/${name}`, back);
     assert.equal(readFileSync(back, "utf8"), '{"ok":true}\n');
-    assert.equal((await sh.exec(`ls -a -- ${quote(await sh.home())}`)).stdout.includes(marker), false, "a command substitution ran on the host");
+    assert.equal(
+      (await sh.exec(`ls -a -- ${quote(await sh.home())}`)).stdout.includes(marker),
+      false,
+      "a command substitution ran on the host",
+    );
     assert.equal(existsSync(marker), false, "a command substitution ran here");
   });
 });
@@ -354,7 +380,10 @@ describe("ssh: host keys", { skip }, () => {
   it("refuses a changed host key without asking", async () => {
     const other = strangerKey(local);
     const kh = join(local, "known_hosts_changed");
-    writeFileSync(kh, `# another machine once answered here\n[127.0.0.1]:${sshd.port} ${readFileSync(`${other}.pub`, "utf8").split(" ").slice(0, 2).join(" ")}\n`);
+    writeFileSync(
+      kh,
+      `# another machine once answered here\n[127.0.0.1]:${sshd.port} ${readFileSync(`${other}.pub`, "utf8").split(" ").slice(0, 2).join(" ")}\n`,
+    );
     const d = deps({ knownHostsFile: kh, confirmHostKey: async () => true });
     const asked: HostKeyInfo[] = [];
     d.confirmHostKey = async (info) => (asked.push(info), true);
@@ -394,7 +423,11 @@ describe("ssh: known_hosts files and host-key options from the config", { skip }
   // The embedder's default file: the config's UserKnownHostsFile wins over it, as in OpenSSH.
   const defaultKh = join(homedir(), ".ssh", "known_hosts");
   const hostKey = (): string => readFileSync(sshd.hostKeyPub, "utf8").split(" ").slice(0, 2).join(" ");
-  const strangerLine = (): string => readFileSync(`${strangerKey(local)}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+  const strangerLine = (): string =>
+    readFileSync(`${strangerKey(local)}.pub`, "utf8")
+      .split(" ")
+      .slice(0, 2)
+      .join(" ");
   const snapshot = (f: string): string | undefined => (existsSync(f) ? readFileSync(f, "utf8") : undefined);
   const userDefault = snapshot(defaultKh);
   let key: string[] = [];
@@ -418,7 +451,10 @@ describe("ssh: known_hosts files and host-key options from the config", { skip }
     const yes = deps({ sshConfigFile: cfgNew, knownHostsFile: defaultKh, confirmHostKey: async (info) => (yes.asked.push(info), true) });
     const sh2 = await openSshShell({ host: "mj-ukh-new" }, yes);
     sh2.close();
-    assert.deepEqual(yes.asked.map((i) => [i.host, i.knownHostsFile]), [[`[127.0.0.1]:${sshd.port}`, first]]);
+    assert.deepEqual(
+      yes.asked.map((i) => [i.host, i.knownHostsFile]),
+      [[`[127.0.0.1]:${sshd.port}`, first]],
+    );
     assert.equal(readFileSync(first, "utf8"), `[127.0.0.1]:${sshd.port} ${hostKey()}\n`);
 
     // A file the embedder was told to use (METAJUDGE_KNOWN_HOSTS, the editor's setting) wins, like ssh -o.
@@ -434,7 +470,14 @@ describe("ssh: known_hosts files and host-key options from the config", { skip }
     const user = join(local, "gkh-user");
     const global = join(local, "gkh-global");
     writeFileSync(global, `[127.0.0.1]:${sshd.port} ${hostKey()}\n`);
-    const ok = deps({ sshConfigFile: aliasConfig("mj-gkh", [...key, `UserKnownHostsFile ${user}`, `GlobalKnownHostsFile ${join(local, "gkh-none")} ${global}`]), knownHostsFile: defaultKh });
+    const ok = deps({
+      sshConfigFile: aliasConfig("mj-gkh", [
+        ...key,
+        `UserKnownHostsFile ${user}`,
+        `GlobalKnownHostsFile ${join(local, "gkh-none")} ${global}`,
+      ]),
+      knownHostsFile: defaultKh,
+    });
     const sh = await openSshShell({ host: "mj-gkh" }, ok);
     assert.equal((await sh.exec("echo global")).stdout, "global\n");
     sh.close();
@@ -443,7 +486,10 @@ describe("ssh: known_hosts files and host-key options from the config", { skip }
     const stale = join(local, "gkh-stale");
     const text = `# the fleet's keys\n[127.0.0.1]:${sshd.port} ${strangerLine()}\n`;
     writeFileSync(stale, text);
-    const d = deps({ sshConfigFile: aliasConfig("mj-gkh-stale", [...key, `UserKnownHostsFile ${user}`, `GlobalKnownHostsFile ${stale}`]), knownHostsFile: defaultKh });
+    const d = deps({
+      sshConfigFile: aliasConfig("mj-gkh-stale", [...key, `UserKnownHostsFile ${user}`, `GlobalKnownHostsFile ${stale}`]),
+      knownHostsFile: defaultKh,
+    });
     d.confirmHostKey = async (info) => (d.asked.push(info), true);
     const e = await rejectsWith(openSshShell({ host: "mj-gkh-stale" }, d), "hostKey", "CHANGED", `${stale}:2`);
     assert.deepEqual(e.where, { file: stale, line: 2 });
@@ -456,21 +502,43 @@ describe("ssh: known_hosts files and host-key options from the config", { skip }
     closeAllSsh();
     const kh = join(local, "alias-kh");
     writeFileSync(kh, `mj-box-alias ${hostKey()}\n`);
-    const d = deps({ sshConfigFile: aliasConfig("mj-hka", [...key, `UserKnownHostsFile ${kh}`, "HostKeyAlias mj-box-alias", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    const d = deps({
+      sshConfigFile: aliasConfig("mj-hka", [...key, `UserKnownHostsFile ${kh}`, "HostKeyAlias mj-box-alias", "GlobalKnownHostsFile none"]),
+      knownHostsFile: defaultKh,
+    });
     const sh = await openSshShell({ host: "mj-hka" }, d);
     assert.equal((await sh.exec("echo alias")).stdout, "alias\n");
     sh.close();
     assert.equal(d.asked.length, 0);
 
-    const other = deps({ sshConfigFile: aliasConfig("mj-hka-other", [...key, `UserKnownHostsFile ${kh}`, "HostKeyAlias another-name", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    const other = deps({
+      sshConfigFile: aliasConfig("mj-hka-other", [
+        ...key,
+        `UserKnownHostsFile ${kh}`,
+        "HostKeyAlias another-name",
+        "GlobalKnownHostsFile none",
+      ]),
+      knownHostsFile: defaultKh,
+    });
     await rejectsWith(openSshShell({ host: "mj-hka-other" }, other), "hostKey", "another-name", "HostKeyAlias");
-    assert.deepEqual(other.asked.map((i) => i.host), ["another-name"]);
+    assert.deepEqual(
+      other.asked.map((i) => i.host),
+      ["another-name"],
+    );
   });
 
   it("StrictHostKeyChecking yes refuses an unknown key without asking; no still refuses a changed one", async () => {
     closeAllSsh();
     const kh = join(local, "strict-kh");
-    const strict = deps({ sshConfigFile: aliasConfig("mj-strict", [...key, `UserKnownHostsFile ${kh}`, "StrictHostKeyChecking yes", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    const strict = deps({
+      sshConfigFile: aliasConfig("mj-strict", [
+        ...key,
+        `UserKnownHostsFile ${kh}`,
+        "StrictHostKeyChecking yes",
+        "GlobalKnownHostsFile none",
+      ]),
+      knownHostsFile: defaultKh,
+    });
     strict.confirmHostKey = async (info) => (strict.asked.push(info), true);
     await rejectsWith(openSshShell({ host: "mj-strict" }, strict), "hostKey", 'StrictHostKeyChecking is "yes"', "without asking");
     assert.equal(strict.asked.length, 0);
@@ -478,12 +546,28 @@ describe("ssh: known_hosts files and host-key options from the config", { skip }
 
     const changed = join(local, "strict-no-kh");
     writeFileSync(changed, `[127.0.0.1]:${sshd.port} ${strangerLine()}\n`);
-    const lax = deps({ sshConfigFile: aliasConfig("mj-lax", [...key, `UserKnownHostsFile ${changed}`, "StrictHostKeyChecking no", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    const lax = deps({
+      sshConfigFile: aliasConfig("mj-lax", [
+        ...key,
+        `UserKnownHostsFile ${changed}`,
+        "StrictHostKeyChecking no",
+        "GlobalKnownHostsFile none",
+      ]),
+      knownHostsFile: defaultKh,
+    });
     lax.confirmHostKey = async (info) => (lax.asked.push(info), true);
     await rejectsWith(openSshShell({ host: "mj-lax" }, lax), "hostKey", "CHANGED", `${changed}:1`);
     assert.equal(lax.asked.length, 0);
 
-    const ask = deps({ sshConfigFile: aliasConfig("mj-accept-new", [...key, `UserKnownHostsFile ${kh}`, "StrictHostKeyChecking accept-new", "GlobalKnownHostsFile none"]), knownHostsFile: defaultKh });
+    const ask = deps({
+      sshConfigFile: aliasConfig("mj-accept-new", [
+        ...key,
+        `UserKnownHostsFile ${kh}`,
+        "StrictHostKeyChecking accept-new",
+        "GlobalKnownHostsFile none",
+      ]),
+      knownHostsFile: defaultKh,
+    });
     await rejectsWith(openSshShell({ host: "mj-accept-new" }, ask), "hostKey", "not accepted");
     assert.equal(ask.asked.length, 1, "accept-new still asks");
   });
@@ -497,7 +581,13 @@ describe("ssh: connection failures", { skip }, () => {
   it("names the alias, its HostName and the config file when the HostName does not resolve", async () => {
     const cfg = join(local, "ssh_config_bad");
     writeFileSync(cfg, "Host mj-bad\n  HostName nowhere.invalid\n  User nobody\n");
-    const e = await rejectsWith(openSshShell({ host: "mj-bad" }, deps({ sshConfigFile: cfg })), "badInput", "mj-bad", "nowhere.invalid", cfg);
+    const e = await rejectsWith(
+      openSshShell({ host: "mj-bad" }, deps({ sshConfigFile: cfg })),
+      "badInput",
+      "mj-bad",
+      "nowhere.invalid",
+      cfg,
+    );
     assert.equal(e.where?.file, cfg);
   });
 
@@ -506,7 +596,11 @@ describe("ssh: connection failures", { skip }, () => {
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
     const port = (srv.address() as { port: number }).port;
     await new Promise<void>((r) => srv.close(() => r()));
-    await rejectsWith(openSshShell({ host: "127.0.0.1", port, user: sshd.user }, deps()), "refused", `nothing listens on 127.0.0.1:${port}`);
+    await rejectsWith(
+      openSshShell({ host: "127.0.0.1", port, user: sshd.user }, deps()),
+      "refused",
+      `nothing listens on 127.0.0.1:${port}`,
+    );
   });
 
   it("times out on a port that accepts but never speaks SSH, and stops dialling when cancelled", async () => {
@@ -518,7 +612,11 @@ describe("ssh: connection failures", { skip }, () => {
     await new Promise<void>((r) => mute.listen(0, "127.0.0.1", () => r()));
     const port = (mute.address() as { port: number }).port;
     try {
-      await rejectsWith(openSshShell({ host: "127.0.0.1", port, user: sshd.user }, deps(), { readyTimeoutMs: 1000 }), "timeout", `127.0.0.1:${port}`);
+      await rejectsWith(
+        openSshShell({ host: "127.0.0.1", port, user: sshd.user }, deps(), { readyTimeoutMs: 1000 }),
+        "timeout",
+        `127.0.0.1:${port}`,
+      );
       const ac = new AbortController();
       const p = openSshShell({ host: "127.0.0.1", port, user: sshd.user }, deps(), { signal: ac.signal, readyTimeoutMs: 60_000 });
       setTimeout(() => ac.abort(), 200);
@@ -543,9 +641,17 @@ describe("ssh: connection failures", { skip }, () => {
       assert.equal((await sh.exec("echo agent")).stdout, "agent\n");
       sh.close();
 
-      const only = aliasConfig("mj-agent-only", [`IdentityFile ${missing}`, "IdentitiesOnly yes", `UserKnownHostsFile ${sshd.knownHostsFile}`]);
+      const only = aliasConfig("mj-agent-only", [
+        `IdentityFile ${missing}`,
+        "IdentitiesOnly yes",
+        `UserKnownHostsFile ${sshd.knownHostsFile}`,
+      ]);
       const before = accepted();
-      const e = await rejectsWith(openSshShell({ host: "mj-agent-only" }, deps({ sshConfigFile: only })), "auth", `${missing} (no such file)`);
+      const e = await rejectsWith(
+        openSshShell({ host: "mj-agent-only" }, deps({ sshConfigFile: only })),
+        "auth",
+        `${missing} (no such file)`,
+      );
       assert.ok(!e.message.includes(`agent (${sock})`), `the agent was offered: ${e.message}`);
       assert.equal(accepted(), before, "no key was accepted by the host");
     } finally {
@@ -568,7 +674,12 @@ describe("ssh: connection failures", { skip }, () => {
     assert.deepEqual(askedFor, [sshd.encryptedKey]);
     sh.close();
 
-    const wrong = await rejectsWith(openSshShell({ host: "mj-enc" }, deps({ passphrase: async () => "not the passphrase" })), "auth", sshd.encryptedKey, "wrong passphrase");
+    const wrong = await rejectsWith(
+      openSshShell({ host: "mj-enc" }, deps({ passphrase: async () => "not the passphrase" })),
+      "auth",
+      sshd.encryptedKey,
+      "wrong passphrase",
+    );
     assert.ok(!wrong.message.includes("not the passphrase") && !wrong.message.includes(sshd.passphrase));
     await rejectsWith(openSshShell({ host: "mj-enc" }, deps()), "auth", sshd.encryptedKey, "no passphrase");
   });

@@ -10,7 +10,10 @@ export interface RunnerOptions {
 }
 
 export async function runBatch(baseUrl: string, inFile: string, outFile: string, opts: RunnerOptions = {}): Promise<number> {
-  const lines = fs.readFileSync(inFile, "utf8").split("\n").filter((l) => l.trim() !== "");
+  const lines = fs
+    .readFileSync(inFile, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
   const out: string[] = [];
   await Promise.all(
     lines.map(async (line, i) => {
@@ -21,9 +24,20 @@ export async function runBatch(baseUrl: string, inFile: string, outFile: string,
         out.push(JSON.stringify({ id: `vllm-${i}`, custom_id: req.custom_id, response: null, error: "CUDA out of memory" }));
         return;
       }
-      const res = await fetch(`${baseUrl}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(req.body) });
+      const res = await fetch(`${baseUrl}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(req.body),
+      });
       const body = (await res.json()) as unknown;
-      out.push(JSON.stringify({ id: `vllm-${i}`, custom_id: req.custom_id, response: { status_code: res.status, request_id: `vllm-batch-${i}`, body }, error: null }));
+      out.push(
+        JSON.stringify({
+          id: `vllm-${i}`,
+          custom_id: req.custom_id,
+          response: { status_code: res.status, request_id: `vllm-batch-${i}`, body },
+          error: null,
+        }),
+      );
     }),
   );
   fs.writeFileSync(outFile, out.join("\n") + (out.length ? "\n" : ""));

@@ -71,7 +71,12 @@ export function collect(child: ChildProcess, onEvent?: (e: Record<string, unknow
     child.on("close", (code, signal) => {
       const command = wireChildren.get(child);
       const problems = command === undefined ? [] : wireProblems(stdout);
-      if (problems.length > 0) reject(new Error(`\`${command}\` wrote lines the --json contract (src/shared/cli-wire.ts) does not declare:\n  ${problems.join("\n  ")}`));
+      if (problems.length > 0)
+        reject(
+          new Error(
+            `\`${command}\` wrote lines the --json contract (src/shared/cli-wire.ts) does not declare:\n  ${problems.join("\n  ")}`,
+          ),
+        );
       else resolve({ code, signal, stdout, stderr, events });
     });
   });

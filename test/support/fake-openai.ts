@@ -151,7 +151,8 @@ function requestedSchema(req: FakeChatRequest): Schema | null {
 }
 
 function schemaValue(r: () => number, s: Schema, key: string, last: string): unknown {
-  if (Array.isArray(s.enum) && s.enum.length > 0) return key === "winner" && s.enum.length === 2 ? s.enum[r() < 0.6 ? 0 : 1] : pick(r, s.enum);
+  if (Array.isArray(s.enum) && s.enum.length > 0)
+    return key === "winner" && s.enum.length === 2 ? s.enum[r() < 0.6 ? 0 : 1] : pick(r, s.enum);
   switch (s.type) {
     case "object": {
       const out: Record<string, unknown> = {};
@@ -183,7 +184,9 @@ function schemaAnswer(r: () => number, schema: Schema, last: string, malformed: 
   const value = schemaValue(r, schema, "", last);
   const json =
     typeof value === "object" && value !== null
-      ? `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")}}`
+      ? `{${Object.entries(value)
+          .map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`)
+          .join(", ")}}`
       : JSON.stringify(value);
   if (malformed <= 0 || r() >= malformed) return json;
   const verdict = Object.keys(schema.properties ?? {}).find((k) => k !== "reason") ?? "score";
@@ -209,7 +212,12 @@ function errorBody(message: string, type: string, param: string | null = null, c
   return JSON.stringify({ error: { message, type, param, code } });
 }
 
-const ERROR_TYPES: Record<number, string> = { 400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error" };
+const ERROR_TYPES: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  404: "not_found_error",
+  429: "rate_limit_error",
+};
 
 export function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeServer> {
   let fault: Fault | null = opts.fault ?? null;
@@ -330,12 +338,18 @@ export function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeServer> {
       const raw = Buffer.concat(chunks).toString("utf8");
       if (path?.startsWith("/__")) return control(path, req.method, raw, res);
       stats.requests++;
-      if (!authorized(req)) return send(res, 401, errorBody("Incorrect API key provided", "invalid_request_error", null, "invalid_api_key"));
+      if (!authorized(req))
+        return send(res, 401, errorBody("Incorrect API key provided", "invalid_request_error", null, "invalid_api_key"));
       if (req.method === "GET" && path === "/v1/models") {
         const ids = opts.models ?? ["fake-model"];
-        return send(res, 200, JSON.stringify({ object: "list", data: ids.map((id) => ({ id, object: "model", created: 0, owned_by: "fake" })) }));
+        return send(
+          res,
+          200,
+          JSON.stringify({ object: "list", data: ids.map((id) => ({ id, object: "model", created: 0, owned_by: "fake" })) }),
+        );
       }
-      if (req.method !== "POST" || path !== "/v1/chat/completions") return send(res, 404, errorBody(`no route ${req.method} ${path}`, "not_found_error"));
+      if (req.method !== "POST" || path !== "/v1/chat/completions")
+        return send(res, 404, errorBody(`no route ${req.method} ${path}`, "not_found_error"));
       stats.chatRequests++;
       stats.inFlight++;
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);

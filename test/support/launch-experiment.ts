@@ -57,14 +57,24 @@ export function editConfig(dir: string, edit: (c: ConfigJson) => void): void {
   fs.writeFileSync(file, JSON.stringify(c, null, 2));
 }
 
-const RECORD_FILES = ["responses.jsonl", "judgements.jsonl", "meta_judgements.jsonl", "pairs.actor.jsonl", "pairs.judge.jsonl", "dpo.jsonl"];
+const RECORD_FILES = [
+  "responses.jsonl",
+  "judgements.jsonl",
+  "meta_judgements.jsonl",
+  "pairs.actor.jsonl",
+  "pairs.judge.jsonl",
+  "dpo.jsonl",
+];
 
 export function recordCounts(dir: string, t = 1): Record<string, number> {
   return Object.fromEntries(RECORD_FILES.map((f) => [f, readLines(path.join(dir, "iterations", String(t), f)).length]));
 }
 
 export interface ManifestView {
-  stages: Record<string, { state: string; counts: Record<string, number>; usage?: { prompt_tokens: number; completion_tokens: number; requests: number } }>;
+  stages: Record<
+    string,
+    { state: string; counts: Record<string, number>; usage?: { prompt_tokens: number; completion_tokens: number; requests: number } }
+  >;
   training?: { job_id: string; checkpoint: string; base_model: string; final: Record<string, number>; history: unknown[] };
 }
 

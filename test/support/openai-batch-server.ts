@@ -130,7 +130,11 @@ export function startOpenAIBatchServer(options: BatchServerOptions): Promise<Bat
     inputIds(batchId) {
       const f = files.get(batches.get(batchId)?.input_file_id ?? "");
       if (!f) return [];
-      return f.bytes.toString("utf8").split("\n").filter((l) => l.trim() !== "").map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+      return f.bytes
+        .toString("utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
     },
     release() {
       self.options.hold = false;
@@ -160,14 +164,23 @@ export function startOpenAIBatchServer(options: BatchServerOptions): Promise<Bat
 
   async function run(b: BatchObject, script: BatchServerOptions["outcome"], failLine: BatchServerOptions["failLine"]): Promise<void> {
     await pause();
-    const input = files.get(b.input_file_id)!.bytes.toString("utf8").split("\n").filter((l) => l.trim() !== "");
+    const input = files
+      .get(b.input_file_id)!
+      .bytes.toString("utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "");
     const requests: { custom_id: string; body: unknown }[] = [];
     const invalid: ScriptedError[] = [];
     input.forEach((l, i) => {
       try {
         const r = JSON.parse(l) as { custom_id?: unknown; method?: unknown; url?: unknown; body?: unknown };
         if (typeof r.custom_id !== "string" || r.method !== "POST" || r.url !== b.endpoint || typeof r.body !== "object")
-          invalid.push({ code: "invalid_request", message: "each line needs custom_id, method POST, the batch's url and a body", line: i + 1, param: null });
+          invalid.push({
+            code: "invalid_request",
+            message: "each line needs custom_id, method POST, the batch's url and a body",
+            line: i + 1,
+            param: null,
+          });
         else requests.push({ custom_id: r.custom_id, body: r.body });
       } catch {
         invalid.push({ code: "invalid_json_line", message: `line ${i + 1} is not valid JSON`, line: i + 1, param: null });
@@ -188,13 +201,20 @@ export function startOpenAIBatchServer(options: BatchServerOptions): Promise<Bat
         stoppedAt = i;
         break;
       }
-      const line = (response: unknown, error: unknown = null): string => JSON.stringify({ id: `batch_req_${++seq}`, custom_id: r.custom_id, response, error });
+      const line = (response: unknown, error: unknown = null): string =>
+        JSON.stringify({ id: `batch_req_${++seq}`, custom_id: r.custom_id, response, error });
       if (failLine?.(r.custom_id, i)) {
-        errs.push(line({ status_code: 500, request_id: `req_${seq}`, body: JSON.parse(errorBody("injected failure", "server_error")) as unknown }));
+        errs.push(
+          line({ status_code: 500, request_id: `req_${seq}`, body: JSON.parse(errorBody("injected failure", "server_error")) as unknown }),
+        );
         b.request_counts.failed++;
         continue;
       }
-      const res = await fetch(`${self.options.chatUrl}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(r.body) });
+      const res = await fetch(`${self.options.chatUrl}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(r.body),
+      });
       const body = (await res.json()) as unknown;
       (res.ok ? out : errs).push(line({ status_code: res.status, request_id: `req_${seq}`, body }));
       b.request_counts[res.ok ? "completed" : "failed"]++;
@@ -202,7 +222,14 @@ export function startOpenAIBatchServer(options: BatchServerOptions): Promise<Bat
     const ending = cancelled.has(b.id) ? "cancelled" : stoppedAt < requests.length ? "expired" : "completed";
     if (ending === "expired") {
       for (const r of requests.slice(stoppedAt)) {
-        errs.push(JSON.stringify({ id: `batch_req_${++seq}`, custom_id: r.custom_id, response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } }));
+        errs.push(
+          JSON.stringify({
+            id: `batch_req_${++seq}`,
+            custom_id: r.custom_id,
+            response: null,
+            error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." },
+          }),
+        );
       }
     }
     if (ending === "completed") {
@@ -235,7 +262,8 @@ export function startOpenAIBatchServer(options: BatchServerOptions): Promise<Bat
       }
       const purpose = fields.get("purpose")?.data.toString("utf8");
       const file = fields.get("file");
-      if (purpose !== "batch") return send(res, 400, errorBody(`purpose must be "batch" here, got ${purpose}`, "invalid_request_error", null, "purpose"));
+      if (purpose !== "batch")
+        return send(res, 400, errorBody(`purpose must be "batch" here, got ${purpose}`, "invalid_request_error", null, "purpose"));
       if (!file) return send(res, 400, errorBody("no file in the upload", "invalid_request_error", null, "file"));
       if (self.options.rejectUpload) {
         const message = self.options.rejectUpload;
@@ -248,13 +276,34 @@ export function startOpenAIBatchServer(options: BatchServerOptions): Promise<Bat
         try {
           JSON.parse(l);
         } catch {
-          return send(res, 400, errorBody(`Invalid file format for Batch API: line ${i + 1} is not valid JSON.`, "invalid_request_error", "invalid_file_format", "file"));
+          return send(
+            res,
+            400,
+            errorBody(
+              `Invalid file format for Batch API: line ${i + 1} is not valid JSON.`,
+              "invalid_request_error",
+              "invalid_file_format",
+              "file",
+            ),
+          );
         }
       }
       const id = `file-${++seq}`;
       files.set(id, { id, purpose, filename: file.filename ?? "upload.jsonl", bytes: file.data, created_at: now() });
       stats.filesUploaded++;
-      return send(res, 200, JSON.stringify({ id, object: "file", bytes: file.data.length, created_at: now(), filename: file.filename, purpose, status: "processed" }));
+      return send(
+        res,
+        200,
+        JSON.stringify({
+          id,
+          object: "file",
+          bytes: file.data.length,
+          created_at: now(),
+          filename: file.filename,
+          purpose,
+          status: "processed",
+        }),
+      );
     }
     if (req.method === "GET" && (m = /^\/v1\/files\/([^/]+)\/content$/.exec(p))) {
       const f = files.get(m[1]!);
@@ -268,7 +317,8 @@ export function startOpenAIBatchServer(options: BatchServerOptions): Promise<Bat
       } catch {
         return send(res, 400, errorBody("body is not JSON", "invalid_request_error"));
       }
-      if (!body.input_file_id || !files.has(body.input_file_id)) return send(res, 400, errorBody(`No such file: ${body.input_file_id}`, "invalid_request_error", null, "input_file_id"));
+      if (!body.input_file_id || !files.has(body.input_file_id))
+        return send(res, 400, errorBody(`No such file: ${body.input_file_id}`, "invalid_request_error", null, "input_file_id"));
       if (body.endpoint !== "/v1/chat/completions" || body.completion_window !== "24h")
         return send(res, 400, errorBody("endpoint must be /v1/chat/completions and completion_window 24h", "invalid_request_error"));
       const t = now();
@@ -304,7 +354,17 @@ export function startOpenAIBatchServer(options: BatchServerOptions): Promise<Bat
     if (req.method === "GET" && p === "/v1/batches") {
       const limit = Number(url.searchParams.get("limit") ?? 20);
       const data = [...batches.values()].reverse().slice(0, limit);
-      return send(res, 200, JSON.stringify({ object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: batches.size > data.length }));
+      return send(
+        res,
+        200,
+        JSON.stringify({
+          object: "list",
+          data,
+          first_id: data[0]?.id ?? null,
+          last_id: data.at(-1)?.id ?? null,
+          has_more: batches.size > data.length,
+        }),
+      );
     }
     if (req.method === "GET" && (m = /^\/v1\/batches\/([^/]+)$/.exec(p))) {
       stats.retrieves++;
@@ -320,7 +380,8 @@ export function startOpenAIBatchServer(options: BatchServerOptions): Promise<Bat
     if (req.method === "POST" && (m = /^\/v1\/batches\/([^/]+)\/cancel$/.exec(p))) {
       const b = batches.get(m[1]!);
       if (!b) return send(res, 404, errorBody(`No such batch: ${m[1]}`, "invalid_request_error"));
-      if (["completed", "failed", "expired", "cancelled"].includes(b.status)) return send(res, 400, errorBody(`Cannot cancel a batch with status ${b.status}.`, "invalid_request_error"));
+      if (["completed", "failed", "expired", "cancelled"].includes(b.status))
+        return send(res, 400, errorBody(`Cannot cancel a batch with status ${b.status}.`, "invalid_request_error"));
       stats.cancels++;
       cancelled.add(b.id);
       Object.assign(b, { status: "cancelling", cancelling_at: now() });

@@ -129,13 +129,15 @@ export async function startRayServer(o: RayServerOptions = {}): Promise<RayServe
   const handle = (req: http.IncomingMessage, body: string, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? "/", "http://x");
     requests.push({ method: req.method ?? "", path: url.pathname, headers: req.headers, body });
-    if (o.token !== undefined && req.headers["x-ray-authorization"] !== `Bearer ${o.token}`) return send(res, 401, "Unauthorized: missing or invalid authentication token");
+    if (o.token !== undefined && req.headers["x-ray-authorization"] !== `Bearer ${o.token}`)
+      return send(res, 401, "Unauthorized: missing or invalid authentication token");
     if (failures.left > 0) {
       failures.left--;
       return send(res, failures.status, "Internal Server Error");
     }
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-    if (req.method === "GET" && url.pathname === "/api/version") return send(res, 200, { version: "4", ray_version: "2.40.0", ray_commit: "test" });
+    if (req.method === "GET" && url.pathname === "/api/version")
+      return send(res, 200, { version: "4", ray_version: "2.40.0", ray_commit: "test" });
     if (parts[0] !== "api" || parts[1] !== "jobs") return send(res, 404, "Not Found");
     const id = parts[2];
     if (id === undefined) {
@@ -147,9 +149,11 @@ export async function startRayServer(o: RayServerOptions = {}): Promise<RayServe
       } catch (err) {
         return send(res, 400, `Traceback (most recent call last):\nJSONDecodeError: ${(err as Error).message}`);
       }
-      if (typeof request["entrypoint"] !== "string") return send(res, 400, "TypeError: __init__() missing 1 required positional argument: 'entrypoint'");
+      if (typeof request["entrypoint"] !== "string")
+        return send(res, 400, "TypeError: __init__() missing 1 required positional argument: 'entrypoint'");
       const sid = typeof request["submission_id"] === "string" ? request["submission_id"] : `raysubmit_${++serial}`;
-      if (jobs.has(sid)) return send(res, 400, `ValueError: Job with submission_id ${sid} already exists. Please use a different submission_id.`);
+      if (jobs.has(sid))
+        return send(res, 400, `ValueError: Job with submission_id ${sid} already exists. Please use a different submission_id.`);
       const job: Job = {
         submission_id: sid,
         entrypoint: request["entrypoint"],

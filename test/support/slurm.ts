@@ -8,7 +8,11 @@ const SCRIPT = join(__dirname, "..", "..", "scripts", "remote", "slurm.sh");
 const run = promisify(execFile);
 
 export const slurmUnavailable: string | undefined =
-  process.platform !== "linux" ? "needs Linux" : process.getuid?.() !== 0 ? "scripts/remote/slurm.sh needs root (apt-get, slurmd)" : undefined;
+  process.platform !== "linux"
+    ? "needs Linux"
+    : process.getuid?.() !== 0
+      ? "scripts/remote/slurm.sh needs root (apt-get, slurmd)"
+      : undefined;
 
 // This process's lease: stopping leaves the cluster up while another test process still uses it.
 const leaseEnv = { ...process.env, MJ_SLURM_LEASE: String(process.pid) };

@@ -26,7 +26,11 @@ export interface Sshd {
 
 /** Why the server cannot run here, or undefined when it can: tests skip with this message, never silently. */
 export const sshdUnavailable: string | undefined =
-  process.platform !== "linux" ? "needs Linux" : process.getuid?.() !== 0 ? "scripts/remote/sshd.sh needs root (it creates the user mjremote)" : undefined;
+  process.platform !== "linux"
+    ? "needs Linux"
+    : process.getuid?.() !== 0
+      ? "scripts/remote/sshd.sh needs root (it creates the user mjremote)"
+      : undefined;
 export const sshdAvailable = sshdUnavailable === undefined;
 
 export async function startSshd(): Promise<Sshd> {

@@ -17,7 +17,13 @@ async function tmp(): Promise<string> {
   return d;
 }
 
-const body = (i: number): ChatRequest => ({ model: "m", messages: [{ role: "user", content: `prompt ${i}` }], temperature: 0.8, max_tokens: 64, n: 1 });
+const body = (i: number): ChatRequest => ({
+  model: "m",
+  messages: [{ role: "user", content: `prompt ${i}` }],
+  temperature: 0.8,
+  max_tokens: 64,
+  n: 1,
+});
 
 const completion = (text: string) => ({
   id: "chatcmpl-1",
@@ -32,9 +38,12 @@ describe("batch files", () => {
   it("writes one request a line in the Batch input shape", async () => {
     const d = await tmp();
     const path = join(d, "requests.jsonl");
-    const count = await writeBatchFile(path, (function* () {
-      for (let i = 0; i < 3; i++) yield { customId: `it1/p${i}/s0`, body: body(i) };
-    })());
+    const count = await writeBatchFile(
+      path,
+      (function* () {
+        for (let i = 0; i < 3; i++) yield { customId: `it1/p${i}/s0`, body: body(i) };
+      })(),
+    );
     assert.equal(count, 3);
     const lines = (await readFile(path, "utf8")).split("\n");
     assert.equal(lines.pop(), "");
@@ -46,7 +55,10 @@ describe("batch files", () => {
 
   it("refuses duplicate custom_ids and leaves no partial file", async () => {
     const d = await tmp();
-    const entries = [{ customId: "a", body: body(0) }, { customId: "a", body: body(1) }];
+    const entries = [
+      { customId: "a", body: body(0) },
+      { customId: "a", body: body(1) },
+    ];
     await assert.rejects(writeBatchFile(join(d, "r.jsonl"), entries), (e) => e instanceof MetajudgeError && e.reason === "badInput");
     assert.deepEqual(await readdir(d), []);
   });
@@ -75,7 +87,10 @@ describe("batch files", () => {
     assert.equal(summary.ok, 2);
     assert.equal(summary.failed, 4);
     assert.equal(summary.duplicates, 1);
-    assert.deepEqual(summary.malformed.map((m) => m.line), [4, 6]);
+    assert.deepEqual(
+      summary.malformed.map((m) => m.line),
+      [4, 6],
+    );
     assert.match(summary.malformed[0]?.message ?? "", /invalid JSON/);
 
     const a = got.get("a");
@@ -113,6 +128,9 @@ describe("batch files", () => {
   });
 
   it("reports a missing results file as badInput", async () => {
-    await assert.rejects(readBatchResults("/nonexistent/results.jsonl", () => {}), (e) => e instanceof MetajudgeError && e.reason === "badInput");
+    await assert.rejects(
+      readBatchResults("/nonexistent/results.jsonl", () => {}),
+      (e) => e instanceof MetajudgeError && e.reason === "badInput",
+    );
   });
 });

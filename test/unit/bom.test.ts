@@ -31,7 +31,10 @@ test("readJsonl: a BOM-like sequence later in a file is still an error where it 
   const { file } = promptsFile();
   fs.appendFileSync(file, BOM + '{"id":"p3","prompt":"third"}\n');
   const summary = await readJsonl(file, () => {}, { strict: false });
-  assert.deepEqual(summary.problems.map((p) => p.line), [3]);
+  assert.deepEqual(
+    summary.problems.map((p) => p.line),
+    [3],
+  );
 });
 
 test("the prompt index reads the first prompt, and its offset reads back a record without the BOM", async () => {

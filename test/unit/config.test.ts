@@ -61,7 +61,10 @@ test("JSON syntax errors come with line and column", () => {
 });
 
 test("loadConfig: a missing file says how to make one", () => {
-  assert.throws(() => loadConfig(fs.mkdtempSync(path.join(os.tmpdir(), "mj-cfg-"))), /not found; create an experiment with `metajudge init <dir>`/);
+  assert.throws(
+    () => loadConfig(fs.mkdtempSync(path.join(os.tmpdir(), "mj-cfg-"))),
+    /not found; create an experiment with `metajudge init <dir>`/,
+  );
 });
 
 test("the shipped JSON Schema is the one generated from the zod schema", () => {
@@ -76,7 +79,10 @@ test("VERSION matches package.json", () => {
 test("init writes a working skeleton and refuses to overwrite it", async () => {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mj-init-")), "exp");
   const written = initExperiment(dir, root);
-  assert.deepEqual(written.sort(), ["metajudge.json", "metajudge.schema.json", "prompts.jsonl", "prompts/actor.md", "prompts/judge.md", "prompts/meta_judge.md"].sort());
+  assert.deepEqual(
+    written.sort(),
+    ["metajudge.json", "metajudge.schema.json", "prompts.jsonl", "prompts/actor.md", "prompts/judge.md", "prompts/meta_judge.md"].sort(),
+  );
   assert.ok(loadConfig(dir));
   const { set } = await checkPrompts(path.join(dir, "prompts.jsonl"));
   assert.ok(set && set.prompts.length >= 20);
@@ -88,7 +94,10 @@ test("prompt problems: malformed line, missing field, duplicate id, integer ids 
   fs.writeFileSync(f, '{"id":1,"prompt":"a"}\n{"id":"2","prompt":"b"}\n{oops\n{"id":"4"}\n{"id":"2","prompt":"c"}\n');
   const { set, problems } = await checkPrompts(f);
   assert.equal(set, undefined);
-  assert.deepEqual(problems.map((p) => p.line), [3, 4, 5]);
+  assert.deepEqual(
+    problems.map((p) => p.line),
+    [3, 4, 5],
+  );
   assert.match(problems[2]!.message, /duplicate id "2" \(first on line 2\)/);
   fs.writeFileSync(f, '{"id":1,"prompt":"a"}\n');
   assert.equal((await checkPrompts(f)).set?.prompts[0]?.id, "1");
@@ -135,15 +144,22 @@ test("a duplicate key is refused at the second occurrence, with its key path", (
   assert.deepEqual(
     problems.map((p) => [p.line, p.column, p.message]),
     [
-      [4, 5, 'endpoint.model: duplicate key (first on line 3); JSON keeps only the last one, so remove one of them'],
-      [5, 3, 'name: duplicate key (first on line 2); JSON keeps only the last one, so remove one of them'],
+      [4, 5, "endpoint.model: duplicate key (first on line 3); JSON keeps only the last one, so remove one of them"],
+      [5, 3, "name: duplicate key (first on line 2); JSON keeps only the last one, so remove one of them"],
     ],
   );
 });
 
 test("the same key in two different objects is not a duplicate", () => {
   const c = defaultConfig();
-  const text = JSON.stringify({ ...c, roles: { ...c.roles, judge: { ...c.roles.judge, endpoint: { model: "j" } }, actor: { ...c.roles.actor, endpoint: { model: "a" } } } }, null, 2);
+  const text = JSON.stringify(
+    {
+      ...c,
+      roles: { ...c.roles, judge: { ...c.roles.judge, endpoint: { model: "j" } }, actor: { ...c.roles.actor, endpoint: { model: "a" } } },
+    },
+    null,
+    2,
+  );
   assert.deepEqual(checkConfigText(text, "m.json").problems, []);
 });
 
@@ -160,20 +176,30 @@ for (const url of ["file:///etc/passwd", "ftp://h/v1", "javascript:alert(1)", "1
 
 test("a role's endpoint override is checked the same way", () => {
   const c = defaultConfig();
-  const text = JSON.stringify({ ...c, roles: { ...c.roles, judge: { ...c.roles.judge, endpoint: { base_url: "file:///tmp/x" } } } }, null, 2);
+  const text = JSON.stringify(
+    { ...c, roles: { ...c.roles, judge: { ...c.roles.judge, endpoint: { base_url: "file:///tmp/x" } } } },
+    null,
+    2,
+  );
   const { problems } = checkConfigText(text, "m.json");
   assert.match(problems[0]?.message ?? "", /^roles\.judge\.endpoint\.base_url: /);
 });
 
 test("http and https base URLs are accepted", () => {
   for (const url of ["http://127.0.0.1:8000/v1", "https://api.openai.com/v1"]) {
-    assert.deepEqual(checkConfigText(JSON.stringify({ ...defaultConfig(), endpoint: { base_url: url, model: "m" } }), "m.json").problems, []);
+    assert.deepEqual(
+      checkConfigText(JSON.stringify({ ...defaultConfig(), endpoint: { base_url: url, model: "m" } }), "m.json").problems,
+      [],
+    );
   }
 });
 
 test("loadConfig reads a file with a BOM, comments and trailing commas", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mj-cfg-"));
-  fs.writeFileSync(path.join(dir, "metajudge.json"), "\ufeff// notes\n" + sampleText().replace('"concurrency": 16,', '"concurrency": 3, /* small */'));
+  fs.writeFileSync(
+    path.join(dir, "metajudge.json"),
+    "\ufeff// notes\n" + sampleText().replace('"concurrency": 16,', '"concurrency": 3, /* small */'),
+  );
   assert.equal(loadConfig(dir).concurrency, 3);
 });
 
@@ -182,7 +208,10 @@ test("a BOM before prompts.jsonl is ignored", async () => {
   fs.writeFileSync(f, '\ufeff{"id":"a","prompt":"x"}\r\n{"id":"b","prompt":"y"}\r\n');
   const { set, problems } = await checkPrompts(f);
   assert.deepEqual(problems, []);
-  assert.deepEqual(set?.prompts.map((p) => p.id), ["a", "b"]);
+  assert.deepEqual(
+    set?.prompts.map((p) => p.id),
+    ["a", "b"],
+  );
 });
 
 test("the README's sample configuration, comments and all, is a valid metajudge.json", () => {
@@ -196,6 +225,11 @@ test("the shipped JSON Schema lets VS Code accept comments and trailing commas",
   const shipped = JSON.parse(fs.readFileSync(path.join(root, "schema", "metajudge.schema.json"), "utf8")) as Record<string, unknown>;
   assert.equal(shipped.allowComments, true);
   assert.equal(shipped.allowTrailingCommas, true);
-  const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { contributes: { languages: { id: string; filenames?: string[] }[] } };
-  assert.ok(manifest.contributes.languages.some((l) => l.id === "jsonc" && l.filenames?.includes("metajudge.json")), "metajudge.json opens as JSON with comments");
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
+    contributes: { languages: { id: string; filenames?: string[] }[] };
+  };
+  assert.ok(
+    manifest.contributes.languages.some((l) => l.id === "jsonc" && l.filenames?.includes("metajudge.json")),
+    "metajudge.json opens as JSON with comments",
+  );
 });

@@ -12,7 +12,15 @@ import { IterationModel } from "../../src/core/view/model.js";
 
 const line = (r: unknown): string => JSON.stringify(r) + "\n";
 const actorPair = (chosen: number, rejected: number): string =>
-  line({ prompt_id: "p1", chosen_id: `p1:r${chosen}`, rejected_id: `p1:r${rejected}`, chosen_score: 5, rejected_score: 1, chosen_length: 3, rejected_length: 3 });
+  line({
+    prompt_id: "p1",
+    chosen_id: `p1:r${chosen}`,
+    rejected_id: `p1:r${rejected}`,
+    chosen_score: 5,
+    rejected_score: 1,
+    chosen_length: 3,
+    rejected_length: 3,
+  });
 
 function build(): { dir: string; iter: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mj-stale-"));
@@ -22,7 +30,10 @@ function build(): { dir: string; iter: string } {
   fs.writeFileSync(path.join(dir, "prompts.jsonl"), line({ id: "p1", prompt: "Why?" }));
   const iter = path.join(dir, "iterations", "1");
   fs.mkdirSync(iter, { recursive: true });
-  fs.writeFileSync(path.join(iter, "responses.jsonl"), [0, 1, 2].map((i) => line({ id: `p1:r${i}`, prompt_id: "p1", index: i, text: `r${i}` })).join(""));
+  fs.writeFileSync(
+    path.join(iter, "responses.jsonl"),
+    [0, 1, 2].map((i) => line({ id: `p1:r${i}`, prompt_id: "p1", index: i, text: `r${i}` })).join(""),
+  );
   fs.writeFileSync(path.join(iter, "pairs.actor.jsonl"), actorPair(0, 1));
   const at = "2026-01-01T00:00:00.000Z";
   const manifest = {
@@ -46,7 +57,13 @@ function build(): { dir: string; iter: string } {
 /** What `metajudge export` does: build, write, stamp the manifest's export entry. */
 async function exportNow(iter: string): Promise<void> {
   const tpl = (role: "actor" | "judge", src: string) => parseTemplate(src, role, `${role}.md`).template;
-  const build = await buildDpo({ iterDir: iter, prompts: [{ id: "p1", prompt: "Why?" }], actorTemplate: tpl("actor", "{{prompt}}"), judgeTemplate: tpl("judge", "{{prompt}} {{response}} Score:"), settings: { train_judge_pairs: false } });
+  const build = await buildDpo({
+    iterDir: iter,
+    prompts: [{ id: "p1", prompt: "Why?" }],
+    actorTemplate: tpl("actor", "{{prompt}}"),
+    judgeTemplate: tpl("judge", "{{prompt}} {{response}} Score:"),
+    settings: { train_judge_pairs: false },
+  });
   const output = writeDpo(iter, build.records);
   const file = path.join(iter, "manifest.json");
   const m = JSON.parse(fs.readFileSync(file, "utf8")) as { stages: Record<string, unknown> };

@@ -19,7 +19,10 @@ test("readIfExists: null for a missing file, the text for a present one, and oth
   assert.equal(readIfExists(path.join(d, "none.json")), null);
   fs.writeFileSync(path.join(d, "a.json"), "{}\n");
   assert.equal(readIfExists(path.join(d, "a.json")), "{}\n");
-  assert.throws(() => readIfExists(d), (e: unknown) => (e as NodeJS.ErrnoException).code === "EISDIR");
+  assert.throws(
+    () => readIfExists(d),
+    (e: unknown) => (e as NodeJS.ErrnoException).code === "EISDIR",
+  );
 });
 
 test("writeFileAtomic: a failed replacement names the file, keeps the old one and leaves no temporary file", (t) => {
@@ -33,7 +36,10 @@ test("writeFileAtomic: a failed replacement names the file, keeps the old one an
   fs.mkdirSync(path.join(blocked, "inside"), { recursive: true });
   assert.throws(
     () => writeFileAtomic(blocked, "x"),
-    (e: unknown) => e instanceof MetajudgeError && e.message.startsWith(`${blocked}: `) && /while replacing; .*\(the previous version of the file is kept\)/.test(e.message),
+    (e: unknown) =>
+      e instanceof MetajudgeError &&
+      e.message.startsWith(`${blocked}: `) &&
+      /while replacing; .*\(the previous version of the file is kept\)/.test(e.message),
   );
   assert.deepEqual(fs.readdirSync(d).sort(), ["blocked", "manifest.json"]);
 });

@@ -29,7 +29,10 @@ function resolveLocal(from: string, spec: string): string | undefined {
 function importGraph(files: string[]): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const f of files) {
-    const text = fs.readFileSync(f, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+    const text = fs
+      .readFileSync(f, "utf8")
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/^\s*\/\/.*$/gm, "");
     const deps = new Set<string>();
     for (const m of text.matchAll(SPECIFIER)) {
       const target = resolveLocal(f, m[1]!);
@@ -77,9 +80,22 @@ function cycles(graph: Map<string, string[]>): string[][] {
 }
 
 test("the cycle finder sees a type-only cycle", () => {
-  const g = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]]);
+  const g = new Map([
+    ["a", ["b"]],
+    ["b", ["c"]],
+    ["c", ["a"]],
+    ["d", ["a"]],
+  ]);
   assert.deepEqual(cycles(g), [["a", "b", "c"]]);
-  assert.deepEqual(cycles(new Map([["a", ["b"]], ["b", []]])), []);
+  assert.deepEqual(
+    cycles(
+      new Map([
+        ["a", ["b"]],
+        ["b", []],
+      ]),
+    ),
+    [],
+  );
 });
 
 test("no import cycle under src (type imports included)", () => {

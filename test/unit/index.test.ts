@@ -16,7 +16,10 @@ const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "mj-index-"));
 const line = (r: unknown): string => JSON.stringify(r) + "\n";
 
 /** An iteration folder (and a prompt file beside it) holding the given lines. */
-function iteration(files: Partial<Record<"prompts" | "responses" | "judgements" | "meta", string>>): { iterDir: string; promptsFile: string } {
+function iteration(files: Partial<Record<"prompts" | "responses" | "judgements" | "meta", string>>): {
+  iterDir: string;
+  promptsFile: string;
+} {
   const root = tmp();
   const iterDir = path.join(root, "iterations", "1");
   fs.mkdirSync(iterDir, { recursive: true });
@@ -43,7 +46,14 @@ function row(idx: IterationIndex, kind: IndexedKind, r: number): Record<string, 
   const t = idx.tables[kind];
   const key = (k: number): string | null => (k >= 0 ? idx.pool.get(k) : null);
   const out: Record<string, unknown> = { id: key(t.id[r]!), line: t.line[r] };
-  if (kind === "judgement") Object.assign(out, { response_id: key(t.response[r]!), index: t.index[r], score: Number.isNaN(t.score[r]!) ? null : t.score[r], length: t.textLength[r], parse_error: key(t.parseError[r]!) });
+  if (kind === "judgement")
+    Object.assign(out, {
+      response_id: key(t.response[r]!),
+      index: t.index[r],
+      score: Number.isNaN(t.score[r]!) ? null : t.score[r],
+      length: t.textLength[r],
+      parse_error: key(t.parseError[r]!),
+    });
   return out;
 }
 
@@ -111,7 +121,7 @@ test("the byte scanner reads every line it accepts exactly as JSON.parse does, a
 
 test("random records in random key order scan the same as JSON.parse", () => {
   let seed = 12345;
-  const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rand = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const ALPHABET = ["a", "Z", " ", "\n", '"', "\\", "/", "\t", "é", "—", "🙂", "\u0001", "\u2028", "\uD83D", "𝒜", "'"];
   const str = (n: number): string => Array.from({ length: n }, () => ALPHABET[Math.floor(rand() * ALPHABET.length)]!).join("");
   const pool = new StringPool();
@@ -128,7 +138,10 @@ test("random records in random key order scan the same as JSON.parse", () => {
       usage: { prompt_tokens: i, completion_tokens: [i, str(2)] },
     };
     const keys = Object.keys(rec).sort(() => rand() - 0.5);
-    const text = JSON.stringify(Object.fromEntries(keys.map((k) => [k, rec[k]])), null, rand() < 0.1 ? " " : undefined).replace(/\n */g, " ");
+    const text = JSON.stringify(Object.fromEntries(keys.map((k) => [k, rec[k]])), null, rand() < 0.1 ? " " : undefined).replace(
+      /\n */g,
+      " ",
+    );
     const bytes = Buffer.from(text, "utf8");
     const buf = Buffer.alloc(bytes.length + 4);
     bytes.copy(buf, i % 4);
@@ -147,7 +160,14 @@ test("random records in random key order scan the same as JSON.parse", () => {
 // ---- offsets, lines, problems -----------------------------------------------------------------------
 
 test("each record's offset and length read back exactly its line; lines count blank and broken ones", async () => {
-  const lines = [line(judgement(0)), "\n", line(judgement(1)).replace("\n", "\r\n"), "{broken\n", line(judgement(2, { parse_error: "no 'Score: <number>' found", score: null })), line({ ...judgement(3), score: "high" })];
+  const lines = [
+    line(judgement(0)),
+    "\n",
+    line(judgement(1)).replace("\n", "\r\n"),
+    "{broken\n",
+    line(judgement(2, { parse_error: "no 'Score: <number>' found", score: null })),
+    line({ ...judgement(3), score: "high" }),
+  ];
   const { iterDir, promptsFile } = iteration({ judgements: lines.join("") });
   const idx = await IterationIndex.open(iterDir, promptsFile);
   const t = idx.tables.judgement;
@@ -157,7 +177,15 @@ test("each record's offset and length read back exactly its line; lines count bl
     const rec = JSON.parse(file.toString("utf8", t.offset[r]!, t.offset[r]! + t.bytes[r]!)) as Record<string, unknown>;
     assert.equal(rec.id, idx.pool.get(t.id[r]!));
   }
-  assert.deepEqual(row(idx, "judgement", 0), { id: "p0:r0:j0", line: 1, response_id: "p0:r0", index: 0, score: 0, length: charLength(judgement(0).text as string), parse_error: null });
+  assert.deepEqual(row(idx, "judgement", 0), {
+    id: "p0:r0:j0",
+    line: 1,
+    response_id: "p0:r0",
+    index: 0,
+    score: 0,
+    length: charLength(judgement(0).text as string),
+    parse_error: null,
+  });
   assert.deepEqual([t.line[1], t.line[2]], [3, 5]);
   assert.equal(row(idx, "judgement", 2).parse_error, "no 'Score: <number>' found");
   assert.equal(row(idx, "judgement", 2).score, null);
@@ -176,7 +204,11 @@ test("a line longer than the read buffer is indexed whole", async () => {
   const long = judgement(0, { text: "λ".repeat(3 * 1024 * 1024) });
   const { iterDir, promptsFile } = iteration({ judgements: line(judgement(1)) + line(long) + line(judgement(2)) });
   const idx = await IterationIndex.open(iterDir, promptsFile);
-  assert.deepEqual(Array.from(idx.tables.judgement.textLength.subarray(0, idx.tables.judgement.n)), [charLength(judgement(1).text as string), 3 * 1024 * 1024, charLength(judgement(2).text as string)]);
+  assert.deepEqual(Array.from(idx.tables.judgement.textLength.subarray(0, idx.tables.judgement.n)), [
+    charLength(judgement(1).text as string),
+    3 * 1024 * 1024,
+    charLength(judgement(2).text as string),
+  ]);
 });
 
 // ---- appends ----------------------------------------------------------------------------------------
@@ -238,7 +270,15 @@ test("the saved index is reused: a second open reads no record bytes and sees th
     prompts: line({ id: 1, prompt: "  What   is\n2+2? " }) + line({ id: "p2", prompt: "x".repeat(400) }),
     responses: line({ id: "p0:r0", prompt_id: "p0", index: 0, text: "four", duplicate_of: "p0:r9" }),
     judgements: line(judgement(0)) + line(judgement(1, { parse_error: "e", score: null })),
-    meta: line({ id: "m", prompt_id: "p0", response_id: "p0:r0", first_id: "p0:r0:j0", second_id: "p0:r0:j1", text: "Winner: A", winner: "first" }),
+    meta: line({
+      id: "m",
+      prompt_id: "p0",
+      response_id: "p0:r0",
+      first_id: "p0:r0:j0",
+      second_id: "p0:r0:j1",
+      text: "Winner: A",
+      winner: "first",
+    }),
   });
   const first = await IterationIndex.open(iterDir, promptsFile);
   assert.ok(first.scannedBytes > 0);
@@ -248,7 +288,11 @@ test("the saved index is reused: a second open reads no record bytes and sees th
   assert.equal(second.scannedBytes, 0);
   for (const kind of ["prompt", "response", "judgement", "meta_judgement"] as const) {
     for (const c of first.tables[kind].columns) {
-      assert.deepEqual(Array.from(second.tables[kind].column(c).subarray(0, second.tables[kind].n)), Array.from(first.tables[kind].column(c).subarray(0, first.tables[kind].n)), `${kind}.${c}`);
+      assert.deepEqual(
+        Array.from(second.tables[kind].column(c).subarray(0, second.tables[kind].n)),
+        Array.from(first.tables[kind].column(c).subarray(0, first.tables[kind].n)),
+        `${kind}.${c}`,
+      );
     }
   }
   assert.deepEqual(second.tables.prompt.previews, ["What is 2+2?", `${"x".repeat(160)}…`]);

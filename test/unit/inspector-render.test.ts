@@ -69,7 +69,16 @@ const battle = (first: number, second: number, winner: InspectorBattle["winner"]
 });
 
 function battles(list: InspectorBattle[], extra: Partial<InspectorBattles> = {}): InspectorBattles {
-  return { responseId: "r0", judgementIds: ["r0:j0", "r0:j1", "r0:j2"], battles: list, inconsistent: [], elo: {}, stats: null, pair: null, ...extra };
+  return {
+    responseId: "r0",
+    judgementIds: ["r0:j0", "r0:j1", "r0:j2"],
+    battles: list,
+    inconsistent: [],
+    elo: {},
+    stats: null,
+    pair: null,
+    ...extra,
+  };
 }
 
 test("buildMatrix puts each ordered battle at [first][second], leaves the diagonal empty and marks contradicting pairs both ways", () => {
@@ -168,7 +177,14 @@ test("tierCandidates: the high tier shortest first, the low tier longest first, 
 
 function sample(): InspectorData {
   const j = (r: number, i: number) => ({ id: `r${r}:j${i}`, responseId: `r${r}`, index: i, score: 4, length: 10, text: "Score: 4" });
-  const b = battles([battle(0, 1, "first"), battle(1, 0, "second"), battle(0, 2, "first"), battle(2, 0, "first"), battle(1, 2, "first"), battle(2, 1, null)]);
+  const b = battles([
+    battle(0, 1, "first"),
+    battle(1, 0, "second"),
+    battle(0, 2, "first"),
+    battle(2, 0, "first"),
+    battle(1, 2, "first"),
+    battle(2, 1, null),
+  ]);
   return {
     experimentDir: "/x",
     iteration: 1,
@@ -242,7 +258,10 @@ test("a flag after the pairs were computed: the flagged member is named out of d
     { id: "r2", role: "rejected", pair: "actor" },
   ]);
   const notice = staleNotice(staleMembers(d), label);
-  assert.match(notice ?? "", /^Pairs not recomputed since these flags: j1 \(chosen, judge pair\) and r2 \(rejected, actor pair\) are flagged but still in the stored pairs\. Run Metajudge: Recompute Pairs/);
+  assert.match(
+    notice ?? "",
+    /^Pairs not recomputed since these flags: j1 \(chosen, judge pair\) and r2 \(rejected, actor pair\) are flagged but still in the stored pairs\. Run Metajudge: Recompute Pairs/,
+  );
 
   // Confirming is no exclusion, and clearing the flag makes the stored pair right again.
   assert.ok(applyAnnotation(d, "r2", "confirmed", undefined));
@@ -257,7 +276,12 @@ test("the page's CSP denies everything by default, runs only the nonce-tagged bu
   assert.ok(directives.includes("script-src 'nonce-N0nce'"));
   assert.ok(directives.includes("style-src https://abc.vscode-cdn.net"));
   assert.doesNotMatch(csp, /unsafe-(inline|eval)|\bhttps?:(?!\/\/abc)|\*/);
-  const html = inspectorHtml({ cspSource: "https://abc.vscode-cdn.net", nonce: "N0nce", scriptUri: "https://abc.vscode-cdn.net/media/inspector.js", styleUri: "https://abc.vscode-cdn.net/media/inspector.css" });
+  const html = inspectorHtml({
+    cspSource: "https://abc.vscode-cdn.net",
+    nonce: "N0nce",
+    scriptUri: "https://abc.vscode-cdn.net/media/inspector.js",
+    styleUri: "https://abc.vscode-cdn.net/media/inspector.css",
+  });
   assert.equal((html.match(/<script/g) ?? []).length, 1, "one script element");
   assert.match(html, /<script nonce="N0nce" src="https:\/\/abc\.vscode-cdn\.net\/media\/inspector\.js"><\/script>/);
   assert.match(html, /content="default-src 'none'; script-src 'nonce-N0nce'/);

@@ -21,9 +21,18 @@ test("the experiment's host wins by name; settings are validated; an unknown nam
   const box = resolveHost("box", config, settings);
   assert.equal(box.kind, "ssh");
   assert.equal(box.workdir, "~/metajudge", "defaults are filled in");
-  assert.throws(() => resolveHost("bad", config, settings), (e) => e instanceof MetajudgeError && e.reason === "badInput" && /"bad".*ssh/.test(e.message));
-  assert.throws(() => resolveHost("nope", config, settings), (e) => e instanceof MetajudgeError && /known hosts: bad, box, gpu/.test(e.message));
-  assert.throws(() => resolveHost("nope"), (e) => e instanceof MetajudgeError && /none is defined/.test(e.message));
+  assert.throws(
+    () => resolveHost("bad", config, settings),
+    (e) => e instanceof MetajudgeError && e.reason === "badInput" && /"bad".*ssh/.test(e.message),
+  );
+  assert.throws(
+    () => resolveHost("nope", config, settings),
+    (e) => e instanceof MetajudgeError && /known hosts: bad, box, gpu/.test(e.message),
+  );
+  assert.throws(
+    () => resolveHost("nope"),
+    (e) => e instanceof MetajudgeError && /none is defined/.test(e.message),
+  );
 });
 
 test("openExecutor: local runs here; ray reads its token from the secrets and refuses to go without one", async () => {
@@ -34,7 +43,10 @@ test("openExecutor: local runs here; ray reads its token from the secrets and re
   const ray = await startRayServer({ token: "t0k" });
   try {
     const profile: HostProfile = { kind: "ray", address: ray.url, auth_token_env: "RAY_TOKEN", workdir: "/tmp", gpus: 0 };
-    await assert.rejects(openExecutor(profile, deps()), (e) => e instanceof MetajudgeError && e.reason === "auth" && /RAY_TOKEN/.test(e.message));
+    await assert.rejects(
+      openExecutor(profile, deps()),
+      (e) => e instanceof MetajudgeError && e.reason === "auth" && /RAY_TOKEN/.test(e.message),
+    );
     const ex = await openExecutor(profile, deps({ RAY_TOKEN: "t0k" }));
     assert.equal((await ex.status({ dir: "/tmp", raySubmissionId: "none" })).state, "lost");
     assert.equal(ray.requests.at(-1)?.headers["x-ray-authorization"], "Bearer t0k");

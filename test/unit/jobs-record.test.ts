@@ -24,10 +24,21 @@ test("job ids are safe names that sort by iteration then time and never repeat",
 test("the store creates, updates and lists records, keeping fields it does not know", () => {
   const store = new JobStore(tmp());
   const id = "it1-train-20261127-2351-abcd";
-  const created = store.create({ id, kind: "train", title: "DPO", host: "gpu", executor: "ssh", state: "submitting", remote: { dir: "/h/jobs/" + id }, extra: { a: 1 } });
+  const created = store.create({
+    id,
+    kind: "train",
+    title: "DPO",
+    host: "gpu",
+    executor: "ssh",
+    state: "submitting",
+    remote: { dir: "/h/jobs/" + id },
+    extra: { a: 1 },
+  });
   assert.equal(created.log.local, `jobs/${id}.log`);
   assert.equal(created.log.remote, `/h/jobs/${id}/log`);
-  assert.throws(() => store.create({ id, kind: "train", title: "again", host: "gpu", executor: "ssh", state: "submitting", remote: { dir: "/x" } }));
+  assert.throws(() =>
+    store.create({ id, kind: "train", title: "again", host: "gpu", executor: "ssh", state: "submitting", remote: { dir: "/x" } }),
+  );
   const later = new Date(Date.now() + 1000);
   const updated = store.update(id, { state: "running", log: { ...created.log, offset: 10 } }, later);
   assert.equal(updated.state, "running");
@@ -37,7 +48,10 @@ test("the store creates, updates and lists records, keeping fields it does not k
   assert.equal(store.get("it9-none-20261127-2351-0000"), undefined);
   store.appendLog(id, "hello\n");
   assert.equal(fs.readFileSync(store.logPath(id), "utf8"), "hello\n");
-  assert.deepEqual(store.list().map((r) => r.id), [id]);
+  assert.deepEqual(
+    store.list().map((r) => r.id),
+    [id],
+  );
 });
 
 test("a corrupt record is reported with its file and skipped, never deleted", () => {
@@ -49,12 +63,18 @@ test("a corrupt record is reported with its file and skipped, never deleted", ()
   const wrongState = path.join(dir, "jobs", "it1-command-c.json");
   fs.writeFileSync(wrongState, JSON.stringify({ ...store.get("it1-command-a"), id: "it1-command-c", state: "exploded" }));
   const { records, problems } = store.scan();
-  assert.deepEqual(records.map((r) => r.id), ["it1-command-a"]);
+  assert.deepEqual(
+    records.map((r) => r.id),
+    ["it1-command-a"],
+  );
   assert.equal(problems.length, 2);
   assert.match(problems[0]!.message, /it1-command-b\.json: not valid JSON/);
   assert.match(problems[1]!.message, /it1-command-c\.json: state:/);
   assert.ok(fs.existsSync(broken) && fs.existsSync(wrongState));
-  assert.throws(() => store.get("it1-command-b"), (e) => e instanceof MetajudgeError && e.reason === "badInput");
+  assert.throws(
+    () => store.get("it1-command-b"),
+    (e) => e instanceof MetajudgeError && e.reason === "badInput",
+  );
 });
 
 test("local shell: exec with stdin, exit codes, timeout and abort", async () => {
@@ -98,7 +118,11 @@ test("local shell: forward reaches the target through 127.0.0.1", async () => {
   const fwd = await new LocalShell().forward("127.0.0.1", port);
   const reply = await new Promise<string>((resolve, reject) => {
     let got = "";
-    net.connect(fwd.localPort, "127.0.0.1").on("data", (c) => (got += c)).on("end", () => resolve(got)).on("error", reject);
+    net
+      .connect(fwd.localPort, "127.0.0.1")
+      .on("data", (c) => (got += c))
+      .on("end", () => resolve(got))
+      .on("error", reject);
   });
   assert.equal(reply, "pong");
   await fwd.close();

@@ -5,11 +5,30 @@ import { MetajudgeError } from "../../src/core/errors.js";
 
 test("every Slurm state maps to one of ours", () => {
   const table: [string, string | undefined][] = [
-    ["PENDING", "queued"], ["CONFIGURING", "queued"], ["REQUEUED", "queued"], ["REQUEUE_HOLD", "queued"], ["RESV_DEL_HOLD", "queued"],
-    ["SUSPENDED", "queued"], ["PREEMPTED", "queued"], ["RUNNING", "running"], ["COMPLETING", "running"], ["STAGE_OUT", "running"],
-    ["SIGNALING", "running"], ["RESIZING", "running"], ["COMPLETED", "succeeded"], ["FAILED", "failed"], ["NODE_FAIL", "failed"],
-    ["BOOT_FAIL", "failed"], ["OUT_OF_MEMORY", "failed"], ["DEADLINE", "failed"], ["SPECIAL_EXIT", "failed"], ["REVOKED", "failed"],
-    ["CANCELLED", "cancelled"], ["CANCELLED by 1000", "cancelled"], ["TIMEOUT", "timeout"], ["SOMETHING_NEW", undefined],
+    ["PENDING", "queued"],
+    ["CONFIGURING", "queued"],
+    ["REQUEUED", "queued"],
+    ["REQUEUE_HOLD", "queued"],
+    ["RESV_DEL_HOLD", "queued"],
+    ["SUSPENDED", "queued"],
+    ["PREEMPTED", "queued"],
+    ["RUNNING", "running"],
+    ["COMPLETING", "running"],
+    ["STAGE_OUT", "running"],
+    ["SIGNALING", "running"],
+    ["RESIZING", "running"],
+    ["COMPLETED", "succeeded"],
+    ["FAILED", "failed"],
+    ["NODE_FAIL", "failed"],
+    ["BOOT_FAIL", "failed"],
+    ["OUT_OF_MEMORY", "failed"],
+    ["DEADLINE", "failed"],
+    ["SPECIAL_EXIT", "failed"],
+    ["REVOKED", "failed"],
+    ["CANCELLED", "cancelled"],
+    ["CANCELLED by 1000", "cancelled"],
+    ["TIMEOUT", "timeout"],
+    ["SOMETHING_NEW", undefined],
   ];
   for (const [slurm, ours] of table) assert.equal(slurmState(slurm), ours, slurm);
 });

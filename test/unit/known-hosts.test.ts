@@ -7,7 +7,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MetajudgeError } from "../../src/core/errors.js";
-import { checkHostKey, fingerprint, hostMatches, keyTypeOf, knownHostName, parseKnownHosts, verifyHostKey } from "../../src/core/remote/ssh/known-hosts.js";
+import {
+  checkHostKey,
+  fingerprint,
+  hostMatches,
+  keyTypeOf,
+  knownHostName,
+  parseKnownHosts,
+  verifyHostKey,
+} from "../../src/core/remote/ssh/known-hosts.js";
 import type { HostKeyInfo } from "../../src/core/remote/types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mj-kh-"));
@@ -49,7 +57,8 @@ describe("host patterns", () => {
     ["*.example.org,!bad.example.org", "bad.example.org", false],
     ["10.0.0.?", "10.0.0.5", true],
   ];
-  for (const [patterns, name, want] of table) it(`${patterns} ${want ? "matches" : "does not match"} ${name}`, () => assert.equal(hostMatches(patterns, name), want));
+  for (const [patterns, name, want] of table)
+    it(`${patterns} ${want ? "matches" : "does not match"} ${name}`, () => assert.equal(hostMatches(patterns, name), want));
 
   it("matches names hashed by ssh-keygen -H", () => {
     const file = join(dir, "hashed");
@@ -75,11 +84,16 @@ describe("checkHostKey", () => {
   ].join("\n");
   const entries = parseKnownHosts(text);
 
-  it("skips comments, blanks and broken lines", () => assert.deepEqual(entries.map((e) => e.line), [3, 4, 5, 6]));
+  it("skips comments, blanks and broken lines", () =>
+    assert.deepEqual(
+      entries.map((e) => e.line),
+      [3, 4, 5, 6],
+    ));
   it("accepts the known key", () => assert.equal(checkHostKey(entries, "10.0.0.5", a.blob).status, "ok"));
   it("reports a different key of the same type as changed, with the old fingerprint and line", () =>
     assert.deepEqual(checkHostKey(entries, "gpu", b.blob), { status: "changed", line: 3, oldFingerprint: fingerprint(a.blob) }));
-  it("treats a key of another type as unknown", () => assert.equal(checkHostKey(parseKnownHosts(`gpu ${a.line}`), "gpu", ecdsa.blob).status, "unknown"));
+  it("treats a key of another type as unknown", () =>
+    assert.equal(checkHostKey(parseKnownHosts(`gpu ${a.line}`), "gpu", ecdsa.blob).status, "unknown"));
   it("ignores @cert-authority lines", () => assert.equal(checkHostKey(entries, "x.example.org", b.blob).status, "unknown"));
   it("refuses a @revoked key", () => assert.deepEqual(checkHostKey(entries, "anything", ecdsa.blob), { status: "revoked", line: 5 }));
   it("files a non-standard port under [host]:port", () => {
@@ -118,9 +132,14 @@ describe("verifyHostKey", () => {
   it("asks about an unknown key and appends it only when accepted, creating the file 0600 in a 0700 folder", async () => {
     const file = join(dir, "new", ".ssh", "known_hosts");
     const asked: HostKeyInfo[] = [];
-    await assert.rejects(verifyHostKey(ctx(file, false, asked), a.blob), (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey");
+    await assert.rejects(
+      verifyHostKey(ctx(file, false, asked), a.blob),
+      (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey",
+    );
     assert.equal(existsSync(file), false);
-    assert.deepEqual(asked, [{ host: "[127.0.0.1]:2222", keyType: "ssh-ed25519", fingerprint: fingerprint(a.blob), status: "unknown", knownHostsFile: file }]);
+    assert.deepEqual(asked, [
+      { host: "[127.0.0.1]:2222", keyType: "ssh-ed25519", fingerprint: fingerprint(a.blob), status: "unknown", knownHostsFile: file },
+    ]);
 
     await verifyHostKey(ctx(file, true, asked), a.blob);
     assert.equal(readFileSync(file, "utf8"), `[127.0.0.1]:2222 ${a.line}\n`);
@@ -179,7 +198,10 @@ describe("verifyHostKey over several files (UserKnownHostsFile, GlobalKnownHosts
     const global = join(dir, "global-revokes-c");
     writeFileSync(user, `[127.0.0.1]:2222 ${ecdsa.line}\n`);
     writeFileSync(global, `@revoked * ${ecdsa.line}\n`);
-    await assert.rejects(verifyHostKey(base([], { knownHostsFile: user, readOnlyFiles: [global] }), ecdsa.blob), (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey" && e.where?.file === global);
+    await assert.rejects(
+      verifyHostKey(base([], { knownHostsFile: user, readOnlyFiles: [global] }), ecdsa.blob),
+      (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey" && e.where?.file === global,
+    );
   });
 
   it("appends an accepted unknown key to the first file only", async () => {
@@ -194,7 +216,10 @@ describe("verifyHostKey over several files (UserKnownHostsFile, GlobalKnownHosts
   it("StrictHostKeyChecking yes refuses an unknown key without asking and says so", async () => {
     const asked: HostKeyInfo[] = [];
     const ctx = base(asked, { knownHostsFile: join(dir, "strict-kh"), strict: "yes" });
-    await assert.rejects(verifyHostKey(ctx, a.blob), (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey" && /StrictHostKeyChecking is "yes"/.test(e.message));
+    await assert.rejects(
+      verifyHostKey(ctx, a.blob),
+      (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey" && /StrictHostKeyChecking is "yes"/.test(e.message),
+    );
     assert.equal(asked.length, 0);
     assert.equal(existsSync(ctx.knownHostsFile), false);
   });
@@ -203,7 +228,10 @@ describe("verifyHostKey over several files (UserKnownHostsFile, GlobalKnownHosts
     const file = join(dir, "strict-no");
     writeFileSync(file, `[127.0.0.1]:2222 ${a.line}\n`);
     const asked: HostKeyInfo[] = [];
-    await assert.rejects(verifyHostKey(base(asked, { knownHostsFile: file, strict: "no" }), b.blob), (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey" && /CHANGED/.test(e.message));
+    await assert.rejects(
+      verifyHostKey(base(asked, { knownHostsFile: file, strict: "no" }), b.blob),
+      (e: unknown) => e instanceof MetajudgeError && e.reason === "hostKey" && /CHANGED/.test(e.message),
+    );
     assert.equal(asked.length, 0);
   });
 
@@ -216,6 +244,9 @@ describe("verifyHostKey over several files (UserKnownHostsFile, GlobalKnownHosts
     const again: HostKeyInfo[] = [];
     await verifyHostKey(base(again, { knownHostsFile: file, hostKeyAlias: "gpu-box", port: 22, hostName: "10.9.9.9" }), a.blob);
     assert.equal(again.length, 0, "the alias is the name, whatever the address");
-    await assert.rejects(verifyHostKey(base([], { knownHostsFile: file, hostKeyAlias: "gpu-box" }), b.blob), (e: unknown) => e instanceof MetajudgeError && /CHANGED/.test(e.message) && e.message.includes("HostKeyAlias"));
+    await assert.rejects(
+      verifyHostKey(base([], { knownHostsFile: file, hostKeyAlias: "gpu-box" }), b.blob),
+      (e: unknown) => e instanceof MetajudgeError && /CHANGED/.test(e.message) && e.message.includes("HostKeyAlias"),
+    );
   });
 });

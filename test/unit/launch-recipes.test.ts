@@ -25,12 +25,23 @@ const root = tmpDir("recipes");
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 
 /** A job started and followed to its end by the same steps a recipe uses, on a local host. */
-async function endedJob(ctx: LaunchContext, plan: { kind: "generate-batch" | "command"; stage?: string; launch: Record<string, unknown> }): Promise<JobRecord> {
+async function endedJob(
+  ctx: LaunchContext,
+  plan: { kind: "generate-batch" | "command"; stage?: string; launch: Record<string, unknown> },
+): Promise<JobRecord> {
   const requests = path.join(root, "requests.jsonl");
   fs.writeFileSync(requests, '{"custom_id":"generate:p1"}\n');
   const host = await openLaunchHost(ctx, loadConfig(ctx.experimentDir), "box");
   try {
-    const job = await startJob(ctx, host, { kind: plan.kind, title: "t", iteration: 1, ...(plan.stage ? { stage: plan.stage } : {}), script: "wc -l < requests.jsonl", inputs: [{ local: requests, name: "requests.jsonl" }], launch: plan.launch });
+    const job = await startJob(ctx, host, {
+      kind: plan.kind,
+      title: "t",
+      iteration: 1,
+      ...(plan.stage ? { stage: plan.stage } : {}),
+      script: "wc -l < requests.jsonl",
+      inputs: [{ local: requests, name: "requests.jsonl" }],
+      launch: plan.launch,
+    });
     return await followToEnd(ctx, host, job.id);
   } finally {
     host.executor.close();
@@ -45,14 +56,31 @@ test("every recipe is listed under the name its jobs carry", () => {
 test("a serve job is refused for resubmission from its record alone, before its host is looked up", async () => {
   const dir = launchExperiment("serve", { box: { kind: "local", workdir: path.join(root, "work-serve") } });
   const store = new JobStore(dir);
-  store.create({ id: "it1-gen-serve-20260101-0000-aaaa", kind: "generate-serve", title: "serve", host: "gone", executor: "local", iteration: 1, state: "failed", remote: { dir: "/nowhere" }, launch: { recipe: "serve", model: "m", port: 1 } });
-  await assert.rejects(resubmitJob({ experimentDir: dir, deps }, "it1-gen-serve-20260101-0000-aaaa"), /was a server for one run; launch generation again instead/);
+  store.create({
+    id: "it1-gen-serve-20260101-0000-aaaa",
+    kind: "generate-serve",
+    title: "serve",
+    host: "gone",
+    executor: "local",
+    iteration: 1,
+    state: "failed",
+    remote: { dir: "/nowhere" },
+    launch: { recipe: "serve", model: "m", port: 1 },
+  });
+  await assert.rejects(
+    resubmitJob({ experimentDir: dir, deps }, "it1-gen-serve-20260101-0000-aaaa"),
+    /was a server for one run; launch generation again instead/,
+  );
 });
 
 test("a batch job resubmitted runs the same script on the same copied inputs, and its results get a file of their own", async () => {
   const dir = launchExperiment("batch", { box: { kind: "local", workdir: path.join(root, "work-batch") } });
   const ctx: LaunchContext = { experimentDir: dir, deps, pollMs: 100 };
-  const old = await endedJob(ctx, { kind: "generate-batch", stage: "generate", launch: { recipe: "batch", stage: "generate", attempt: 1, requests: 1, results: "iterations/1/remote/generate.old.results.jsonl" } });
+  const old = await endedJob(ctx, {
+    kind: "generate-batch",
+    stage: "generate",
+    launch: { recipe: "batch", stage: "generate", attempt: 1, requests: 1, results: "iterations/1/remote/generate.old.results.jsonl" },
+  });
   assert.equal(old.state, "succeeded");
 
   const next = await resubmitJob(ctx, old.id);
@@ -62,7 +90,11 @@ test("a batch job resubmitted runs the same script on the same copied inputs, an
   assert.equal(launch.resubmitted_from, old.id);
   assert.equal(launch.results, path.join("iterations", "1", "remote", `generate.${next.id}.results.jsonl`));
   assert.equal((next.spec as { script: string }).script, (old.spec as { script: string }).script);
-  assert.deepEqual(next.inputs?.map((i) => i.sha256), old.inputs?.map((i) => i.sha256), "the inputs are the old job's, copied on the host");
+  assert.deepEqual(
+    next.inputs?.map((i) => i.sha256),
+    old.inputs?.map((i) => i.sha256),
+    "the inputs are the old job's, copied on the host",
+  );
   assert.equal(fs.readFileSync(path.join(next.remote.dir, "requests.jsonl"), "utf8"), '{"custom_id":"generate:p1"}\n');
   assert.ok(new JobStore(dir).get(old.id), "the old record is kept");
   assert.deepEqual(new JobStore(dir).get(next.id)?.launch, launch, "the record on disk names the new results file");

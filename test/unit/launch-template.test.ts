@@ -21,7 +21,11 @@ function badInput(fn: () => unknown): string {
 describe("renderCommand", () => {
   it("fills the default commands", () => {
     assert.equal(
-      renderCommand("vllm run-batch -i {input} -o {output} --model {model}", { input: "in.jsonl", output: "out.jsonl", model: "meta-llama/Llama-3-8B" }, SETTING),
+      renderCommand(
+        "vllm run-batch -i {input} -o {output} --model {model}",
+        { input: "in.jsonl", output: "out.jsonl", model: "meta-llama/Llama-3-8B" },
+        SETTING,
+      ),
       "vllm run-batch -i in.jsonl -o out.jsonl --model meta-llama/Llama-3-8B",
     );
     assert.equal(renderCommand("vllm serve {model} --port {port}", { model: "m", port: 8000 }, SETTING), "vllm serve m --port 8000");
@@ -35,11 +39,18 @@ describe("renderCommand", () => {
   });
 
   it("leaves ${VAR} to the shell and reads {{ }} as literal braces", () => {
-    assert.equal(renderCommand("run --gpus ${NGPU:-1} --json {{a}} {config}", { config: "c.yaml" }, SETTING), "run --gpus ${NGPU:-1} --json {a} c.yaml");
+    assert.equal(
+      renderCommand("run --gpus ${NGPU:-1} --json {{a}} {config}", { config: "c.yaml" }, SETTING),
+      "run --gpus ${NGPU:-1} --json {a} c.yaml",
+    );
   });
 
   const cases: [string, string, RegExp][] = [
-    ["unknown", "vllm run-batch --model {modle} -i {input}", /batch_command: unknown placeholder \{modle\} at column 24; known: \{model\} \{input\}/],
+    [
+      "unknown",
+      "vllm run-batch --model {modle} -i {input}",
+      /batch_command: unknown placeholder \{modle\} at column 24; known: \{model\} \{input\}/,
+    ],
     ["known but not given", "trl dpo --config {config}", /placeholder not available here \{config\} at column 18/],
     ["unclosed", "vllm serve {model --port 1", /"\{" at column 12 is not closed/],
     ["nested open", "a {mo{del}", /"\{" at column 3 is not closed/],

@@ -6,7 +6,11 @@ import { MetajudgeError } from "../../src/core/errors.js";
 import { baseModel, trainCommand } from "../../src/core/remote/launch/training.js";
 import { ConfigSchema, RemoteSettingsSchema, type Config, type IterationSettings, type RemoteSettings } from "../../src/core/schema.js";
 
-const paths = { model: "Qwen/Qwen2.5-0.5B", dataset: "/home/u/metajudge/jobs/it1-train/data", output: "/home/u/metajudge/jobs/it1-train/checkpoint" };
+const paths = {
+  model: "Qwen/Qwen2.5-0.5B",
+  dataset: "/home/u/metajudge/jobs/it1-train/data",
+  output: "/home/u/metajudge/jobs/it1-train/checkpoint",
+};
 
 describe("trainer config", () => {
   it("writes the paper's beta, our paths and the user's overrides", () => {
@@ -46,7 +50,11 @@ describe("trainer config", () => {
 
 describe("base model of a training", () => {
   const config = (iterations: IterationSettings[]): Config =>
-    ConfigSchema.parse({ endpoint: { base_url: "http://127.0.0.1:1/v1", model: "endpoint-model" }, roles: { actor: { sampling: {} }, judge: { sampling: {} }, meta_judge: { sampling: {} } }, iterations });
+    ConfigSchema.parse({
+      endpoint: { base_url: "http://127.0.0.1:1/v1", model: "endpoint-model" },
+      roles: { actor: { sampling: {} }, judge: { sampling: {} }, meta_judge: { sampling: {} } },
+      iterations,
+    });
   const remote = (model?: string): RemoteSettings => RemoteSettingsSchema.parse({ training: model ? { model } : {} });
 
   it("is M_t: iteration t's own model, recorded there by the training of iteration t-1", () => {

@@ -11,7 +11,11 @@ test("the linter rejects a floating promise under src and accepts one marked voi
   const lint = async (body: string) => {
     const code = `async function later(): Promise<number> {\n  return 1;\n}\nexport function now(): void {\n  ${body}\n}\n`;
     const [r] = await eslint.lintText(code, { filePath: path.join(root, "src/core/probe.ts") });
-    assert.deepEqual(r!.messages.filter((m) => m.fatal), [], "the probe is parsed with type information");
+    assert.deepEqual(
+      r!.messages.filter((m) => m.fatal),
+      [],
+      "the probe is parsed with type information",
+    );
     return r!.messages.filter((m) => m.ruleId === "@typescript-eslint/no-floating-promises");
   };
   assert.equal((await lint("later();")).length, 1);

@@ -10,10 +10,18 @@ test("the linter rejects a vscode import under src/core and allows it in src/ext
   const eslint = new ESLint({ cwd: root });
   const code = 'import * as vscode from "vscode";\nexport const x = vscode;\n';
   const [core] = await eslint.lintText(code, { filePath: path.join(root, "src/core/probe.ts") });
-  assert.ok(core!.messages.some((m) => m.ruleId === "no-restricted-imports" && /plain Node/.test(m.message)), JSON.stringify(core!.messages));
+  assert.ok(
+    core!.messages.some((m) => m.ruleId === "no-restricted-imports" && /plain Node/.test(m.message)),
+    JSON.stringify(core!.messages),
+  );
   const [ext] = await eslint.lintText(code, { filePath: path.join(root, "src/extension/probe.ts") });
-  assert.deepEqual(ext!.messages.filter((m) => m.ruleId === "no-restricted-imports"), []);
-  const [up] = await eslint.lintText('import { main } from "../cli/main";\nexport const y = main;\n', { filePath: path.join(root, "src/core/probe.ts") });
+  assert.deepEqual(
+    ext!.messages.filter((m) => m.ruleId === "no-restricted-imports"),
+    [],
+  );
+  const [up] = await eslint.lintText('import { main } from "../cli/main";\nexport const y = main;\n', {
+    filePath: path.join(root, "src/core/probe.ts"),
+  });
   assert.ok(up!.messages.some((m) => m.ruleId === "no-restricted-imports"));
 });
 
@@ -23,10 +31,21 @@ test("the webview may import only src/shared, its own files and its browser pack
     const [r] = await eslint.lintText(code, { filePath: path.join(root, "webview/probe.ts") });
     return r!.messages.filter((m) => m.ruleId === "no-restricted-imports");
   };
-  for (const bad of ['import "vscode";', 'import "node:fs";', 'import "../src/core/view/types.js";', 'import "../src/extension/services.js";', 'import "../src/cli/main.js";']) {
+  for (const bad of [
+    'import "vscode";',
+    'import "node:fs";',
+    'import "../src/core/view/types.js";',
+    'import "../src/extension/services.js";',
+    'import "../src/cli/main.js";',
+  ]) {
     assert.equal((await lint(bad + "\n")).length, 1, bad);
   }
-  for (const good of ['import "../src/shared/protocol.js";', 'import "./model.js";', 'import "@vscode-elements/elements/dist/vscode-badge/index.js";', 'import "./inspector.css";']) {
+  for (const good of [
+    'import "../src/shared/protocol.js";',
+    'import "./model.js";',
+    'import "@vscode-elements/elements/dist/vscode-badge/index.js";',
+    'import "./inspector.css";',
+  ]) {
     assert.deepEqual(await lint(good + "\n"), [], good);
   }
 });
@@ -50,9 +69,22 @@ test("the editor never casts JSON.parse: a worker's lines go through the --json 
     const [r] = await eslint.lintText(code, { filePath: path.join(root, file) });
     return r!.messages.filter((m) => m.ruleId === "no-restricted-syntax");
   };
-  for (const bad of ['export const e = JSON.parse(line) as { type: string };\ndeclare const line: string;\n', 'export const e = (JSON.parse(line) as { n: number }).n;\ndeclare const line: string;\n', "export const e = <{ n: number }>JSON.parse(line);\ndeclare const line: string;\n"]) {
+  for (const bad of [
+    "export const e = JSON.parse(line) as { type: string };\ndeclare const line: string;\n",
+    "export const e = (JSON.parse(line) as { n: number }).n;\ndeclare const line: string;\n",
+    "export const e = <{ n: number }>JSON.parse(line);\ndeclare const line: string;\n",
+  ]) {
     assert.equal((await lint(bad)).length, 1, bad);
   }
-  assert.deepEqual(await lint('import { parseWireLine } from "../shared/cli-wire.js";\nexport const e = parseWireLine(line);\ndeclare const line: string;\n'), []);
-  assert.deepEqual(await lint("export const e = JSON.parse(line) as { type: string };\ndeclare const line: string;\n", "src/core/errors.ts"), [], "the rule is the editor's");
+  assert.deepEqual(
+    await lint(
+      'import { parseWireLine } from "../shared/cli-wire.js";\nexport const e = parseWireLine(line);\ndeclare const line: string;\n',
+    ),
+    [],
+  );
+  assert.deepEqual(
+    await lint("export const e = JSON.parse(line) as { type: string };\ndeclare const line: string;\n", "src/core/errors.ts"),
+    [],
+    "the rule is the editor's",
+  );
 });

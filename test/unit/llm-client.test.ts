@@ -52,7 +52,10 @@ describe("LlmClient", () => {
     const s = await fake();
     const c = client(s.url);
     const r = await c.complete(ask({ n: 3, seed: 1 }));
-    assert.deepEqual(r.choices.map((x) => x.index), [0, 1, 2]);
+    assert.deepEqual(
+      r.choices.map((x) => x.index),
+      [0, 1, 2],
+    );
     assert.equal(new Set(r.choices.map((x) => x.text)).size, 3);
     assert.ok(r.choices.every((x) => x.text.length >= 40 && x.finish_reason === "stop"));
     assert.equal(r.attempts, 1);
@@ -69,7 +72,13 @@ describe("LlmClient", () => {
     assert.equal(r.attempts, 3);
     assert.equal(s.stats.chatRequests, 3);
     // random() = 0.5 of a cap of 5 ms, then 10 ms
-    assert.deepEqual(retries.map((i) => [i.attempt, i.delayMs, i.status]), [[1, 2, 500], [2, 5, 500]]);
+    assert.deepEqual(
+      retries.map((i) => [i.attempt, i.delayMs, i.status]),
+      [
+        [1, 2, 500],
+        [2, 5, 500],
+      ],
+    );
     assert.equal(c.usage.retries, 2);
   });
 
@@ -193,9 +202,18 @@ describe("LlmClient", () => {
     const s = await fake({ rejectN: true, record: true });
     const c = client(s.url);
     const r = await c.complete(ask({ n: 3, seed: 7 }));
-    assert.deepEqual(r.choices.map((x) => x.index), [0, 1, 2]);
+    assert.deepEqual(
+      r.choices.map((x) => x.index),
+      [0, 1, 2],
+    );
     assert.equal(c.supportsN, false);
-    assert.deepEqual(s.received.filter((b) => b.n === undefined).map((b) => b.seed).sort(), [7, 8, 9]);
+    assert.deepEqual(
+      s.received
+        .filter((b) => b.n === undefined)
+        .map((b) => b.seed)
+        .sort(),
+      [7, 8, 9],
+    );
     assert.equal(r.attempts, 4);
     const before = s.stats.chatRequests;
     await c.complete(ask({ n: 2 }));
@@ -206,7 +224,10 @@ describe("LlmClient", () => {
     const s = await fake({ ignoreN: true });
     const c = client(s.url);
     const r = await c.complete(ask({ n: 3, seed: 1 }));
-    assert.deepEqual(r.choices.map((x) => x.index), [0, 1, 2]);
+    assert.deepEqual(
+      r.choices.map((x) => x.index),
+      [0, 1, 2],
+    );
     assert.equal(s.stats.chatRequests, 3);
     assert.equal(c.supportsN, false);
   });
@@ -216,7 +237,10 @@ describe("LlmClient", () => {
     s.setFault({ kind: "status", status: 400, times: 1, message: "unsupported parameter combination" });
     const c = client(s.url);
     const r = await c.complete(ask({ n: 2 }));
-    assert.deepEqual(r.choices.map((x) => x.text), ["answer 0", "answer 0"]);
+    assert.deepEqual(
+      r.choices.map((x) => x.text),
+      ["answer 0", "answer 0"],
+    );
     assert.equal(c.supportsN, false);
     assert.equal(s.stats.chatRequests, 3);
   });
@@ -327,7 +351,10 @@ describe("LlmClient", () => {
       await rejection(client(secretUrl(closed.url), { maxRetries: 0 }).complete(ask())),
       await rejection(client(secretUrl(redirect.url), { maxRetries: 0 }).complete(ask())),
     ];
-    assert.deepEqual(errors.map((e) => e.reason), ["server", "auth", "timeout", "refused", "badInput"]);
+    assert.deepEqual(
+      errors.map((e) => e.reason),
+      ["server", "auth", "timeout", "refused", "badInput"],
+    );
     for (const e of errors) {
       const text = `${e.message} ${String(e.cause)} ${JSON.stringify(retries)}`;
       assert.ok(!text.includes("s3cr3t-pw") && !text.includes("hunter2"), text);
@@ -348,8 +375,19 @@ describe("LlmClient", () => {
   });
 
   it("the trial report names the endpoint without its password", () => {
-    const plan = { role: "judge", cases: [], iteration: 1, mode: "text", endpoint: { base_url: "http://alice:s3cr3t@gpu-box:8000/v1", model: "m" } };
-    const report = trialReport(plan as unknown as Parameters<typeof trialReport>[0], [], { templateName: "judge.md", source: "x", describe: String, at: new Date(0) });
+    const plan = {
+      role: "judge",
+      cases: [],
+      iteration: 1,
+      mode: "text",
+      endpoint: { base_url: "http://alice:s3cr3t@gpu-box:8000/v1", model: "m" },
+    };
+    const report = trialReport(plan as unknown as Parameters<typeof trialReport>[0], [], {
+      templateName: "judge.md",
+      source: "x",
+      describe: String,
+      at: new Date(0),
+    });
     assert.match(report, /sent to http:\/\/alice:\*\*\*@gpu-box:8000\/v1 \(model m\)/);
     assert.ok(!report.includes("s3cr3t"));
   });
@@ -359,7 +397,9 @@ describe("LlmClient", () => {
     const srv = await loopback((req, res) => {
       req.resume();
       seen = req.headers.authorization;
-      res.writeHead(200, { "content-type": "application/json" }).end('{"choices":[{"index":0,"message":{"content":"hi"},"finish_reason":"stop"}]}');
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end('{"choices":[{"index":0,"message":{"content":"hi"},"finish_reason":"stop"}]}');
     });
     const r = await client(srv.url.replace("http://", "http://alice:s3cr3t@")).complete(ask());
     assert.equal(r.choices[0]?.text, "hi");
@@ -381,13 +421,20 @@ describe("LlmClient", () => {
   });
 
   it("runs as its own process, steerable over HTTP", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "test/support/fake-openai.ts", "--port", "0", "--fault", "status:503:times=1"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "test/support/fake-openai.ts", "--port", "0", "--fault", "status:503:times=1"],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     try {
       let timer: NodeJS.Timeout | undefined;
       const [line] = await Promise.race([
-        createInterface({ input: child.stdout })[Symbol.asyncIterator]().next().then((r) => [r.value as string]),
+        createInterface({ input: child.stdout })
+          [Symbol.asyncIterator]()
+          .next()
+          .then((r) => [r.value as string]),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("fake server did not start")), 8000))),
       ]).finally(() => clearTimeout(timer));
       const { url } = JSON.parse(line ?? "") as { url: string };

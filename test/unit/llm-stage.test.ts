@@ -39,7 +39,10 @@ test("every answer is written once, stamped with its sampling, and progress neve
   const rows = readLines(file) as { id: string; sampling?: { n?: number } }[];
   assert.equal(rows.length, 24 * 4);
   assert.equal(new Set(rows.map((r) => r.id)).size, rows.length, "no record written twice");
-  assert.ok(rows.every((r) => r.sampling?.n === 4), "each record keeps the sampling it was asked with");
+  assert.ok(
+    rows.every((r) => r.sampling?.n === 4),
+    "each record keeps the sampling it was asked with",
+  );
   assert.ok(seen.length > 0);
   for (const s of seen) assert.ok(s.done <= s.onDisk, `progress said ${s.done} done with ${s.onDisk} records on disk`);
   assert.equal(seen.at(-1)!.done, rows.length);
@@ -49,5 +52,8 @@ test("a write that fails (a full disk) fails the stage naming the file", { skip:
   const dir = makeExperiment(server.url);
   // Planned from an empty iteration; then every append to the responses goes to a device that is always full.
   const full = (): void => fs.symlinkSync("/dev/full", path.join(dir, "iterations", "1", "responses.jsonl"));
-  await assert.rejects(generate(dir, () => {}, full), (e: unknown) => e instanceof MetajudgeError && e.message.includes("responses.jsonl") && /ENOSPC|space/i.test(e.message));
+  await assert.rejects(
+    generate(dir, () => {}, full),
+    (e: unknown) => e instanceof MetajudgeError && e.message.includes("responses.jsonl") && /ENOSPC|space/i.test(e.message),
+  );
 });

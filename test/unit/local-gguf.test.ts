@@ -6,7 +6,18 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DEFAULT_ALIGNMENT, fromHalf, GGUF_MAGIC, metadataValue, readGguf, TensorType, toHalf, ValueType, writeGguf, type NewEntry } from "../../src/local/gguf.js";
+import {
+  DEFAULT_ALIGNMENT,
+  fromHalf,
+  GGUF_MAGIC,
+  metadataValue,
+  readGguf,
+  TensorType,
+  toHalf,
+  ValueType,
+  writeGguf,
+  type NewEntry,
+} from "../../src/local/gguf.js";
 import { buildTinyModel, ensureTinyModel, modelFileName, prng, TINY_SHAPE } from "../../src/local/model.js";
 import { ensureVocab } from "../../src/local/vocab.js";
 
@@ -45,8 +56,16 @@ function fakeVocab(tokens = 300): Buffer {
       s("general.architecture", "llama"),
       s("tokenizer.ggml.model", "llama"),
       arr("tokenizer.ggml.tokens", ValueType.STRING, words),
-      arr("tokenizer.ggml.scores", ValueType.FLOAT32, words.map((_, i) => -i)),
-      arr("tokenizer.ggml.token_type", ValueType.INT32, words.map((_, i) => (i < 3 ? 3 : 1))),
+      arr(
+        "tokenizer.ggml.scores",
+        ValueType.FLOAT32,
+        words.map((_, i) => -i),
+      ),
+      arr(
+        "tokenizer.ggml.token_type",
+        ValueType.INT32,
+        words.map((_, i) => (i < 3 ? 3 : 1)),
+      ),
       { key: "tokenizer.ggml.bos_token_id", type: ValueType.UINT32, value: 1 },
       { key: "tokenizer.ggml.add_bos_token", type: ValueType.BOOL, value: true },
       s("tokenizer.chat_template", "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}<|assistant|>"),
@@ -110,7 +129,13 @@ describe("GGUF reader and writer", () => {
         ["a.text", "naïve ✓"],
       ],
     );
-    assert.deepEqual(h.tensors.map((t) => [t.name, t.dims, t.type, t.offset]), [["x", [3], TensorType.F32, 0n], ["y", [2, 1], TensorType.F16, 32n]]);
+    assert.deepEqual(
+      h.tensors.map((t) => [t.name, t.dims, t.type, t.offset]),
+      [
+        ["x", [3], TensorType.F32, 0n],
+        ["y", [2, 1], TensorType.F16, 32n],
+      ],
+    );
     assert.equal(h.dataOffset % DEFAULT_ALIGNMENT, 0);
     assert.deepEqual(new Uint8Array(buf.subarray(h.dataOffset, h.dataOffset + 12)), f32);
     assert.deepEqual(new Uint8Array(buf.subarray(h.dataOffset + 32, h.dataOffset + 36)), f16);
@@ -120,8 +145,16 @@ describe("GGUF reader and writer", () => {
   it("keeps each entry's bytes, so copying them reproduces the entry", () => {
     const vocab = fakeVocab();
     const h = readGguf(vocab);
-    const copy = readGguf(writeGguf(h.entries.map((e) => ({ key: e.key, raw: e.raw })), []));
-    assert.deepEqual(copy.entries.map((e) => [e.key, e.type, e.value]), h.entries.map((e) => [e.key, e.type, e.value]));
+    const copy = readGguf(
+      writeGguf(
+        h.entries.map((e) => ({ key: e.key, raw: e.raw })),
+        [],
+      ),
+    );
+    assert.deepEqual(
+      copy.entries.map((e) => [e.key, e.type, e.value]),
+      h.entries.map((e) => [e.key, e.type, e.value]),
+    );
     assert.equal((metadataValue(h, "tokenizer.ggml.tokens") as string[])[5], "▁w5");
   });
 

@@ -38,7 +38,17 @@ describe("chat request parsing", () => {
     const p = parseChatRequest(
       {
         model: MODEL,
-        messages: [{ role: "developer", content: "be brief" }, { role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] }, { role: "assistant", content: null }],
+        messages: [
+          { role: "developer", content: "be brief" },
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "a" },
+              { type: "text", text: "b" },
+            ],
+          },
+          { role: "assistant", content: null },
+        ],
         n: 3,
         temperature: 0,
         top_p: 0.9,
@@ -52,10 +62,16 @@ describe("chat request parsing", () => {
       },
       MODEL,
     );
-    assert.deepEqual(p.messages, [{ role: "system", content: "be brief" }, { role: "user", content: "ab" }, { role: "assistant", content: "" }]);
+    assert.deepEqual(p.messages, [
+      { role: "system", content: "be brief" },
+      { role: "user", content: "ab" },
+      { role: "assistant", content: "" },
+    ]);
     assert.deepEqual([p.n, p.temperature, p.topP, p.topK, p.maxTokens, p.seed, p.stop], [3, 0, 0.9, 0, 9, 5, ["END"]]);
     assert.deepEqual(p.format, { kind: "json_schema", schema: { type: "object" } });
-    assert.deepEqual(parseChatRequest({ model: MODEL, messages: user, response_format: { type: "json_object" } }, MODEL).format, { kind: "json_object" });
+    assert.deepEqual(parseChatRequest({ model: MODEL, messages: user, response_format: { type: "json_object" } }, MODEL).format, {
+      kind: "json_object",
+    });
   });
 
   const cases: [string, Record<string, unknown>, string][] = [
@@ -91,8 +107,15 @@ describe("chat request parsing", () => {
 
 describe("bounded numbers in a schema", () => {
   it("turns a judge's 0–5 score into the integers 0 to 5 and leaves the rest alone", () => {
-    const schema = { type: "object", properties: { reason: { type: "string", maxLength: 50 }, score: { type: "number", minimum: 0, maximum: 5 } }, required: ["reason", "score"] };
-    assert.deepEqual(enumerateBoundedNumbers(schema), { ...schema, properties: { reason: schema.properties.reason, score: { enum: [0, 1, 2, 3, 4, 5] } } });
+    const schema = {
+      type: "object",
+      properties: { reason: { type: "string", maxLength: 50 }, score: { type: "number", minimum: 0, maximum: 5 } },
+      required: ["reason", "score"],
+    };
+    assert.deepEqual(enumerateBoundedNumbers(schema), {
+      ...schema,
+      properties: { reason: schema.properties.reason, score: { enum: [0, 1, 2, 3, 4, 5] } },
+    });
   });
   const cases: [string, object, object][] = [
     ["exclusive bounds", { type: "integer", exclusiveMinimum: 0, exclusiveMaximum: 4 }, { enum: [1, 2, 3] }],
@@ -127,7 +150,14 @@ class StandIn implements Generator {
       await new Promise((r) => setTimeout(r, 5));
       if (this.fail) throw this.fail;
       const text = p.messages.at(-1)?.content ?? "";
-      return { promptTokens: 7, choices: Array.from({ length: p.n }, (_, i) => ({ text: `${text}#${i}`, finishReason: i % 2 ? "stop" : "length", completionTokens: 3 })) };
+      return {
+        promptTokens: 7,
+        choices: Array.from({ length: p.n }, (_, i) => ({
+          text: `${text}#${i}`,
+          finishReason: i % 2 ? "stop" : "length",
+          completionTokens: 3,
+        })),
+      };
     } finally {
       this.active--;
     }
@@ -140,8 +170,16 @@ async function serve(model: Generator, maxQueue = 8): Promise<LocalServer> {
   return s;
 }
 
-async function post(s: LocalServer, body: unknown, signal?: AbortSignal): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
-  const res = await fetch(`${s.url}/chat/completions`, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), ...(signal ? { signal } : {}) });
+async function post(
+  s: LocalServer,
+  body: unknown,
+  signal?: AbortSignal,
+): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+  const res = await fetch(`${s.url}/chat/completions`, {
+    method: "POST",
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
 
@@ -191,10 +229,17 @@ describe("the local server", () => {
     const m = new StandIn();
     const s = await serve(m);
     const texts = ["a", "b", "c", "d", "e"];
-    const res = await Promise.all(texts.map((t, i) => new Promise((r) => setTimeout(r, i * 2)).then(() => post(s, { model: MODEL, messages: [{ role: "user", content: t }] }))));
+    const res = await Promise.all(
+      texts.map((t, i) =>
+        new Promise((r) => setTimeout(r, i * 2)).then(() => post(s, { model: MODEL, messages: [{ role: "user", content: t }] })),
+      ),
+    );
     assert.ok(res.every((r) => r.status === 200));
     assert.equal(m.maxActive, 1);
-    assert.deepEqual(m.calls.map((c) => c.messages[0]?.content), texts);
+    assert.deepEqual(
+      m.calls.map((c) => c.messages[0]?.content),
+      texts,
+    );
   });
 
   it("answers 429 with Retry-After when the queue is full, and serves the rest", async () => {
@@ -235,7 +280,10 @@ describe("the local server", () => {
     open();
     assert.equal((await first).status, 200);
     await new Promise((r) => setTimeout(r, 30));
-    assert.deepEqual(m.calls.map((c) => c.messages[0]?.content), ["kept"]);
+    assert.deepEqual(
+      m.calls.map((c) => c.messages[0]?.content),
+      ["kept"],
+    );
   });
 
   it("turns the model's failures into 400 (the request) or 500 (the model) and keeps serving", async () => {
@@ -243,7 +291,10 @@ describe("the local server", () => {
     const s = await serve(m);
     m.fail = new RequestRejected("the prompt is 9000 tokens", "messages", "context_length_exceeded");
     const tooLong = await post(s, { model: MODEL, messages: user });
-    assert.deepEqual([tooLong.status, errorOf(tooLong.json).code, errorOf(tooLong.json).param], [400, "context_length_exceeded", "messages"]);
+    assert.deepEqual(
+      [tooLong.status, errorOf(tooLong.json).code, errorOf(tooLong.json).param],
+      [400, "context_length_exceeded", "messages"],
+    );
     m.fail = new Error("decode failed");
     const broken = await post(s, { model: MODEL, messages: user });
     assert.equal(broken.status, 500);

@@ -12,7 +12,8 @@ import { PAIRS_COMMIT, rollForward, writeFilesTogether } from "../../src/core/st
 import { cleanTempFiles, JsonlAppender, writeError } from "../../src/core/store/jsonl.js";
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "mj-lock-"));
-const deadPid = (): number => Number(spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout);
+const deadPid = (): number =>
+  Number(spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout);
 
 function lockedError(fn: () => unknown): MetajudgeError {
   try {
@@ -53,7 +54,10 @@ test("a second acquire in the same process, outside the holder's chain, is refus
 test("a lock of a dead process on this host is stale, taken over with a warning naming it", () => {
   const dir = tmp();
   const pid = deadPid();
-  fs.writeFileSync(lockFile(dir), JSON.stringify({ pid, hostname: os.hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "metajudge run old" }));
+  fs.writeFileSync(
+    lockFile(dir),
+    JSON.stringify({ pid, hostname: os.hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "metajudge run old" }),
+  );
   assert.equal(lockStatus(dir).state, "stale");
   const warnings: string[] = [];
   const lock = acquireIterationLock(dir, { warn: (m) => warnings.push(m) });
@@ -66,21 +70,30 @@ test("a lock of a dead process on this host is stale, taken over with a warning 
 
 test("our own pid in a lock we do not hold is a previous process whose pid came back: stale", () => {
   const dir = tmp();
-  fs.writeFileSync(lockFile(dir), JSON.stringify({ pid: process.pid, hostname: os.hostname(), started_at: "2020-01-01T00:00:00.000Z", command: "old" }));
+  fs.writeFileSync(
+    lockFile(dir),
+    JSON.stringify({ pid: process.pid, hostname: os.hostname(), started_at: "2020-01-01T00:00:00.000Z", command: "old" }),
+  );
   assert.equal(lockStatus(dir).state, "stale");
 });
 
 test("a live pid that started after the lock was taken is not its holder (pid reuse): stale", () => {
   const dir = tmp();
   // pid 1 runs, but started long after this lock's time.
-  fs.writeFileSync(lockFile(dir), JSON.stringify({ pid: 1, hostname: os.hostname(), started_at: "2001-01-01T00:00:00.000Z", command: "old" }));
+  fs.writeFileSync(
+    lockFile(dir),
+    JSON.stringify({ pid: 1, hostname: os.hostname(), started_at: "2001-01-01T00:00:00.000Z", command: "old" }),
+  );
   if (!fs.existsSync("/proc/1/stat")) return;
   assert.equal(lockStatus(dir).state, "stale");
 });
 
 test("a lock from another host is never taken over; the message says how to remove it", () => {
   const dir = tmp();
-  fs.writeFileSync(lockFile(dir), JSON.stringify({ pid: 7, hostname: "elsewhere.example", started_at: "2026-01-01T00:00:00.000Z", command: "metajudge run" }));
+  fs.writeFileSync(
+    lockFile(dir),
+    JSON.stringify({ pid: 7, hostname: "elsewhere.example", started_at: "2026-01-01T00:00:00.000Z", command: "metajudge run" }),
+  );
   const err = lockedError(() => acquireIterationLock(dir));
   assert.match(err.message, /locked by pid 7 on elsewhere\.example/);
   assert.match(err.message, /another host/);
@@ -105,11 +118,16 @@ test("withIterationLock: re-entrant along one chain, refused for a parallel chai
     });
     assert.ok(fs.existsSync(lockFile(dir)), "the inner exit does not release the outer hold");
     // Work the holder schedules (a timer, a callback) is part of its chain.
-    await new Promise<void>((resolve, reject) => setImmediate(() => withIterationLock(dir, {}, async () => undefined).then(resolve, reject)));
+    await new Promise<void>((resolve, reject) =>
+      setImmediate(() => withIterationLock(dir, {}, async () => undefined).then(resolve, reject)),
+    );
   });
   assert.ok(inner);
   assert.equal(lockStatus(dir).state, "free");
-  await assert.rejects(withIterationLock(dir, {}, async () => Promise.reject(new Error("boom"))), /boom/);
+  await assert.rejects(
+    withIterationLock(dir, {}, async () => Promise.reject(new Error("boom"))),
+    /boom/,
+  );
   assert.equal(lockStatus(dir).state, "free", "released on failure");
 });
 
@@ -117,7 +135,10 @@ test("two chains at once in one process: the second is refused", async () => {
   const dir = tmp();
   let release!: () => void;
   const first = withIterationLock(dir, {}, () => new Promise<void>((r) => (release = r)));
-  await assert.rejects(withIterationLock(dir, {}, async () => undefined), (e: unknown) => e instanceof MetajudgeError && e.reason === "locked");
+  await assert.rejects(
+    withIterationLock(dir, {}, async () => undefined),
+    (e: unknown) => e instanceof MetajudgeError && e.reason === "locked",
+  );
   release();
   await first;
   assert.equal(lockStatus(dir).state, "free");
@@ -148,7 +169,10 @@ test("an unhandled SIGTERM releases the lock and still ends the process by that 
 
 test("many processes racing for one stale lock: exactly one takes it over", async () => {
   const dir = tmp();
-  fs.writeFileSync(lockFile(dir), JSON.stringify({ pid: deadPid(), hostname: os.hostname(), started_at: new Date().toISOString(), command: "dead" }));
+  fs.writeFileSync(
+    lockFile(dir),
+    JSON.stringify({ pid: deadPid(), hostname: os.hostname(), started_at: new Date().toISOString(), command: "dead" }),
+  );
   const go = path.join(dir, "go");
   const done = path.join(dir, "done");
   // Each waits for "go" so the attempts overlap; a winner holds the lock until every attempt is over.
@@ -185,7 +209,14 @@ test("many processes racing for one stale lock: exactly one takes it over", asyn
 test("cleanTempFiles removes <file>.tmp-<pid> of dead pids and our own, keeps a live pid's and other files", () => {
   const dir = tmp();
   const dead = deadPid();
-  const files = [`dpo.jsonl.tmp-${dead}`, `manifest.json.tmp-${process.pid}`, `.lock.new-${dead}-0a1b2c3d`, `pairs.actor.jsonl.tmp-1`, "responses.jsonl", "notes.tmp-x"];
+  const files = [
+    `dpo.jsonl.tmp-${dead}`,
+    `manifest.json.tmp-${process.pid}`,
+    `.lock.new-${dead}-0a1b2c3d`,
+    `pairs.actor.jsonl.tmp-1`,
+    "responses.jsonl",
+    "notes.tmp-x",
+  ];
   for (const f of files) fs.writeFileSync(path.join(dir, f), "x");
   const removed = cleanTempFiles(dir, (pid) => pid === 1 || pid === process.pid);
   assert.deepEqual(removed.sort(), [`dpo.jsonl.tmp-${dead}`, `manifest.json.tmp-${process.pid}`, `.lock.new-${dead}-0a1b2c3d`].sort());
@@ -206,7 +237,15 @@ test("writeFilesTogether: both files replaced, no intent or temp left; rollForwa
   // Killed after the first rename.
   fs.writeFileSync(path.join(dir, "a"), "newer a");
   fs.writeFileSync(path.join(dir, "b.tmp-99"), "newer b");
-  fs.writeFileSync(path.join(dir, ".pairs.commit"), JSON.stringify({ files: [{ temp: "a.tmp-99", target: "a" }, { temp: "b.tmp-99", target: "b" }] }));
+  fs.writeFileSync(
+    path.join(dir, ".pairs.commit"),
+    JSON.stringify({
+      files: [
+        { temp: "a.tmp-99", target: "a" },
+        { temp: "b.tmp-99", target: "b" },
+      ],
+    }),
+  );
   assert.deepEqual(rollForward(dir, PAIRS_COMMIT), ["a", "b"]);
   assert.equal(fs.readFileSync(path.join(dir, "a"), "utf8"), "newer a");
   assert.equal(fs.readFileSync(path.join(dir, "b"), "utf8"), "newer b");
@@ -216,10 +255,16 @@ test("writeFilesTogether: both files replaced, no intent or temp left; rollForwa
 test("write errors name the file, the system's reason and what to do", () => {
   const e = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
   const m = writeError(e, "/x/iterations/1/judgements.jsonl", "appending", "records already written are kept");
-  assert.equal(m.message, "/x/iterations/1/judgements.jsonl: no space left on device (ENOSPC) while appending; free space and run again (records already written are kept)");
+  assert.equal(
+    m.message,
+    "/x/iterations/1/judgements.jsonl: no space left on device (ENOSPC) while appending; free space and run again (records already written are kept)",
+  );
   assert.equal((m as MetajudgeError).reason, "io");
   // A real one: appending into a folder that is gone.
   const dir = tmp();
   const file = path.join(dir, "x", "r.jsonl");
-  assert.throws(() => new JsonlAppender(file), (err: unknown) => err instanceof MetajudgeError && err.message.startsWith(`${file}: no such file or directory (ENOENT) while opening`));
+  assert.throws(
+    () => new JsonlAppender(file),
+    (err: unknown) => err instanceof MetajudgeError && err.message.startsWith(`${file}: no such file or directory (ENOENT) while opening`),
+  );
 });

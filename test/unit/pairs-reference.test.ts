@@ -170,7 +170,15 @@ function reference(it: Iteration): { actor: RefActor[]; judge: RefJudge[] } {
     const chosen = top[0]!;
     const rejected = bottom[0]!;
     if (chosen.r.id === rejected.r.id || chosen.S <= rejected.S + EPS) continue;
-    actor.push({ prompt_id: p, chosen_id: chosen.r.id, rejected_id: rejected.r.id, chosen_score: chosen.S, rejected_score: rejected.S, chosen_length: chosen.len, rejected_length: rejected.len });
+    actor.push({
+      prompt_id: p,
+      chosen_id: chosen.r.id,
+      rejected_id: rejected.r.id,
+      chosen_score: chosen.S,
+      rejected_score: rejected.S,
+      chosen_length: chosen.len,
+      rejected_length: rejected.len,
+    });
   }
 
   // Steps 4–5: one judge pair per prompt, from its battled response whose valid scores vary most.
@@ -188,8 +196,12 @@ function reference(it: Iteration): { actor: RefActor[]; judge: RefJudge[] } {
 
     const valid = judgementsOf(pick.id).filter((j) => j.score !== null);
     const validIds = new Set(valid.map((j) => j.id));
-    const counted = battles.filter((b) => b.response_id === pick.id && validIds.has(b.first_id) && validIds.has(b.second_id) && b.first_id !== b.second_id);
-    const fought = valid.map((j) => j.id).filter((id, i, all) => all.indexOf(id) === i && counted.some((b) => b.first_id === id || b.second_id === id));
+    const counted = battles.filter(
+      (b) => b.response_id === pick.id && validIds.has(b.first_id) && validIds.has(b.second_id) && b.first_id !== b.second_id,
+    );
+    const fought = valid
+      .map((j) => j.id)
+      .filter((id, i, all) => all.indexOf(id) === i && counted.some((b) => b.first_id === id || b.second_id === id));
     const win1 = counted.filter((b) => b.winner === "first").length;
     const win2 = counted.filter((b) => b.winner === "second").length;
     if (fought.length < 2 || win1 + win2 === 0) continue;
@@ -252,7 +264,14 @@ function generate(seed: number): Iteration {
     return chance(0.2) ? "é😀".repeat(Math.ceil(n / 2)).slice(0, n) : "x".repeat(n);
   };
   const score = (): number | null => (chance(0.15) ? null : pick([1, 2, 3, 3, 4, 4.5, 5]));
-  const it: Iteration = { responses: [], judgements: [], battles: [], flagged: new Set(), rho: pick([0, 0, 0.25, 0.4, 0.5, 0.75, 1]), cap: chance(0.3) ? 30 : null };
+  const it: Iteration = {
+    responses: [],
+    judgements: [],
+    battles: [],
+    flagged: new Set(),
+    rho: pick([0, 0, 0.25, 0.4, 0.5, 0.75, 1]),
+    cap: chance(0.3) ? 30 : null,
+  };
   const pipelineIds = chance(0.6);
 
   for (let p = 0; p < 1 + int(4); p++) {
@@ -284,7 +303,15 @@ function generate(seed: number): Iteration {
             if ((a === b && !chance(0.02)) || chance(0.1)) continue;
             const mid = chance(0.85) ? `${rid}:m${a}-${b}` : `battle ${p}/${r}/${a}/${b}`;
             const winner = chance(0.1) ? null : chance(0.55) ? "first" : "second";
-            const rec: BattleRec = { id: mid, prompt_id: promptId, response_id: rid, first_id: named[a]!, second_id: named[b]!, text: "w", winner };
+            const rec: BattleRec = {
+              id: mid,
+              prompt_id: promptId,
+              response_id: rid,
+              first_id: named[a]!,
+              second_id: named[b]!,
+              text: "w",
+              winner,
+            };
             it.battles.push(rec);
             if (chance(0.03)) it.battles.push({ ...rec, winner: rec.winner === "first" ? "second" : "first" });
             if (chance(0.03)) it.flagged.add(mid);
@@ -343,8 +370,20 @@ test(`computePairs equals a plain reference implementation of the method on ${IT
       for (const b of it.battles) battledPerPrompt.set(b.prompt_id, (battledPerPrompt.get(b.prompt_id) ?? new Set()).add(b.response_id));
       if ([...battledPerPrompt.values()].some((s) => s.size > 1)) multiBattled++;
 
-      const actorGot = got.actor.map((a) => ({ prompt_id: a.prompt_id, chosen_id: a.chosen_id, rejected_id: a.rejected_id, chosen_length: a.chosen_length, rejected_length: a.rejected_length }));
-      const actorWant = want.actor.map((a) => ({ prompt_id: a.prompt_id, chosen_id: a.chosen_id, rejected_id: a.rejected_id, chosen_length: a.chosen_length, rejected_length: a.rejected_length }));
+      const actorGot = got.actor.map((a) => ({
+        prompt_id: a.prompt_id,
+        chosen_id: a.chosen_id,
+        rejected_id: a.rejected_id,
+        chosen_length: a.chosen_length,
+        rejected_length: a.rejected_length,
+      }));
+      const actorWant = want.actor.map((a) => ({
+        prompt_id: a.prompt_id,
+        chosen_id: a.chosen_id,
+        rejected_id: a.rejected_id,
+        chosen_length: a.chosen_length,
+        rejected_length: a.rejected_length,
+      }));
       try {
         assert.deepEqual(actorGot, actorWant);
         for (let i = 0; i < want.actor.length; i++) {

@@ -57,7 +57,8 @@ for (const [name, text, score, error] of SCORES) {
     assert.equal(got.score, score);
     if (score === null) {
       assert.ok(got.error, "a null score carries an error");
-      if (error !== undefined) assert.ok(got.error.includes(error), `error ${JSON.stringify(got.error)} should mention ${JSON.stringify(error)}`);
+      if (error !== undefined)
+        assert.ok(got.error.includes(error), `error ${JSON.stringify(got.error)} should mention ${JSON.stringify(error)}`);
     } else {
       assert.equal(got.error, undefined);
     }

@@ -36,7 +36,13 @@ test("a prompt with some responses on disk is asked again whole (same seed) and 
     latencyMs: 1,
     attempts: 1,
   }) as { id: string; text: string }[];
-  assert.deepEqual(records.map((r) => [r.id, r.text]), [["starter-01:r1", "new 1"], ["starter-01:r3", "new 3"]]);
+  assert.deepEqual(
+    records.map((r) => [r.id, r.text]),
+    [
+      ["starter-01:r1", "new 1"],
+      ["starter-01:r3", "new 3"],
+    ],
+  );
   ctx.store.close();
 });
 
@@ -63,7 +69,16 @@ test("exact duplicate responses are judged once, the lowest index standing for t
   fs.mkdirSync(iter, { recursive: true });
   fs.writeFileSync(
     path.join(iter, "responses.jsonl"),
-    rows.map((r) => JSON.stringify({ id: r.id.replace(/^p/, "starter-01").replace(/^q/, "starter-02"), prompt_id: r.prompt_id === "p" ? "starter-01" : "starter-02", index: r.index, text: r.text })).join("\n") + "\n",
+    rows
+      .map((r) =>
+        JSON.stringify({
+          id: r.id.replace(/^p/, "starter-01").replace(/^q/, "starter-02"),
+          prompt_id: r.prompt_id === "p" ? "starter-01" : "starter-02",
+          index: r.index,
+          text: r.text,
+        }),
+      )
+      .join("\n") + "\n",
   );
   const ctx = await ctxFor(dir);
   const plan = await planJudge(ctx);
@@ -77,7 +92,10 @@ test("opening a run repairs a torn record file and says so", async () => {
   const dir = makeExperiment("http://127.0.0.1:9/v1");
   const iter = path.join(dir, "iterations", "1");
   fs.mkdirSync(iter, { recursive: true });
-  fs.writeFileSync(path.join(iter, "responses.jsonl"), '{"id":"starter-01:r0","prompt_id":"starter-01","index":0,"text":"a"}\n{"id":"starter-01:r1","pro');
+  fs.writeFileSync(
+    path.join(iter, "responses.jsonl"),
+    '{"id":"starter-01:r0","prompt_id":"starter-01","index":0,"text":"a"}\n{"id":"starter-01:r1","pro',
+  );
   const events: ProgressEvent[] = [];
   const ctx = await ctxFor(dir, events);
   const w = events.find((e) => e.type === "warning");

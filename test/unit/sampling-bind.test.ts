@@ -21,7 +21,8 @@ function setSampling(dir: string, role: string, patch: Record<string, unknown>):
 }
 
 const manifestFile = (dir: string): string => path.join(dir, "iterations", "1", "manifest.json");
-const readManifest = (dir: string) => JSON.parse(fs.readFileSync(manifestFile(dir), "utf8")) as { sampling?: unknown; input_changes?: InputChange[] };
+const readManifest = (dir: string) =>
+  JSON.parse(fs.readFileSync(manifestFile(dir), "utf8")) as { sampling?: unknown; input_changes?: InputChange[] };
 
 test("a manifest without sampling is checked against its config snapshot", async () => {
   const dir = makeExperiment("http://127.0.0.1:9/v1");

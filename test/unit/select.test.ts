@@ -113,7 +113,9 @@ test("a score equal to a threshold in arithmetic qualifies despite float roundin
   // Mirror image for the bottom tier: r0 [3,3,2] = 8/3, r1 [2,2,1] = 5/3, r2 [1,1,1] = 1.
   // lower = 0.6·1 + 0.4·8/3 = 3/5 + 16/15 = 5/3 exactly; floats give 1.6666666666666665 < 5/3's
   // 1.6666666666666667. r1 is the longest, so it must be rejected; upper = 0.6·8/3 + 0.4·1 = 2 keeps r0 alone on top.
-  const low = actorPair(selectActorPair("p", [cand(0, meanScore([3, 3, 2]), 100), cand(1, meanScore([2, 2, 1]), 900), cand(2, meanScore([1, 1, 1]), 200)], 0.4));
+  const low = actorPair(
+    selectActorPair("p", [cand(0, meanScore([3, 3, 2]), 100), cand(1, meanScore([2, 2, 1]), 900), cand(2, meanScore([1, 1, 1]), 200)], 0.4),
+  );
   assert.equal(low.chosen, "r0");
   assert.equal(low.rejected, "r1");
 });
@@ -241,7 +243,19 @@ test("battle matrix: win counts, position weights and every cell by hand", () =>
   ];
   for (let m = 0; m < 3; m++) for (let n = 0; n < 3; n++) close(B[m]?.[n], expected[m]![n]!, 1e-12, `B[${ids[m]}][${ids[n]}]`);
 
-  const r = judgePair(selectJudgePair("p", "r", [{ id: "a", length: 400 }, { id: "b", length: 300 }, { id: "c", length: 200 }], ABC, null));
+  const r = judgePair(
+    selectJudgePair(
+      "p",
+      "r",
+      [
+        { id: "a", length: 400 },
+        { id: "b", length: 300 },
+        { id: "c", length: 200 },
+      ],
+      ABC,
+      null,
+    ),
+  );
   assert.equal(r.pair.chosen_id, "a");
   assert.equal(r.pair.rejected_id, "c");
   assert.equal(r.pair.chosen_length, 400);
@@ -301,10 +315,13 @@ test("two judgements: the Elo gap has the closed form 400·log10((B12 + α)/(B21
   close(r.elo.p!, 1000 + gap / 2, 1e-9, "Elo p");
   close(r.elo.q!, 1000 - gap / 2, 1e-9, "Elo q");
   // Without a prior: θ_p − θ_q = ln(3/1).
-  const theta = bradleyTerry([
-    [0, 3],
-    [1, 0],
-  ], 0);
+  const theta = bradleyTerry(
+    [
+      [0, 3],
+      [1, 0],
+    ],
+    0,
+  );
   close(theta[0]! - theta[1]!, Math.log(3), 1e-12, "ln 3");
   close(theta[0]! + theta[1]!, 0, 1e-15, "mean zero");
 });
@@ -312,15 +329,22 @@ test("two judgements: the Elo gap has the closed form 400·log10((B12 + α)/(B21
 test("Bradley–Terry solves the likelihood equations, also on lopsided data", () => {
   // At the optimum Σ_n C_mn = Σ_n (C_mn + C_nm)·σ(θ_m − θ_n) for every m, with C = B + α off the diagonal.
   let s = 12345;
-  const rand = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const k = 11;
   const random = Array.from({ length: k }, (_, m) => Array.from({ length: k }, (_, n) => (m === n ? 0 : Math.floor(rand() * 3) * 0.35)));
   // Player 0 beat everyone 50 times and never lost: without the prior its strength would be infinite.
-  const lopsided = Array.from({ length: k }, (_, m) => Array.from({ length: k }, (_, n) => (m === n ? 0 : m === 0 ? 50 : n === 0 ? 0 : (m + n) % 3)));
+  const lopsided = Array.from({ length: k }, (_, m) =>
+    Array.from({ length: k }, (_, n) => (m === n ? 0 : m === 0 ? 50 : n === 0 ? 0 : (m + n) % 3)),
+  );
   for (const B of [random, lopsided]) {
     const theta = bradleyTerry(B);
     assert.equal(theta.length, k);
-    close(theta.reduce((a, b) => a + b, 0), 0, 1e-9, "mean zero");
+    close(
+      theta.reduce((a, b) => a + b, 0),
+      0,
+      1e-9,
+      "mean zero",
+    );
     for (let m = 0; m < k; m++) {
       let won = 0;
       let expected = 0;
@@ -345,12 +369,17 @@ test("a shared top or bottom skips the response but still reports Elo", () => {
   // a/b → a (1st), b/a → b (1st), a/c → a (1st), c/a → a (2nd), b/c → b (1st), c/b → b (2nd).
   // win_1st = 4, win_2nd = 2 → w1 = 1/3, w2 = 2/3. B[a][b] = B[b][a] = 1/3, B[a][c] = B[b][c] = 1/3 + 2/3 = 1.
   // a and b are interchangeable, so they share the top.
-  const r = judgeSkip(selectJudgePair("p", "r", judgementsOf("a", "b", "c"), battles("a/b:first b/a:first a/c:first c/a:second b/c:first c/b:second"), null));
+  const r = judgeSkip(
+    selectJudgePair("p", "r", judgementsOf("a", "b", "c"), battles("a/b:first b/a:first a/c:first c/a:second b/c:first c/b:second"), null),
+  );
   assert.equal(r.skip, "tied-extreme");
   assert.ok(r.elo && Math.abs(r.elo.a! - r.elo.b!) < 1e-6 && r.elo.a! > r.elo.c!);
   // A meta-judge that always picks the second judgement: win_1st = 0 → w2 = 0, so B = 0 and every
   // Elo is 1000. Its verdicts carry no information beyond position.
-  const always2nd = battlePlan([0, 1, 2].map((i) => ({ id: "abc"[i]!, index: i, score: 3 }))).map((b) => ({ ...b, winner: "second" as const }));
+  const always2nd = battlePlan([0, 1, 2].map((i) => ({ id: "abc"[i]!, index: i, score: 3 }))).map((b) => ({
+    ...b,
+    winner: "second" as const,
+  }));
   const r2 = judgeSkip(selectJudgePair("p", "r", judgementsOf("a", "b", "c"), always2nd, null));
   assert.equal(r2.skip, "tied-extreme");
   assert.deepEqual(r2.stats, { win_1st: 0, win_2nd: 6, w1: 1, w2: 0, decisive: 6, battles: 6 });
@@ -358,13 +387,18 @@ test("a shared top or bottom skips the response but still reports Elo", () => {
 });
 
 test("no decisive battle, or fewer than two judgements, skips", () => {
-  const undecided = judgeSkip(selectJudgePair("p", "r", judgementsOf("a", "b", "c"), battles("a/b:null b/a:null a/c:null c/a:null b/c:null c/b:null"), null));
+  const undecided = judgeSkip(
+    selectJudgePair("p", "r", judgementsOf("a", "b", "c"), battles("a/b:null b/a:null a/c:null c/a:null b/c:null c/b:null"), null),
+  );
   assert.equal(undecided.skip, "no-decisive-battles");
   assert.equal(undecided.stats?.battles, 6);
   assert.equal(undecided.stats?.decisive, 0);
   assert.equal(undecided.elo, undefined);
   // c was excluded (say, flagged): its battles are ignored, leaving nobody who fought.
-  assert.equal(judgeSkip(selectJudgePair("p", "r", judgementsOf("a", "b"), battles("a/c:first c/a:second c/b:first"), null)).skip, "too-few-judgements");
+  assert.equal(
+    judgeSkip(selectJudgePair("p", "r", judgementsOf("a", "b"), battles("a/c:first c/a:second c/b:first"), null)).skip,
+    "too-few-judgements",
+  );
   assert.equal(judgeSkip(selectJudgePair("p", "r", judgementsOf("a"), [], null)).skip, "too-few-judgements");
 });
 
@@ -377,7 +411,11 @@ test("battles with an excluded judgement are ignored", () => {
 
 test("a chosen judgement over the length cap drops the pair and keeps the Elo", () => {
   // ABC ranks a first; a has 1,200 characters.
-  const js = [{ id: "a", length: 1200 }, { id: "b", length: 300 }, { id: "c", length: 200 }];
+  const js = [
+    { id: "a", length: 1200 },
+    { id: "b", length: 300 },
+    { id: "c", length: 200 },
+  ];
   const over = judgeSkip(selectJudgePair("p", "r", js, ABC, 1000));
   assert.equal(over.skip, "over-length-cap");
   assert.ok(over.elo && over.elo.a! > over.elo.b! && over.elo.b! > over.elo.c!);
@@ -385,13 +423,17 @@ test("a chosen judgement over the length cap drops the pair and keeps the Elo", 
   assert.equal(judgePair(selectJudgePair("p", "r", js, ABC, 1200)).pair.chosen_id, "a");
   assert.equal(judgePair(selectJudgePair("p", "r", js, ABC, null)).pair.chosen_id, "a");
   // Only the chosen judgement's length matters: a long rejected one is fine.
-  const longLoser = [{ id: "a", length: 100 }, { id: "b", length: 300 }, { id: "c", length: 5000 }];
+  const longLoser = [
+    { id: "a", length: 100 },
+    { id: "b", length: 300 },
+    { id: "c", length: 5000 },
+  ];
   assert.equal(judgePair(selectJudgePair("p", "r", longLoser, ABC, 1000)).pair.rejected_id, "c");
 });
 
 test("the same battles in any order give identical results", () => {
   let s = 99;
-  const rand = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const js = Array.from({ length: 11 }, (_, i) => ({ id: `j${i}`, index: i, score: 3, length: 500 + i * 37 }));
   const plan: Battle[] = battlePlan(js).map((b) => {
     const u = rand();

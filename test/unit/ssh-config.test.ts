@@ -5,7 +5,13 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { chainIdentityFiles, DEFAULT_GLOBAL_KNOWN_HOSTS, parseJump, previousHop, resolveSshTarget } from "../../src/core/remote/ssh/config.js";
+import {
+  chainIdentityFiles,
+  DEFAULT_GLOBAL_KNOWN_HOSTS,
+  parseJump,
+  previousHop,
+  resolveSshTarget,
+} from "../../src/core/remote/ssh/config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mj-sshcfg-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -119,7 +125,11 @@ describe("host keys and identities options", () => {
   });
 
   it("lists the identity files of a host and of its jump hosts", () => {
-    assert.deepEqual(chainIdentityFiles({ host: "pinned" }, cfg), ["/keys/pinned", join(homedir(), ".ssh", "gpu_key"), join(homedir(), ".ssh", "bob@10.0.0.5")]);
+    assert.deepEqual(chainIdentityFiles({ host: "pinned" }, cfg), [
+      "/keys/pinned",
+      join(homedir(), ".ssh", "gpu_key"),
+      join(homedir(), ".ssh", "bob@10.0.0.5"),
+    ]);
   });
 });
 

@@ -13,9 +13,15 @@ import { makeExperiment, readLines } from "../support/cli.js";
 import { startFakeOpenAI } from "../support/fake-openai.js";
 
 test("the built-in table runs the stages of STAGES in order; the model stages are the ones batches carry", () => {
-  assert.deepEqual(STAGE_TABLE.map((s) => s.name), [...STAGES]);
+  assert.deepEqual(
+    STAGE_TABLE.map((s) => s.name),
+    [...STAGES],
+  );
   assert.deepEqual(LLM_STAGES, ["generate", "judge", "metajudge"]);
-  assert.deepEqual(STAGE_TABLE.map((s) => s.kind), ["model", "model", "model", "derived", "derived"]);
+  assert.deepEqual(
+    STAGE_TABLE.map((s) => s.kind),
+    ["model", "model", "model", "derived", "derived"],
+  );
 });
 
 test("a derived stage added to a table runs after generate through the same runner, holding the iteration's lock", async () => {
@@ -64,7 +70,14 @@ test("a derived stage added to a table runs after generate through the same runn
 test("a stage name the table does not have is refused before anything runs", async () => {
   const dir = makeExperiment("http://127.0.0.1:9/v1");
   await assert.rejects(
-    runIteration({ experimentDir: dir, iteration: 1, emit: () => {}, signal: new AbortController().signal, table: STAGE_TABLE, stages: ["count"] }),
+    runIteration({
+      experimentDir: dir,
+      iteration: 1,
+      emit: () => {},
+      signal: new AbortController().signal,
+      table: STAGE_TABLE,
+      stages: ["count"],
+    }),
     /no stage "count"; the stages are generate, judge, metajudge, pairs, export/,
   );
   assert.ok(!fs.existsSync(path.join(dir, "iterations", "1", "manifest.json")));

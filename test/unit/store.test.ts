@@ -33,7 +33,10 @@ test("reader handles lines longer than its buffer, CRLF, blank lines and a missi
   const long = "x".repeat(9 * 1024 * 1024);
   fs.writeFileSync(f, `{"id":"a"}\r\n\n${JSON.stringify({ id: "b", text: long })}\n{"id":"c"}\n`);
   const rows = (await readAll(f)) as { id: string; text?: string }[];
-  assert.deepEqual(rows.map((r) => r.id), ["a", "b", "c"]);
+  assert.deepEqual(
+    rows.map((r) => r.id),
+    ["a", "b", "c"],
+  );
   assert.equal(rows[1]!.text!.length, long.length);
   assert.deepEqual(await readAll(path.join(dir, "none.jsonl")), []);
 });
@@ -41,11 +44,17 @@ test("reader handles lines longer than its buffer, CRLF, blank lines and a missi
 test("a malformed line in the middle is an error naming file:line; lenient mode reports and goes on", async () => {
   const f = path.join(tmp(), "bad.jsonl");
   fs.writeFileSync(f, '{"id":"1"}\n{"id": oops}\n{"id":"3"}\n');
-  await assert.rejects(readAll(f), (e: unknown) => e instanceof MetajudgeError && e.reason === "badInput" && e.message.startsWith(`${f}:2:`));
+  await assert.rejects(
+    readAll(f),
+    (e: unknown) => e instanceof MetajudgeError && e.reason === "badInput" && e.message.startsWith(`${f}:2:`),
+  );
   const got: unknown[] = [];
   const s = await readJsonl(f, (v) => got.push(v), { strict: false });
   assert.equal(got.length, 2);
-  assert.deepEqual(s.problems.map((p) => p.line), [2]);
+  assert.deepEqual(
+    s.problems.map((p) => p.line),
+    [2],
+  );
   assert.equal(s.tornTail, false);
 });
 

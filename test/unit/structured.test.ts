@@ -106,7 +106,10 @@ test("requests: reason_max_length bounds the reason, or is left out when null", 
     x.roles.meta_judge.mode = "json_schema";
     x.roles.meta_judge.reason_max_length = null;
   });
-  assert.deepEqual((requestBody(c, "meta_judge", "m", "x", 1, 1).response_format as typeof META_FORMAT).json_schema.schema.properties.reason, { type: "string" });
+  assert.deepEqual(
+    (requestBody(c, "meta_judge", "m", "x", 1, 1).response_format as typeof META_FORMAT).json_schema.schema.properties.reason,
+    { type: "string" },
+  );
 });
 
 // ---- reading JSON verdicts -------------------------------------------------------------------
@@ -122,7 +125,13 @@ const SCORES: [string, string, number | null, string?, string?][] = [
   ["bare fence", '```\n{"reason": "ok", "score": 3}\n```\n', 3, undefined, '"score": 3'],
   ["zero", '{"reason": "off topic", "score": 0}', 0, undefined, '"score": 0'],
   ["exponent", '{"reason": "ok", "score": 4e0}', 4, undefined, '"score": 4e0'],
-  ["the key quoted inside the reason is not the member", '{"reason": "I would say \\"score\\": 1 at first", "score": 4}', 4, undefined, '"score": 4'],
+  [
+    "the key quoted inside the reason is not the member",
+    '{"reason": "I would say \\"score\\": 1 at first", "score": 4}',
+    4,
+    undefined,
+    '"score": 4',
+  ],
   ["a repeated key: the last counts, as JSON.parse keeps it", '{"reason": "ok", "score": 1, "score": 2}', 2, undefined, '"score": 2'],
   ["above range", '{"reason": "great", "score": 6}', null, "outside 0..5", '"score": 6'],
   ["negative", '{"reason": "bad", "score": -1}', null, "outside 0..5", '"score": -1'],
@@ -171,7 +180,7 @@ const WINNERS: [string, string, "A" | "B" | null, string?, string?][] = [
   ["fenced", '```json\n{"reason": "x", "winner": "B"}\n```', "B", undefined, '"winner": "B"'],
   ["winner first", '{"winner": "A", "reason": "x"}', "A", undefined, '"winner": "A"'],
   ["lower case is not in the enum", '{"reason": "x", "winner": "a"}', null, '"winner" is "a", expected "A" or "B"'],
-  ["a full label is not in the enum", '{"reason": "x", "winner": "Judgement A"}', null, "expected \"A\" or \"B\""],
+  ["a full label is not in the enum", '{"reason": "x", "winner": "Judgement A"}', null, 'expected "A" or "B"'],
   ["a third option", '{"reason": "x", "winner": "C"}', null, '"C"'],
   ["a number", '{"reason": "x", "winner": 1}', null, "a number"],
   ["no winner", '{"reason": "a tie"}', null, 'no "winner"'],
@@ -184,7 +193,8 @@ for (const [name, text, winner, error, marked] of WINNERS) {
   test(`parseWinner json_schema: ${name}`, () => {
     const got = parseWinner(text, "json_schema");
     assert.equal(got.winner, winner);
-    if (winner === null) assert.ok(got.error?.includes(error ?? ""), `error ${JSON.stringify(got.error)} should mention ${JSON.stringify(error)}`);
+    if (winner === null)
+      assert.ok(got.error?.includes(error ?? ""), `error ${JSON.stringify(got.error)} should mention ${JSON.stringify(error)}`);
     assert.equal(got.span ? text.slice(...got.span) : undefined, marked);
   });
 }
@@ -192,7 +202,13 @@ for (const [name, text, winner, error, marked] of WINNERS) {
 // ---- the stages: records and the manifest --------------------------------------------------------
 
 function result(texts: string[], finish = "stop"): ChatResult {
-  return { choices: texts.map((text, index) => ({ index, text, finish_reason: finish })), usage: { prompt_tokens: 1, completion_tokens: 1 }, model: "m", latencyMs: 1, attempts: 1 };
+  return {
+    choices: texts.map((text, index) => ({ index, text, finish_reason: finish })),
+    usage: { prompt_tokens: 1, completion_tokens: 1 },
+    model: "m",
+    latencyMs: 1,
+    attempts: 1,
+  };
 }
 
 function jsonExperiment(judge: "text" | "json_schema", meta: "text" | "json_schema"): string {
@@ -210,7 +226,10 @@ test("judge stage in json_schema mode: the request carries the schema, records s
   const dir = jsonExperiment("json_schema", "text");
   const iter = path.join(dir, "iterations", "1");
   fs.mkdirSync(iter, { recursive: true });
-  fs.writeFileSync(path.join(iter, "responses.jsonl"), JSON.stringify({ id: responseId("starter-01", 0), prompt_id: "starter-01", index: 0, text: "An answer." }) + "\n");
+  fs.writeFileSync(
+    path.join(iter, "responses.jsonl"),
+    JSON.stringify({ id: responseId("starter-01", 0), prompt_id: "starter-01", index: 0, text: "An answer." }) + "\n",
+  );
   const ctx = await open(dir);
   assert.deepEqual(ctx.manifest.modes, { judge: "json_schema", meta_judge: "text" });
   const plan = await planJudge(ctx);
@@ -218,7 +237,13 @@ test("judge stage in json_schema mode: the request carries the schema, records s
   assert.deepEqual(task.body.response_format, JUDGE_FORMAT);
   assert.match(task.body.messages[0]!.content, /additive 5-point/, "the paper's rubric, unchanged");
   const recs = task.accept(
-    result(['{"reason": "Good.", "score": 4.5}', "Fine.\nScore: 4", '{"reason": "x", "score": 9}', '```json\n{"reason": "ok", "score": 2}\n```', '{"reason": "cut']),
+    result([
+      '{"reason": "Good.", "score": 4.5}',
+      "Fine.\nScore: 4",
+      '{"reason": "x", "score": 9}',
+      '```json\n{"reason": "ok", "score": 2}\n```',
+      '{"reason": "cut',
+    ]),
   ) as JudgementRecord[];
   for (const r of recs) plan.count(r);
   assert.deepEqual(
@@ -231,7 +256,9 @@ test("judge stage in json_schema mode: the request carries the schema, records s
   assert.equal("reason" in recs[0]!, false);
   assert.deepEqual([plan.counts.scored, plan.counts.parse_failures], [2, 3]);
 
-  const cut = task.accept(result(['{"reason": "The response is', '{"reason": "ok", "score": 3}', "x", "y", "z"], "length")) as JudgementRecord[];
+  const cut = task.accept(
+    result(['{"reason": "The response is', '{"reason": "ok", "score": 3}', "x", "y", "z"], "length"),
+  ) as JudgementRecord[];
   assert.equal(cut[0]!.parse_error, "the answer ends before its JSON is complete (cut off at max_tokens)");
   assert.equal(cut[1]!.score, 3, "a complete answer that hit max_tokens still counts");
   ctx.store.close();
@@ -241,13 +268,19 @@ test("judge stage in text mode: no response_format, and records stay as they wer
   const dir = jsonExperiment("text", "text");
   const iter = path.join(dir, "iterations", "1");
   fs.mkdirSync(iter, { recursive: true });
-  fs.writeFileSync(path.join(iter, "responses.jsonl"), JSON.stringify({ id: responseId("starter-01", 0), prompt_id: "starter-01", index: 0, text: "An answer." }) + "\n");
+  fs.writeFileSync(
+    path.join(iter, "responses.jsonl"),
+    JSON.stringify({ id: responseId("starter-01", 0), prompt_id: "starter-01", index: 0, text: "An answer." }) + "\n",
+  );
   const ctx = await open(dir);
   assert.deepEqual(ctx.manifest.modes, { judge: "text", meta_judge: "text" });
   const task = (await planJudge(ctx)).tasks[0]!;
   assert.equal(task.body.response_format, undefined);
   const recs = task.accept(result(["Score: 4", '{"reason": "x", "score": 4}', "", "", ""], "length")) as JudgementRecord[];
-  assert.deepEqual(recs.map((r) => [r.score, "mode" in r]).slice(0, 2), [[4, false], [null, false]]);
+  assert.deepEqual(recs.map((r) => [r.score, "mode" in r]).slice(0, 2), [
+    [4, false],
+    [null, false],
+  ]);
   assert.equal(recs[1]!.parse_error, "no 'Score: <number>' found", "text-mode errors are as they were");
   ctx.store.close();
 });
@@ -257,9 +290,20 @@ test("meta-judge stage in json_schema mode: A is the judgement shown first, B th
   const iter = path.join(dir, "iterations", "1");
   fs.mkdirSync(iter, { recursive: true });
   const rid = responseId("starter-01", 0);
-  fs.writeFileSync(path.join(iter, "responses.jsonl"), JSON.stringify({ id: rid, prompt_id: "starter-01", index: 0, text: "An answer." }) + "\n");
+  fs.writeFileSync(
+    path.join(iter, "responses.jsonl"),
+    JSON.stringify({ id: rid, prompt_id: "starter-01", index: 0, text: "An answer." }) + "\n",
+  );
   const j = (i: number, score: number) =>
-    JSON.stringify({ id: judgementId(rid, i), prompt_id: "starter-01", response_id: rid, index: i, text: `{"reason": "r${i}", "score": ${score}}`, score, mode: "json_schema" });
+    JSON.stringify({
+      id: judgementId(rid, i),
+      prompt_id: "starter-01",
+      response_id: rid,
+      index: i,
+      text: `{"reason": "r${i}", "score": ${score}}`,
+      score,
+      mode: "json_schema",
+    });
   fs.writeFileSync(path.join(iter, "judgements.jsonl"), [j(0, 1), j(1, 4)].join("\n") + "\n");
   const ctx = await open(dir);
   const plan = await planMetajudge(ctx);
@@ -327,9 +371,21 @@ test("inspector: JSON scores are marked in the text, the mode comes from the rec
   const resp = (p: string) => JSON.stringify({ id: rid(p), prompt_id: p, index: 0, text: `Answer to ${p}.` });
   fs.writeFileSync(path.join(iter, "responses.jsonl"), [resp("starter-01"), resp("starter-02")].join("\n") + "\n");
   const jj = (p: string, i: number, score: number) =>
-    JSON.stringify({ id: judgementId(rid(p), i), prompt_id: p, response_id: rid(p), index: i, text: `{"reason": "quote \\"score\\": 9", "score": ${score}}`, score, mode: "json_schema" });
-  const tj = (p: string, i: number, score: number) => JSON.stringify({ id: judgementId(rid(p), i), prompt_id: p, response_id: rid(p), index: i, text: `Fine.\nScore: ${score}`, score });
-  fs.writeFileSync(path.join(iter, "judgements.jsonl"), [jj("starter-01", 0, 4), jj("starter-01", 1, 2), tj("starter-02", 0, 3), jj("starter-02", 1, 5)].join("\n") + "\n");
+    JSON.stringify({
+      id: judgementId(rid(p), i),
+      prompt_id: p,
+      response_id: rid(p),
+      index: i,
+      text: `{"reason": "quote \\"score\\": 9", "score": ${score}}`,
+      score,
+      mode: "json_schema",
+    });
+  const tj = (p: string, i: number, score: number) =>
+    JSON.stringify({ id: judgementId(rid(p), i), prompt_id: p, response_id: rid(p), index: i, text: `Fine.\nScore: ${score}`, score });
+  fs.writeFileSync(
+    path.join(iter, "judgements.jsonl"),
+    [jj("starter-01", 0, 4), jj("starter-01", 1, 2), tj("starter-02", 0, 3), jj("starter-02", 1, 5)].join("\n") + "\n",
+  );
   const battle = JSON.stringify({
     id: battleId(rid("starter-01"), 0, 1),
     prompt_id: "starter-01",

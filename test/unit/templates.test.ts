@@ -40,10 +40,14 @@ test("unknown variable: exact range and nearest-name suggestion", () => {
 });
 
 test("unknown variable: suggestions for case, separators, and no suggestion when far off", () => {
-  const msg = (src: string, role: "judge" | "meta_judge") => parseTemplate(src, role).problems.find((p) => p.code === "unknown-variable")?.message ?? "";
+  const msg = (src: string, role: "judge" | "meta_judge") =>
+    parseTemplate(src, role).problems.find((p) => p.code === "unknown-variable")?.message ?? "";
   assert.match(msg("{{Prompt}} {{response}}", "judge"), /did you mean \{\{prompt\}\}\?/);
   assert.match(msg("{{prompt}} {{response}} {{judgment a}} {{judgement_b}}", "meta_judge"), /did you mean \{\{judgement_a\}\}\?/);
-  assert.equal(msg("{{prompt}} {{response}} {{temperature}}", "judge"), "unknown variable {{temperature}}; known for judge: prompt, response");
+  assert.equal(
+    msg("{{prompt}} {{response}} {{temperature}}", "judge"),
+    "unknown variable {{temperature}}; known for judge: prompt, response",
+  );
   assert.equal(
     msg("{{prompt}} {{response}} {{judgement_a}}", "judge"),
     "{{judgement_a}} is not available in a judge template; known for judge: prompt, response",
@@ -173,7 +177,10 @@ test("loadTemplate: the first error as file:line:col, with how many more", async
   await assert.rejects(loadTemplate(file, "judge"), (err: unknown) => {
     assert.ok(err instanceof MetajudgeError);
     assert.equal(err.reason, "badInput");
-    assert.equal(err.message, `${file}:2:4: unknown variable {{promt}}: did you mean {{prompt}}? known for judge: prompt, response (and 3 more errors)`);
+    assert.equal(
+      err.message,
+      `${file}:2:4: unknown variable {{promt}}: did you mean {{prompt}}? known for judge: prompt, response (and 3 more errors)`,
+    );
     assert.deepEqual(err.where, { file, line: 2, column: 4 });
     return true;
   });
@@ -185,5 +192,8 @@ test("loadTemplate: warnings do not stop loading; unreadable files are badInput"
   writeFileSync(file, "{{prompt}} }}\n");
   const loaded = await loadTemplate(file, "actor");
   assert.equal(renderTemplate(loaded.template, { prompt: "p" }), "p }}");
-  await assert.rejects(loadTemplate(join(dir, "nope.md"), "actor"), (err: unknown) => err instanceof MetajudgeError && err.reason === "badInput");
+  await assert.rejects(
+    loadTemplate(join(dir, "nope.md"), "actor"),
+    (err: unknown) => err instanceof MetajudgeError && err.reason === "badInput",
+  );
 });

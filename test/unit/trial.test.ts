@@ -28,7 +28,11 @@ before(async () => {
   dir = makeExperiment(server.url, (c) => {
     c.roles.judge.sampling.n = 2;
   });
-  const prompts = fs.readFileSync(path.join(dir, "prompts.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { id: string });
+  const prompts = fs
+    .readFileSync(path.join(dir, "prompts.jsonl"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { id: string });
   const [p1, p2] = [String(prompts[0]!.id), String(prompts[1]!.id)];
   const it = path.join(dir, "iterations", "1");
   fs.mkdirSync(it, { recursive: true });
@@ -72,9 +76,15 @@ test("the judge sample: judged responses first, one per prompt, with their store
 });
 
 test("an iteration without records of the kind says what to run", async () => {
-  await assert.rejects(planTrial("judge", exp(), 3, 2), (err: unknown) => err instanceof NoRecordsError && /in iteration 2.*run the generate and judge stages/.test(err.message));
+  await assert.rejects(
+    planTrial("judge", exp(), 3, 2),
+    (err: unknown) => err instanceof NoRecordsError && /in iteration 2.*run the generate and judge stages/.test(err.message),
+  );
   const meta = await planTrial("meta_judge", exp(), 3, 1);
-  assert.deepEqual(meta.cases.map((c) => [c.id, c.stored]), [["b1", "first"]]);
+  assert.deepEqual(
+    meta.cases.map((c) => [c.id, c.stored]),
+    [["b1", "first"]],
+  );
 });
 
 test("a template a run would refuse is refused; a good one is sent as a run would send it", async () => {
@@ -93,12 +103,27 @@ test("tried on the endpoint: answers parsed, the report shows new beside stored"
   assert.ok("template" in good);
   const plan = await planTrial("judge", exp(), 3);
   const seen: string[] = [];
-  const outcomes = await runTrial(plan, exp(), good.template, trialClient(plan, exp(), undefined), new AbortController().signal, (o) => seen.push(o.id));
+  const outcomes = await runTrial(plan, exp(), good.template, trialClient(plan, exp(), undefined), new AbortController().signal, (o) =>
+    seen.push(o.id),
+  );
   assert.deepEqual(seen.sort(), ["r1", "r3"]);
-  for (const o of outcomes) assert.deepEqual(o.answers.map((a) => a.score), [4, 4]);
-  const lines = outcomeLines(plan, outcomes.find((o) => o.id === "r1")!, String);
+  for (const o of outcomes)
+    assert.deepEqual(
+      o.answers.map((a) => a.score),
+      [4, 4],
+    );
+  const lines = outcomeLines(
+    plan,
+    outcomes.find((o) => o.id === "r1")!,
+    String,
+  );
   assert.match(lines[0]!.text, /^r1: new scores 4, 4 \(mean 4\), stored mean 2\.5/);
-  const report = trialReport(plan, outcomes, { templateName: "judge.md", source: "the template in judge.md", describe: String, at: new Date(0) });
+  const report = trialReport(plan, outcomes, {
+    templateName: "judge.md",
+    source: "the template in judge.md",
+    describe: String,
+    at: new Date(0),
+  });
   assert.match(report, /\| `r1` \| 2\.5 \(2\/2\) \| 4 \(2\/2\) \| \+1\.5 \|/);
   assert.match(report, /\| `r3` \| – \(0\/1\) \| 4 \(2\/2\) \| – \|/);
   assert.match(report, /the template in judge\.md, sent to http/);
@@ -126,6 +151,9 @@ test("fillings and variable references, moved with the rest", async () => {
   assert.ok("from" in judge && judge.vars.response === "answer one");
   const meta = await fillingFor("meta_judge", exp());
   assert.ok("from" in meta && meta.vars.judgement_a === "meh\nScore: 2" && /battle b1/.test(meta.from));
-  assert.deepEqual(references("a {{ prompt }} \\{{x}} {{response}}").map((r) => r.name), ["prompt", "response"]);
+  assert.deepEqual(
+    references("a {{ prompt }} \\{{x}} {{response}}").map((r) => r.name),
+    ["prompt", "response"],
+  );
   assert.deepEqual(openReference("Rate {{ resp"), { nameStart: 8, typed: "resp" });
 });

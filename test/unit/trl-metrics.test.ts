@@ -1,7 +1,14 @@
 // Trainer log dicts as HF Transformers prints them, read live from chunks and from trainer_state.json.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { TrainerLogParser, finalMetrics, parseLogDict, parseTrainerLog, parseTrainerState, type MetricsEntry } from "../../src/core/remote/launch/trl-metrics.js";
+import {
+  TrainerLogParser,
+  finalMetrics,
+  parseLogDict,
+  parseTrainerLog,
+  parseTrainerState,
+  type MetricsEntry,
+} from "../../src/core/remote/launch/trl-metrics.js";
 
 const LOG = [
   "[INFO|trainer.py:2414] >> ***** Running training *****",

@@ -10,8 +10,25 @@ import { validateRecords } from "../../src/core/store/validate-records.js";
 const line = (r: unknown): string => (typeof r === "string" ? r : JSON.stringify(r)) + "\n";
 const iterDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "mj-validate-"));
 const R = (i: number, extra: object = {}): object => ({ id: `p:r${i}`, prompt_id: "p", index: i, text: "t", ...extra });
-const J = (r: number, k: number, extra: object = {}): object => ({ id: `p:r${r}:j${k}`, prompt_id: "p", response_id: `p:r${r}`, index: k, text: "Score: 3", score: 3, ...extra });
-const B = (a: number, b: number, extra: object = {}): object => ({ id: `p:r0:m${a}-${b}`, prompt_id: "p", response_id: "p:r0", first_id: `p:r0:j${a}`, second_id: `p:r0:j${b}`, text: "Winner: Judgement A", winner: "first", ...extra });
+const J = (r: number, k: number, extra: object = {}): object => ({
+  id: `p:r${r}:j${k}`,
+  prompt_id: "p",
+  response_id: `p:r${r}`,
+  index: k,
+  text: "Score: 3",
+  score: 3,
+  ...extra,
+});
+const B = (a: number, b: number, extra: object = {}): object => ({
+  id: `p:r0:m${a}-${b}`,
+  prompt_id: "p",
+  response_id: "p:r0",
+  first_id: `p:r0:j${a}`,
+  second_id: `p:r0:j${b}`,
+  text: "Winner: Judgement A",
+  winner: "first",
+  ...extra,
+});
 
 test("an iteration with no records yet, and one with clean records, have no problems", async () => {
   const empty = await validateRecords(iterDir(), new Set(["p"]));
@@ -27,9 +44,18 @@ test("an iteration with no records yet, and one with clean records, have no prob
 
 test("each kind of problem is named at its line", async () => {
   const dir = iterDir();
-  fs.writeFileSync(path.join(dir, "responses.jsonl"), line(R(0)) + line([1, 2]) + line(R(1, { index: -1 })) + line(R(0)) + line(R(2, { prompt_id: "q" })));
-  fs.writeFileSync(path.join(dir, "judgements.jsonl"), line(J(0, 0)) + line(J(0, 1, { score: "4" })) + line(J(9, 0)) + line(J(0, 2, { prompt_id: "q" })) + line(J(0, 3)));
-  fs.writeFileSync(path.join(dir, "meta_judgements.jsonl"), line(B(0, 0)) + line(B(0, 7)) + line(B(0, 3, { response_id: "p:r5" })) + '{"id":');
+  fs.writeFileSync(
+    path.join(dir, "responses.jsonl"),
+    line(R(0)) + line([1, 2]) + line(R(1, { index: -1 })) + line(R(0)) + line(R(2, { prompt_id: "q" })),
+  );
+  fs.writeFileSync(
+    path.join(dir, "judgements.jsonl"),
+    line(J(0, 0)) + line(J(0, 1, { score: "4" })) + line(J(9, 0)) + line(J(0, 2, { prompt_id: "q" })) + line(J(0, 3)),
+  );
+  fs.writeFileSync(
+    path.join(dir, "meta_judgements.jsonl"),
+    line(B(0, 0)) + line(B(0, 7)) + line(B(0, 3, { response_id: "p:r5" })) + '{"id":',
+  );
   fs.writeFileSync(path.join(dir, "annotations.jsonl"), line({ target_id: "p:r0", label: "nope", note: "", created_at: "x" }));
   const res = await validateRecords(dir, new Set(["p"]));
   const got = res.problems.map((p) => [p.kind, path.basename(p.file), p.line]);

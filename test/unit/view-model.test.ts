@@ -58,7 +58,10 @@ function build(): { dir: string; iter: string } {
   config.iterations[0]!.rho = RHO;
   fs.writeFileSync(path.join(dir, "metajudge.json"), JSON.stringify(config, null, 2));
   // File order differs from id order on purpose.
-  fs.writeFileSync(path.join(dir, "prompts.jsonl"), ["p2", "p10", "p1", "p3"].map((id) => line({ id, prompt: `Question ${id}?\nPlease answer.` })).join(""));
+  fs.writeFileSync(
+    path.join(dir, "prompts.jsonl"),
+    ["p2", "p10", "p1", "p3"].map((id) => line({ id, prompt: `Question ${id}?\nPlease answer.` })).join(""),
+  );
   const iter = path.join(dir, "iterations", "1");
   fs.mkdirSync(iter, { recursive: true });
   let responses = "";
@@ -69,7 +72,14 @@ function build(): { dir: string; iter: string } {
       responses += line({ id: rid, prompt_id: pid, index: i, text: "x".repeat(length - 1) + "é", finish_reason: "stop" });
       scores.forEach((score, k) => {
         const jid = judgementId(rid, k);
-        const rec: Record<string, unknown> = { id: jid, prompt_id: pid, response_id: rid, index: k, text: judgementText(jid, score), score };
+        const rec: Record<string, unknown> = {
+          id: jid,
+          prompt_id: pid,
+          response_id: rid,
+          index: k,
+          text: judgementText(jid, score),
+          score,
+        };
         if (score === null) rec.parse_error = "no 'Score: <number>' found";
         judgements += line(rec);
       });
@@ -107,7 +117,13 @@ function build(): { dir: string; iter: string } {
       models: { actor: "m", judge: "m", meta_judge: "m" },
       templates: {},
       prompts: { path: "prompts.jsonl", sha256: "0", count: 4 },
-      stages: { generate: stage("done", { records: 7, expected: 7 }), judge: stage("running", { records: 20, expected: 99 }), metajudge: stage("pending", {}), pairs: stage("pending", {}), export: stage("pending", {}) },
+      stages: {
+        generate: stage("done", { records: 7, expected: 7 }),
+        judge: stage("running", { records: 20, expected: 99 }),
+        metajudge: stage("pending", {}),
+        pairs: stage("pending", {}),
+        export: stage("pending", {}),
+      },
       usage: { prompt_tokens: 1, completion_tokens: 2, requests: 3 },
     }),
   );
@@ -125,7 +141,8 @@ async function pairs(iter: string) {
   return res;
 }
 
-const close = (a: number | null | undefined, b: number, what: string): void => assert.ok(a !== null && a !== undefined && Math.abs(a - b) < 1e-9, `${what}: ${a} vs ${b}`);
+const close = (a: number | null | undefined, b: number, what: string): void =>
+  assert.ok(a !== null && a !== undefined && Math.abs(a - b) < 1e-9, `${what}: ${a} vs ${b}`);
 
 test("summary: stages from the manifest, done counts from the records, prompts and flags", async () => {
   const { dir, iter } = build();
@@ -153,7 +170,8 @@ test("prompt pages in every sort order, with spreads, parse failures and flags",
   const { dir, iter } = build();
   annotate(iter, "p2:r0:j0", "suspicious");
   const m = await IterationModel.open(dir, 1);
-  const ids = (sort: "id" | "spread" | "parse_failures" | "flags", flaggedOnly = false) => m.prompts({ offset: 0, limit: 10, sort, flaggedOnly }).rows.map((r) => r.id);
+  const ids = (sort: "id" | "spread" | "parse_failures" | "flags", flaggedOnly = false) =>
+    m.prompts({ offset: 0, limit: 10, sort, flaggedOnly }).rows.map((r) => r.id);
   assert.deepEqual(ids("id"), ["p1", "p2", "p3", "p10"]);
   // p1 spread 5 − 2 = 3; p2: r0's flagged 3 is left out, so 4 − 2 = 2; p3 and p10 have none.
   assert.deepEqual(ids("spread"), ["p1", "p2", "p3", "p10"]);
@@ -164,8 +182,28 @@ test("prompt pages in every sort order, with spreads, parse failures and flags",
   const page = m.prompts({ offset: 1, limit: 2, sort: "id" });
   assert.equal(page.total, 4);
   assert.deepEqual(page.rows, [
-    { id: "p2", preview: "Question p2? Please answer.", responses: 2, judgements: 6, parseFailures: 2, spread: 2, flags: 1, hasActorPair: false, hasJudgePair: false },
-    { id: "p3", preview: "Question p3? Please answer.", responses: 0, judgements: 0, parseFailures: 0, spread: null, flags: 0, hasActorPair: false, hasJudgePair: false },
+    {
+      id: "p2",
+      preview: "Question p2? Please answer.",
+      responses: 2,
+      judgements: 6,
+      parseFailures: 2,
+      spread: 2,
+      flags: 1,
+      hasActorPair: false,
+      hasJudgePair: false,
+    },
+    {
+      id: "p3",
+      preview: "Question p3? Please answer.",
+      responses: 0,
+      judgements: 0,
+      parseFailures: 0,
+      spread: null,
+      flags: 0,
+      hasActorPair: false,
+      hasJudgePair: false,
+    },
   ]);
   const p1 = m.prompts({ offset: 0, limit: 1, sort: "spread" }).rows[0]!;
   assert.deepEqual([p1.responses, p1.judgements, p1.parseFailures, p1.spread], [4, 12, 1, 3]);
@@ -177,33 +215,57 @@ test("response and judgement rows: means, variance, Elo and pair roles equal to 
   const written = await pairs(iter);
   const m = await IterationModel.open(dir, 1);
   const rs = m.responses("p1");
-  assert.deepEqual(rs.map((r) => [r.id, r.meanScore, r.judgements, r.validJudgements, r.length, r.battled, r.pairRole]), [
-    ["p1:r0", 5, 3, 3, 30, false, undefined],
-    ["p1:r1", 3, 3, 3, 50, true, "rejected"],
-    ["p1:r2", 2, 3, 3, 20, false, undefined],
-    ["p1:r3", 4, 3, 3, 10, false, "chosen"],
-  ]);
+  assert.deepEqual(
+    rs.map((r) => [r.id, r.meanScore, r.judgements, r.validJudgements, r.length, r.battled, r.pairRole]),
+    [
+      ["p1:r0", 5, 3, 3, 30, false, undefined],
+      ["p1:r1", 3, 3, 3, 50, true, "rejected"],
+      ["p1:r2", 2, 3, 3, 20, false, undefined],
+      ["p1:r3", 4, 3, 3, 10, false, "chosen"],
+    ],
+  );
   close(rs[1]!.variance, 8 / 3, "variance of 1, 3, 5");
   assert.equal(rs[0]!.variance, 0);
   const p2 = m.responses("p2");
-  assert.deepEqual(p2.map((r) => [r.meanScore, r.validJudgements]), [[3.5, 2], [2, 2]]);
+  assert.deepEqual(
+    p2.map((r) => [r.meanScore, r.validJudgements]),
+    [
+      [3.5, 2],
+      [2, 2],
+    ],
+  );
 
   const js = m.judgements("p1:r1");
   const judgePair = written.judge.find((p) => p.response_id === "p1:r1")!;
   assert.deepEqual(Object.fromEntries(js.map((j) => [j.id, j.elo])), judgePair.elo);
-  assert.deepEqual(js.filter((j) => j.pairRole).map((j) => [j.id, j.pairRole]).sort(), [[judgePair.chosen_id, "chosen"], [judgePair.rejected_id, "rejected"]].sort());
-  assert.deepEqual(js.map((j) => [j.index, j.score, j.length]), [0, 1, 2].map((k) => [k, [1, 3, 5][k], [...judgementText(`p1:r1:j${k}`, [1, 3, 5][k]!)].length]));
+  assert.deepEqual(
+    js
+      .filter((j) => j.pairRole)
+      .map((j) => [j.id, j.pairRole])
+      .sort(),
+    [
+      [judgePair.chosen_id, "chosen"],
+      [judgePair.rejected_id, "rejected"],
+    ].sort(),
+  );
+  assert.deepEqual(
+    js.map((j) => [j.index, j.score, j.length]),
+    [0, 1, 2].map((k) => [k, [1, 3, 5][k], [...judgementText(`p1:r1:j${k}`, [1, 3, 5][k]!)].length]),
+  );
   assert.equal(m.judgements("p2:r0")[1]!.parseError, "no 'Score: <number>' found");
   assert.equal(m.judgements("p2:r0")[1]!.score, null);
   assert.equal(m.judgements("p2:r0")[0]!.elo, undefined);
-  assert.deepEqual(m.battles("p1:r1").map((b) => [b.id, b.winner]), [
-    ["p1:r1:m0-1", "first"],
-    ["p1:r1:m0-2", "first"],
-    ["p1:r1:m1-0", "first"],
-    ["p1:r1:m1-2", "second"],
-    ["p1:r1:m2-0", "second"],
-    ["p1:r1:m2-1", null],
-  ]);
+  assert.deepEqual(
+    m.battles("p1:r1").map((b) => [b.id, b.winner]),
+    [
+      ["p1:r1:m0-1", "first"],
+      ["p1:r1:m0-2", "first"],
+      ["p1:r1:m1-0", "first"],
+      ["p1:r1:m1-2", "second"],
+      ["p1:r1:m2-0", "second"],
+      ["p1:r1:m2-1", null],
+    ],
+  );
   assert.deepEqual(m.prompts({ offset: 0, limit: 1, sort: "id" }).rows[0]!.hasActorPair, true);
   assert.deepEqual(m.prompts({ offset: 0, limit: 1, sort: "id" }).rows[0]!.hasJudgePair, true);
   m.dispose();
@@ -218,12 +280,15 @@ test("inspector: texts, score spans, the battle matrix, contradicting orders and
   assert.deepEqual(d.prompt, { id: "p1", text: "Question p1?\nPlease answer." });
   assert.equal(d.experimentDir, path.resolve(dir));
   assert.equal(d.judgeMode, "text");
-  assert.deepEqual(d.responses.map((r) => [r.id, r.text.length, r.scores]), [
-    ["p1:r0", 30, [5, 5, 5]],
-    ["p1:r1", 50, [1, 3, 5]],
-    ["p1:r2", 20, [2, 2, 2]],
-    ["p1:r3", 10, [4, 4, 4]],
-  ]);
+  assert.deepEqual(
+    d.responses.map((r) => [r.id, r.text.length, r.scores]),
+    [
+      ["p1:r0", 30, [5, 5, 5]],
+      ["p1:r1", 50, [1, 3, 5]],
+      ["p1:r2", 20, [2, 2, 2]],
+      ["p1:r3", 10, [4, 4, 4]],
+    ],
+  );
   for (const r of d.responses) {
     for (const j of r.judgementList) {
       assert.equal(j.text, judgementText(j.id, j.score));
@@ -268,16 +333,26 @@ test("contradicting orders on a hand-made battle set", () => {
   const order = (id: string): number => Number(id.slice(1));
   const got = inconsistentPairs(
     [
-      B("a0", "a1", "first"), B("a1", "a0", "first"), // each order won by the one shown first: contradiction
-      B("a0", "a2", "second"), B("a2", "a0", "second"), // each won by the second shown: contradiction
-      B("a1", "a2", "first"), B("a2", "a1", "second"), // a1 won both times: consistent
-      B("a0", "a3", "first"), B("a3", "a0", null), // one order undecided: nothing to contradict
+      B("a0", "a1", "first"),
+      B("a1", "a0", "first"), // each order won by the one shown first: contradiction
+      B("a0", "a2", "second"),
+      B("a2", "a0", "second"), // each won by the second shown: contradiction
+      B("a1", "a2", "first"),
+      B("a2", "a1", "second"), // a1 won both times: consistent
+      B("a0", "a3", "first"),
+      B("a3", "a0", null), // one order undecided: nothing to contradict
       B("a3", "a2", "first"), // one order missing
-      B("a1", "a3", "first"), B("a1", "a3", "second"), B("a3", "a1", "first"), // the first battle of an order counts
+      B("a1", "a3", "first"),
+      B("a1", "a3", "second"),
+      B("a3", "a1", "first"), // the first battle of an order counts
     ],
     order,
   );
-  assert.deepEqual(got, [["a0", "a1"], ["a0", "a2"], ["a1", "a3"]]);
+  assert.deepEqual(got, [
+    ["a0", "a1"],
+    ["a0", "a2"],
+    ["a1", "a3"],
+  ]);
 });
 
 test("annotations: a flagged judgement leaves the Elo and the pairs, the latest event per target wins", async () => {
@@ -293,16 +368,25 @@ test("annotations: a flagged judgement leaves the Elo and the pairs, the latest 
 
   const js = m.judgements("p1:r1");
   // Left: j0 and j2, and j0 beat j2 in both orders.
-  assert.deepEqual(js.map((j) => j.flag), [undefined, "suspicious", "cleared"]);
+  assert.deepEqual(
+    js.map((j) => j.flag),
+    [undefined, "suspicious", "cleared"],
+  );
   assert.equal(js[1]!.elo, undefined);
   assert.ok(js[0]!.elo! > js[2]!.elo!);
-  assert.deepEqual(Object.fromEntries(js.filter((j) => j.elo !== undefined).map((j) => [j.id, j.elo])), written.judge.find((p) => p.response_id === "p1:r1")!.elo);
+  assert.deepEqual(
+    Object.fromEntries(js.filter((j) => j.elo !== undefined).map((j) => [j.id, j.elo])),
+    written.judge.find((p) => p.response_id === "p1:r1")!.elo,
+  );
   // With r3 flagged the chosen response is the only other one in the top tier: r0.
   assert.deepEqual((await m.inspector("p1")).actorPair.chosenId, "p1:r0");
   assert.equal(written.actor.find((p) => p.prompt_id === "p1")!.chosen_id, "p1:r0");
   assert.deepEqual(m.responses("p1")[3]!.flag, "suspicious");
   // The rewritten pair file was picked up by the refresh.
-  assert.deepEqual(m.responses("p1").map((r) => r.pairRole), ["chosen", "rejected", undefined, undefined]);
+  assert.deepEqual(
+    m.responses("p1").map((r) => r.pairRole),
+    ["chosen", "rejected", undefined, undefined],
+  );
   assert.deepEqual(m.flagged(), [
     { id: "p1:r3", kind: "response", promptId: "p1" },
     { id: "p1:r1:j1", kind: "judgement", promptId: "p1" },
@@ -318,10 +402,17 @@ test("per-line hints, the record under a line, locating and reading a record", a
   const judgementsFile = path.join(iter, "judgements.jsonl");
   const elo = Object.fromEntries(m.judgements("p1:r1").map((j) => [j.id, j.elo]));
   // Lines 4-6 hold p1:r1's judgements (p1:r0's three come first).
-  assert.deepEqual(m.lineInfo(judgementsFile, 4, 6), [1, 3, 5].map((score, k) => ({ line: 4 + k, id: `p1:r1:j${k}`, kind: "judgement", score, elo: elo[`p1:r1:j${k}`] })));
-  assert.deepEqual(m.lineInfo(judgementsFile, 14, 14), [{ line: 14, id: "p2:r0:j1", kind: "judgement", score: null, parseError: "no 'Score: <number>' found" }]);
+  assert.deepEqual(
+    m.lineInfo(judgementsFile, 4, 6),
+    [1, 3, 5].map((score, k) => ({ line: 4 + k, id: `p1:r1:j${k}`, kind: "judgement", score, elo: elo[`p1:r1:j${k}`] })),
+  );
+  assert.deepEqual(m.lineInfo(judgementsFile, 14, 14), [
+    { line: 14, id: "p2:r0:j1", kind: "judgement", score: null, parseError: "no 'Score: <number>' found" },
+  ]);
   assert.deepEqual(m.lineInfo(path.join(iter, "responses.jsonl"), 2, 2), [{ line: 2, id: "p1:r1", kind: "response", meanScore: 3 }]);
-  assert.deepEqual(m.lineInfo(path.join(iter, "meta_judgements.jsonl"), 6, 99), [{ line: 6, id: "p1:r1:m2-1", kind: "meta_judgement", winner: null, parseError: "no 'Winner: Judgement A|B' found" }]);
+  assert.deepEqual(m.lineInfo(path.join(iter, "meta_judgements.jsonl"), 6, 99), [
+    { line: 6, id: "p1:r1:m2-1", kind: "meta_judgement", winner: null, parseError: "no 'Winner: Judgement A|B' found" },
+  ]);
   assert.deepEqual(m.lineInfo(path.join(dir, "metajudge.json"), 1, 5), []);
 
   assert.deepEqual(m.recordAtLine(judgementsFile, 5), { id: "p1:r1:j1", kind: "judgement" });
@@ -341,7 +432,10 @@ test("refresh picks up appended records; a reopened iteration reads its saved in
   const m = await IterationModel.open(dir, 1);
   assert.ok(m.scannedBytes > 0);
   assert.deepEqual(await m.refresh(), { changed: false });
-  fs.appendFileSync(path.join(iter, "judgements.jsonl"), line({ id: "p10:r0:j2", prompt_id: "p10", response_id: "p10:r0", index: 2, text: judgementText("p10:r0:j2", 1), score: 1 }));
+  fs.appendFileSync(
+    path.join(iter, "judgements.jsonl"),
+    line({ id: "p10:r0:j2", prompt_id: "p10", response_id: "p10:r0", index: 2, text: judgementText("p10:r0:j2", 1), score: 1 }),
+  );
   assert.deepEqual(await m.refresh(), { changed: true });
   const p10 = m.prompts({ offset: 3, limit: 1, sort: "id" }).rows[0]!;
   assert.deepEqual([p10.id, p10.judgements], ["p10", 3]);
@@ -368,7 +462,10 @@ test("summary: the DPO training a launch recorded in the manifest, read defensiv
     base_model: "m",
     checkpoint: "gpu-box:/ckpt/1",
     final: { loss: 0.61, "rewards/margins": 0.4, "rewards/accuracies": 0.75, train_loss: null },
-    history: [{ step: 1, metrics: {} }, { step: 2, metrics: {} }],
+    history: [
+      { step: 1, metrics: {} },
+      { step: 2, metrics: {} },
+    ],
   };
   fs.writeFileSync(file, JSON.stringify(manifest));
   const m = await IterationModel.open(dir, 1);
@@ -407,7 +504,10 @@ test("opening can be cancelled", async () => {
   const { dir } = build();
   const ac = new AbortController();
   ac.abort();
-  await assert.rejects(IterationModel.open(dir, 1, { signal: ac.signal }), (e: unknown) => (e as { reason?: string }).reason === "cancelled");
+  await assert.rejects(
+    IterationModel.open(dir, 1, { signal: ac.signal }),
+    (e: unknown) => (e as { reason?: string }).reason === "cancelled",
+  );
 });
 
 test("pair files: lines in Metajudge's own key order and in any other order read the same", async () => {
@@ -426,7 +526,12 @@ test("pair files: lines in Metajudge's own key order and in any other order read
   const got = await readPairFile(file);
   assert.equal(got.lines, 2);
   assert.deepEqual([...got.prompts].sort(), ['p"1', "q"]);
-  assert.deepEqual(Object.fromEntries(got.roles), { "p:r0:j1": "chosen", "p:r0:j2": "rejected", "q:r1:j3": "chosen", "q:r1:j0": "rejected" });
+  assert.deepEqual(Object.fromEntries(got.roles), {
+    "p:r0:j1": "chosen",
+    "p:r0:j2": "rejected",
+    "q:r1:j3": "chosen",
+    "q:r1:j0": "rejected",
+  });
   assert.equal((await readPairFile(path.join(dir, "none.jsonl"))).lines, 0);
 });
 
@@ -435,10 +540,23 @@ test("a prompt with two battled responses: the inspector, the rows and the Elo f
   // p4:r0 scores 1, 5 and one unscored judgement (variance 4); p4:r1 scores 2, 3, 4 (variance 2/3).
   // p4:r1's battles come first in the file, and the unscored j2 of p4:r0 is named in battles too.
   const add = (file: string, recs: Record<string, unknown>[]): void => fs.appendFileSync(path.join(iter, file), recs.map(line).join(""));
-  add("responses.jsonl", [0, 1].map((i) => ({ id: responseId("p4", i), prompt_id: "p4", index: i, text: `answer ${i}` })));
+  add(
+    "responses.jsonl",
+    [0, 1].map((i) => ({ id: responseId("p4", i), prompt_id: "p4", index: i, text: `answer ${i}` })),
+  );
   const scores: Record<string, (number | null)[]> = { "p4:r0": [1, 5, null], "p4:r1": [2, 3, 4] };
   for (const [rid, list] of Object.entries(scores)) {
-    add("judgements.jsonl", list.map((score, k) => ({ id: judgementId(rid, k), prompt_id: "p4", response_id: rid, index: k, text: judgementText(judgementId(rid, k), score), score })));
+    add(
+      "judgements.jsonl",
+      list.map((score, k) => ({
+        id: judgementId(rid, k),
+        prompt_id: "p4",
+        response_id: rid,
+        index: k,
+        text: judgementText(judgementId(rid, k), score),
+        score,
+      })),
+    );
   }
   const fight = (rid: string, f: number, s: number, winner: "first" | "second"): Record<string, unknown> => ({
     id: battleId(rid, f, s),
@@ -449,12 +567,25 @@ test("a prompt with two battled responses: the inspector, the rows and the Elo f
     text: `Winner: Judgement ${winner === "first" ? "A" : "B"}`,
     winner,
   });
-  add("meta_judgements.jsonl", [fight("p4:r1", 0, 1, "first"), fight("p4:r1", 1, 0, "second"), fight("p4:r1", 1, 2, "first"), fight("p4:r1", 2, 1, "second")]);
-  add("meta_judgements.jsonl", [fight("p4:r0", 0, 1, "first"), fight("p4:r0", 1, 0, "second"), fight("p4:r0", 2, 0, "first"), fight("p4:r0", 1, 2, "second")]);
+  add("meta_judgements.jsonl", [
+    fight("p4:r1", 0, 1, "first"),
+    fight("p4:r1", 1, 0, "second"),
+    fight("p4:r1", 1, 2, "first"),
+    fight("p4:r1", 2, 1, "second"),
+  ]);
+  add("meta_judgements.jsonl", [
+    fight("p4:r0", 0, 1, "first"),
+    fight("p4:r0", 1, 0, "second"),
+    fight("p4:r0", 2, 0, "first"),
+    fight("p4:r0", 1, 2, "second"),
+  ]);
 
   const written = await pairs(iter);
   const pair = written.judge.filter((p) => p.prompt_id === "p4");
-  assert.deepEqual(pair.map((p) => [p.response_id, p.chosen_id, p.rejected_id, Object.keys(p.elo).sort()]), [["p4:r0", "p4:r0:j0", "p4:r0:j1", ["p4:r0:j0", "p4:r0:j1"]]]);
+  assert.deepEqual(
+    pair.map((p) => [p.response_id, p.chosen_id, p.rejected_id, Object.keys(p.elo).sort()]),
+    [["p4:r0", "p4:r0:j0", "p4:r0:j1", ["p4:r0:j0", "p4:r0:j1"]]],
+  );
 
   const m = await IterationModel.open(dir, 1);
   const b = (await m.inspector("p4")).battles!;
@@ -463,8 +594,19 @@ test("a prompt with two battled responses: the inspector, the rows and the Elo f
   assert.deepEqual(b.pair, { chosenId: "p4:r0:j0", rejectedId: "p4:r0:j1" });
   // Only the battles between scored judgements count: two decisive, both won by the first shown.
   assert.deepEqual(b.stats, { win_1st: 1, win_2nd: 1, w1: 0.5, w2: 0.5, decisive: 2, battles: 2 });
-  assert.deepEqual(Object.fromEntries(m.judgements("p4:r0").filter((j) => j.elo !== undefined).map((j) => [j.id, j.elo])), pair[0]!.elo);
+  assert.deepEqual(
+    Object.fromEntries(
+      m
+        .judgements("p4:r0")
+        .filter((j) => j.elo !== undefined)
+        .map((j) => [j.id, j.elo]),
+    ),
+    pair[0]!.elo,
+  );
   // The other battled response holds no judge pair, so no Elo is shown for it.
-  assert.deepEqual(m.judgements("p4:r1").map((j) => j.elo), [undefined, undefined, undefined]);
+  assert.deepEqual(
+    m.judgements("p4:r1").map((j) => j.elo),
+    [undefined, undefined, undefined],
+  );
   m.dispose();
 });

@@ -201,7 +201,12 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
   };
 
   const deadline = Date.now() + 60_000;
-  while (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (exited || Date.now() > deadline) {
       await stop();
       const why = exited ? "exited" : `did not answer ${url}/healthz within 60s`;
@@ -299,7 +304,13 @@ export async function findWebviewFrame(page: Page, selector: string, timeoutMs =
   return waitFor(
     async () => {
       for (const f of page.frames()) {
-        if (await f.locator(selector).count().catch(() => 0)) return f;
+        if (
+          await f
+            .locator(selector)
+            .count()
+            .catch(() => 0)
+        )
+          return f;
       }
       return undefined;
     },

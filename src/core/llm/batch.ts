@@ -137,7 +137,8 @@ export async function readBatchResults(path: string, onResult: (r: BatchResult) 
       await onResult(r);
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new MetajudgeError("badInput", `batch results file not found: ${path}`, undefined, { cause: e });
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      throw new MetajudgeError("badInput", `batch results file not found: ${path}`, undefined, { cause: e });
     throw e;
   } finally {
     lines.close();

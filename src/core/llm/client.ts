@@ -213,7 +213,12 @@ export class LlmClient {
         if (!failure.retryable || attempt > this.opts.maxRetries) throw this.toError(failure, attempt);
         const delayMs = this.backoff(attempt, failure.retryAfterMs);
         this.totals.retries++;
-        this.opts.onRetry?.({ attempt, delayMs, reason: failure.detail, ...(failure.status === undefined ? {} : { status: failure.status }) });
+        this.opts.onRetry?.({
+          attempt,
+          delayMs,
+          reason: failure.detail,
+          ...(failure.status === undefined ? {} : { status: failure.status }),
+        });
         await sleep(delayMs, signal);
       }
     } finally {
@@ -256,7 +261,11 @@ export class LlmClient {
     if (b && typeof b === "object" && Array.isArray(b.choices) && (!oneChoice || b.choices.length > 0)) return b;
     const err = b && typeof b === "object" ? serverError(text, true) : undefined;
     if (err) return this.inBodyError(err);
-    return { kind: "invalid", retryable: false, detail: Array.isArray(b?.choices) ? "the response has no choices" : "the response has no choices array" };
+    return {
+      kind: "invalid",
+      retryable: false,
+      detail: Array.isArray(b?.choices) ? "the response has no choices" : "the response has no choices array",
+    };
   }
 
   // Some servers (vLLM's older routes, LiteLLM proxies) answer 200 with {"error": …}: the error's
@@ -270,7 +279,15 @@ export class LlmClient {
     }
     if (status !== undefined && status < 400) status = undefined;
     const retryable = status !== undefined && transient(status);
-    return { kind: "status", inBody: true, retryable, detail: err.message, mentionsN: mentionsN(err), ...(status === undefined ? {} : { status }), ...(code === undefined ? {} : { code }) };
+    return {
+      kind: "status",
+      inBody: true,
+      retryable,
+      detail: err.message,
+      mentionsN: mentionsN(err),
+      ...(status === undefined ? {} : { status }),
+      ...(code === undefined ? {} : { code }),
+    };
   }
 
   private readStatus(a: Answer): Failure {
@@ -281,7 +298,14 @@ export class LlmClient {
     const hint = header(a.headers, "x-should-retry");
     const retryable = hint === "true" || (hint !== "false" && transient(status));
     const wait = status === 429 || status === 503 ? retryAfterMs(a.headers) : undefined;
-    return { kind: "status", retryable, status, detail, mentionsN: mentionsN({ ...err, message: detail }), ...(wait === undefined ? {} : { retryAfterMs: wait }) };
+    return {
+      kind: "status",
+      retryable,
+      status,
+      detail,
+      mentionsN: mentionsN({ ...err, message: detail }),
+      ...(wait === undefined ? {} : { retryAfterMs: wait }),
+    };
   }
 
   private toError(f: Failure, attempts: number): MetajudgeError {
@@ -291,18 +315,36 @@ export class LlmClient {
       ? `set the API key in the ${this.opts.apiKeyEnv} environment variable`
       : "set endpoint.api_key_env in metajudge.json and export that variable";
     let reason: ErrorReason = "server";
-    let what = f.inBody ? `answered 200 with an error${f.code === undefined ? "" : ` (code ${f.code})`}: ${f.detail}` : `answered ${f.status ?? "?"}: ${f.detail}`;
+    let what = f.inBody
+      ? `answered 200 with an error${f.code === undefined ? "" : ` (code ${f.code})`}: ${f.detail}`
+      : `answered ${f.status ?? "?"}: ${f.detail}`;
     let todo = "check the server's log";
-    if (f.kind === "timeout") [reason, what, todo] = ["timeout", f.detail, `check that the server at ${base} is up and not overloaded, or raise request.timeout_ms`];
-    else if (f.kind === "connection") [reason, what, todo] = ["refused", `connection failed (${f.detail})`, `check that the server is running at ${base}`];
-    else if (f.kind === "invalid") [what, todo] = [`sent an answer Metajudge cannot use (${f.detail})`, "check that it is an OpenAI-compatible server"];
-    else if (f.status === 401 || f.status === 403) [reason, todo] = ["auth", f.status === 401 ? keyHint : "check that the key may use this model"];
+    if (f.kind === "timeout")
+      [reason, what, todo] = [
+        "timeout",
+        f.detail,
+        `check that the server at ${base} is up and not overloaded, or raise request.timeout_ms`,
+      ];
+    else if (f.kind === "connection")
+      [reason, what, todo] = ["refused", `connection failed (${f.detail})`, `check that the server is running at ${base}`];
+    else if (f.kind === "invalid")
+      [what, todo] = [`sent an answer Metajudge cannot use (${f.detail})`, "check that it is an OpenAI-compatible server"];
+    else if (f.status === 401 || f.status === 403)
+      [reason, todo] = ["auth", f.status === 401 ? keyHint : "check that the key may use this model"];
     else if (f.status === 429) [reason, todo] = ["rateLimited", "lower concurrency in metajudge.json or wait for the quota to reset"];
     else if (f.status === 408) reason = "timeout";
     else if (f.status !== undefined && f.status < 400) [reason, todo] = ["badInput", "put the URL it redirects to in endpoint.base_url"];
     else if (f.status !== undefined && f.status < 500 && f.status !== 409)
-      [reason, todo] = ["badInput", f.status === 404 ? "check endpoint.base_url and the model name" : "check the model name and sampling settings"];
-    const err = new MetajudgeError(reason, `POST ${this.url} ${what}${tries}; ${todo}`, undefined, f.cause === undefined ? undefined : { cause: f.cause });
+      [reason, todo] = [
+        "badInput",
+        f.status === 404 ? "check endpoint.base_url and the model name" : "check the model name and sampling settings",
+      ];
+    const err = new MetajudgeError(
+      reason,
+      `POST ${this.url} ${what}${tries}; ${todo}`,
+      undefined,
+      f.cause === undefined ? undefined : { cause: f.cause },
+    );
     failures.set(err, { ...f, attempts });
     return err;
   }

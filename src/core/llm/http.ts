@@ -63,7 +63,10 @@ export function retryAfterMs(headers: Headers | IncomingHttpHeaders | undefined,
 // A proxy's HTML error page or a multi-line traceback must not break the one-line reason.
 export function oneLine(s: string): string {
   const head = s.length > MAX_SCANNED_CHARS ? s.slice(0, MAX_SCANNED_CHARS) : s;
-  const flat = head.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  const flat = head
+    .replace(/<[^>]*>/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
   return flat.length > MAX_ERROR_CHARS || head !== s ? `${flat.slice(0, MAX_ERROR_CHARS)}…` : flat;
 }
 

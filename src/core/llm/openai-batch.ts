@@ -140,13 +140,17 @@ export class OpenAIBatchApi {
     if (this.opts.signal?.aborted) return this.opts.signal.reason as unknown;
     if (e instanceof MetajudgeError || (e instanceof Error && e.name === "AbortError")) return e;
     const where = `${what} at ${this.opts.baseURL}`;
-    if (e instanceof APIConnectionTimeoutError) return new MetajudgeError("timeout", `${where}: no answer in time`, undefined, { cause: e });
-    if (e instanceof APIConnectionError) return new MetajudgeError("refused", `${where}: ${this.redact(causeText(e))}`, undefined, { cause: e });
+    if (e instanceof APIConnectionTimeoutError)
+      return new MetajudgeError("timeout", `${where}: no answer in time`, undefined, { cause: e });
+    if (e instanceof APIConnectionError)
+      return new MetajudgeError("refused", `${where}: ${this.redact(causeText(e))}`, undefined, { cause: e });
     if (e instanceof APIError) {
       const said = this.redact(serverMessage(e));
       const status = e.status ?? 0;
       if (status === 401 || status === 403) {
-        const hint = this.opts.apiKeyEnv ? `check the key in $${this.opts.apiKeyEnv}` : `the endpoint wants a key: name its variable in "api_key_env"`;
+        const hint = this.opts.apiKeyEnv
+          ? `check the key in $${this.opts.apiKeyEnv}`
+          : `the endpoint wants a key: name its variable in "api_key_env"`;
         return new MetajudgeError("auth", `${where}: HTTP ${status}, the API key was refused (${said}); ${hint}`, undefined, { cause: e });
       }
       if (status === 429) return new MetajudgeError("rateLimited", `${where}: HTTP 429 (${said})`, undefined, { cause: e });
@@ -174,7 +178,9 @@ function causeText(e: Error): string {
 
 /** Worth another try: the server may answer the same question later. */
 export function isTransient(e: unknown): boolean {
-  return e instanceof MetajudgeError && (e.reason === "refused" || e.reason === "timeout" || e.reason === "server" || e.reason === "rateLimited");
+  return (
+    e instanceof MetajudgeError && (e.reason === "refused" || e.reason === "timeout" || e.reason === "server" || e.reason === "rateLimited")
+  );
 }
 
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -44,7 +44,11 @@ export class Transport {
     this.path = u.pathname + u.search;
     // An API key wins; credentials in the URL are what a basic-auth proxy in front of the server wants.
     const user = decodeURIComponent(u.username);
-    this.auth = apiKey ? `Bearer ${apiKey}` : user || u.password ? `Basic ${Buffer.from(`${user}:${decodeURIComponent(u.password)}`).toString("base64")}` : undefined;
+    this.auth = apiKey
+      ? `Bearer ${apiKey}`
+      : user || u.password
+        ? `Basic ${Buffer.from(`${user}:${decodeURIComponent(u.password)}`).toString("base64")}`
+        : undefined;
   }
 
   /** Resolves with any HTTP answer, whatever its status; rejects with NoAnswer when there is none. */

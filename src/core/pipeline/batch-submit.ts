@@ -93,7 +93,11 @@ export function splitForBatch(tasks: readonly LlmTask[], maxRequests: number, ma
   let cur: { tasks: LlmTask[]; bytes: number } = { tasks: [], bytes: 0 };
   for (const t of tasks) {
     const bytes = Buffer.byteLength(toBatchLine(t.id, t.body)) + 1;
-    if (bytes > maxBytes) throw new MetajudgeError("badInput", `request ${t.id} is ${bytes} bytes as a batch line, more than the ${maxBytes} a batch file may hold`);
+    if (bytes > maxBytes)
+      throw new MetajudgeError(
+        "badInput",
+        `request ${t.id} is ${bytes} bytes as a batch line, more than the ${maxBytes} a batch file may hold`,
+      );
     if (cur.tasks.length > 0 && (cur.tasks.length >= maxRequests || cur.bytes + bytes > maxBytes)) {
       chunks.push(cur);
       cur = { tasks: [], bytes: 0 };
@@ -114,7 +118,18 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
     const api = batchApi(ctx, stage);
     const retry = <T>(what: string, fn: () => Promise<T>, before?: () => Promise<T | undefined>): Promise<T> =>
       retrying(fn, ctx.signal, (r) => o.onRetry?.({ ...r, what }), before);
-    const res: SubmitResult = { stage, stateFile, submitted: 0, reattached: 0, batches: [], imported: 0, failed: 0, missing: 0, records: 0, expected: 0 };
+    const res: SubmitResult = {
+      stage,
+      stateFile,
+      submitted: 0,
+      reattached: 0,
+      batches: [],
+      imported: 0,
+      failed: 0,
+      missing: 0,
+      records: 0,
+      expected: 0,
+    };
 
     let open = state.batches.filter((b) => !b.joined_at);
     const fresh = new Set<BatchEntry>();
@@ -125,9 +140,20 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
       const chunks = splitForBatch(plan.tasks, o.maxRequests ?? BATCH_LIMITS.requests, o.maxBytes ?? BATCH_LIMITS.bytes);
       for (const [i, chunk] of chunks.entries()) {
         const file = path.join(dir, `${stage}.${i + 1}.requests.jsonl`);
-        await writeBatchFile(file, chunk.tasks.map((t) => ({ customId: t.id, body: t.body })));
+        await writeBatchFile(
+          file,
+          chunk.tasks.map((t) => ({ customId: t.id, body: t.body })),
+        );
         const inputFileId = await retry("upload", () => api.upload(file));
-        const entry: BatchEntry = { nonce: randomUUID(), input_file_id: inputFileId, requests: chunk.tasks.length, bytes: chunk.bytes, id: null, status: "uploaded", submitted_at: new Date().toISOString() };
+        const entry: BatchEntry = {
+          nonce: randomUUID(),
+          input_file_id: inputFileId,
+          requests: chunk.tasks.length,
+          bytes: chunk.bytes,
+          id: null,
+          status: "uploaded",
+          submitted_at: new Date().toISOString(),
+        };
         state.batches.push(entry);
         save();
         fs.rmSync(file, { force: true }); // the server holds it now, under input_file_id
@@ -145,7 +171,13 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
         continue;
       }
       const metadata = { [NONCE_KEY]: e.nonce, metajudge_stage: stage, metajudge_iteration: String(ctx.iteration) };
-      const b = found ?? (await retry("create", () => api.create(e.input_file_id, metadata), () => api.findByMetadata(NONCE_KEY, e.nonce)));
+      const b =
+        found ??
+        (await retry(
+          "create",
+          () => api.create(e.input_file_id, metadata),
+          () => api.findByMetadata(NONCE_KEY, e.nonce),
+        ));
       e.id = b.id;
       e.status = b.status;
       save();
@@ -165,9 +197,20 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
     const signal = AbortSignal.any([ctx.signal, stop.signal]);
     let turn: Promise<unknown> = Promise.resolve();
     const join = async (e: BatchEntry, b: Batch): Promise<BatchOutcome> => {
-      const outcome: BatchOutcome = { id: b.id, status: b.status, request_counts: b.request_counts ?? null, errors: batchErrors(b), files: [], imported: 0, failed: 0 };
+      const outcome: BatchOutcome = {
+        id: b.id,
+        status: b.status,
+        request_counts: b.request_counts ?? null,
+        errors: batchErrors(b),
+        files: [],
+        imported: 0,
+        failed: 0,
+      };
       const needed = new Set((await planLlmStage(ctx, stage)).tasks.map((t) => t.id));
-      for (const [fileId, suffix] of [[b.output_file_id, "output"], [b.error_file_id, "errors"]] as const) {
+      for (const [fileId, suffix] of [
+        [b.output_file_id, "output"],
+        [b.error_file_id, "errors"],
+      ] as const) {
         if (!fileId) continue;
         const dest = path.join(dir, `${b.id}.${suffix}.jsonl`);
         await retry("download", () => api.download(fileId, dest));
@@ -190,7 +233,12 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
     try {
       outcomes = await Promise.all(
         open.map(async (e) => {
-          const b = await api.wait(e.id!, { intervalMs: o.intervalMs, signal, onStatus: (b) => (remember(e, b), o.onStatus(b)), onRetry: (r) => o.onRetry?.({ ...r, what: "poll" }) });
+          const b = await api.wait(e.id!, {
+            intervalMs: o.intervalMs,
+            signal,
+            onStatus: (b) => (remember(e, b), o.onStatus(b)),
+            onRetry: (r) => o.onRetry?.({ ...r, what: "poll" }),
+          });
           remember(e, b);
           save();
           const mine = turn.then(() => join(e, b));
@@ -237,7 +285,10 @@ export async function runStageBatch(ctx: RunContext, stage: LlmStageName, o: Sub
         info.counts = { ...info.counts, ...(await stageCounts(ctx, stage)) };
         if (res.missing === 0) return;
         if (o.cancel) throw new MetajudgeError("cancelled", `${stage}: batches cancelled with ${res.missing} request(s) missing`);
-        throw new MetajudgeError("jobFailed", `${stage}: ${res.missing} request(s) still missing after the batch API run; \`metajudge batch submit\` again submits just those`);
+        throw new MetajudgeError(
+          "jobFailed",
+          `${stage}: ${res.missing} request(s) still missing after the batch API run; \`metajudge batch submit\` again submits just those`,
+        );
       },
       { start: (i) => void (i.counts = { ...i.counts, ...before.counts, records: before.done, expected: before.total }) },
     );
@@ -268,7 +319,11 @@ async function addUsage(ctx: RunContext, stage: LlmStageName, file: string, need
   });
   const info = ctx.stageInfo(stage);
   const su = info.usage ?? { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
-  info.usage = { prompt_tokens: su.prompt_tokens + add.prompt_tokens, completion_tokens: su.completion_tokens + add.completion_tokens, requests: su.requests + add.requests };
+  info.usage = {
+    prompt_tokens: su.prompt_tokens + add.prompt_tokens,
+    completion_tokens: su.completion_tokens + add.completion_tokens,
+    requests: su.requests + add.requests,
+  };
   const u = ctx.manifest.usage;
   u.prompt_tokens += add.prompt_tokens;
   u.completion_tokens += add.completion_tokens;
@@ -281,23 +336,44 @@ function batchApi(ctx: RunContext, stage: LlmStageName): OpenAIBatchApi {
   let apiKey: string | undefined;
   if (ep.api_key_env) {
     apiKey = ctx.env[ep.api_key_env];
-    if (!apiKey) throw new MetajudgeError("auth", `the ${role} endpoint needs an API key in $${ep.api_key_env}, which is not set (export it, or remove "api_key_env" for a server without keys)`);
+    if (!apiKey)
+      throw new MetajudgeError(
+        "auth",
+        `the ${role} endpoint needs an API key in $${ep.api_key_env}, which is not set (export it, or remove "api_key_env" for a server without keys)`,
+      );
   }
-  return new OpenAIBatchApi({ baseURL: ep.base_url, apiKey, timeoutMs: ctx.config.request.timeout_ms, signal: ctx.signal, ...(ep.api_key_env ? { apiKeyEnv: ep.api_key_env } : {}) });
+  return new OpenAIBatchApi({
+    baseURL: ep.base_url,
+    apiKey,
+    timeoutMs: ctx.config.request.timeout_ms,
+    signal: ctx.signal,
+    ...(ep.api_key_env ? { apiKeyEnv: ep.api_key_env } : {}),
+  });
 }
 
 function remember(e: BatchEntry, b: Batch): void {
   e.status = b.status;
-  if (b.request_counts) e.request_counts = { total: b.request_counts.total, completed: b.request_counts.completed, failed: b.request_counts.failed };
+  if (b.request_counts)
+    e.request_counts = { total: b.request_counts.total, completed: b.request_counts.completed, failed: b.request_counts.failed };
   e.output_file_id = b.output_file_id ?? null;
   e.error_file_id = b.error_file_id ?? null;
 }
 
 function batchErrors(b: Batch): BatchError[] {
-  return (b.errors?.data ?? []).map((d) => ({ code: d.code ?? null, message: d.message ?? "", line: d.line ?? null, param: d.param ?? null }));
+  return (b.errors?.data ?? []).map((d) => ({
+    code: d.code ?? null,
+    message: d.message ?? "",
+    line: d.line ?? null,
+    param: d.param ?? null,
+  }));
 }
 
-async function retrying<T>(fn: () => Promise<T>, signal: AbortSignal, onRetry: (r: RetryNotice) => void, before?: () => Promise<T | undefined>): Promise<T> {
+async function retrying<T>(
+  fn: () => Promise<T>,
+  signal: AbortSignal,
+  onRetry: (r: RetryNotice) => void,
+  before?: () => Promise<T | undefined>,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
@@ -321,7 +397,11 @@ function readState(file: string, stage: LlmStageName): BatchState {
     if (!Array.isArray(s.batches)) throw new Error("no batches list");
     return s;
   } catch (e) {
-    throw new MetajudgeError("badInput", `${file}: ${(e as Error).message}; it records the batches submitted for this stage and is rewritten atomically, so it was edited by hand`, { file });
+    throw new MetajudgeError(
+      "badInput",
+      `${file}: ${(e as Error).message}; it records the batches submitted for this stage and is rewritten atomically, so it was edited by hand`,
+      { file },
+    );
   }
 }
 
@@ -336,7 +416,11 @@ function lock(file: string): () => void {
     }
     const pid = Number(fs.readFileSync(file, "utf8").trim());
     if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-      throw new MetajudgeError("badInput", `another metajudge (pid ${pid}) is attached to these batches (${file}); wait for it, or stop it and run this again`, { file });
+      throw new MetajudgeError(
+        "badInput",
+        `another metajudge (pid ${pid}) is attached to these batches (${file}); wait for it, or stop it and run this again`,
+        { file },
+      );
     }
     fs.rmSync(file, { force: true });
   }

@@ -5,7 +5,18 @@ import { iterationSettings, loadConfig, resolveIn, roleEndpoint } from "../confi
 import { MetajudgeError } from "../errors.js";
 import { LlmClient } from "../llm/client.js";
 import { loadPrompts, type PromptSet } from "../prompts.js";
-import { STAGES, type StageName, type Config, type InputChange, type IterationSettings, type Manifest, type Role, type SamplingStamp, type StageInfo, type VerdictMode } from "../schema.js";
+import {
+  STAGES,
+  type StageName,
+  type Config,
+  type InputChange,
+  type IterationSettings,
+  type Manifest,
+  type Role,
+  type SamplingStamp,
+  type StageInfo,
+  type VerdictMode,
+} from "../schema.js";
 import { IterationStore, iterationDir } from "../store/iteration.js";
 import { ensureWriting } from "./writer.js";
 import { loadTemplate } from "../templates.js";
@@ -183,7 +194,13 @@ const SAMPLING_FIELDS = ["n", "temperature", "top_p", "max_tokens", "seed"] as c
 function samplingOf(config: Config): Record<Role, SamplingStamp> {
   const one = (role: Role): SamplingStamp => {
     const s = config.roles[role].sampling;
-    return { n: s.n, temperature: s.temperature, top_p: s.top_p, max_tokens: s.max_tokens, ...(s.seed === undefined ? {} : { seed: s.seed }) };
+    return {
+      n: s.n,
+      temperature: s.temperature,
+      top_p: s.top_p,
+      max_tokens: s.max_tokens,
+      ...(s.seed === undefined ? {} : { seed: s.seed }),
+    };
   };
   return { actor: one("actor"), judge: one("judge"), meta_judge: one("meta_judge") };
 }
@@ -213,7 +230,8 @@ function inputChanges(m: Manifest, now: RunInputs): Change[] {
   }
   if (m.prompts.sha256 !== now.prompts.sha256) changes.push({ field: "prompts", from: m.prompts.sha256, to: now.prompts.sha256 });
   const was = m.modes ?? { judge: "text", meta_judge: "text" };
-  for (const r of ["judge", "meta_judge"] as const) if (was[r] !== now.modes[r]) changes.push({ field: `roles.${r}.mode`, from: was[r], to: now.modes[r] });
+  for (const r of ["judge", "meta_judge"] as const)
+    if (was[r] !== now.modes[r]) changes.push({ field: `roles.${r}.mode`, from: was[r], to: now.modes[r] });
   const started = startedSampling(m);
   for (const role of ROLES) {
     const before = started?.[role];

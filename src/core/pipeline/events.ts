@@ -8,7 +8,11 @@ import type { StageName, StageState } from "../schema.js";
 export type { ProgressEvent } from "../../shared/cli-wire.js";
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const sameVocabulary: [Same<StageName, WireStage>, Same<StageState, WireStageState>, Same<ErrorReason, WireErrorReason>] = [true, true, true];
+const sameVocabulary: [Same<StageName, WireStage>, Same<StageState, WireStageState>, Same<ErrorReason, WireErrorReason>] = [
+  true,
+  true,
+  true,
+];
 void sameVocabulary;
 
 export type EventSink = (e: ProgressEvent) => void;

@@ -149,13 +149,7 @@ export function withSampling(records: object[], body: ChatRequest): object[] {
   return records;
 }
 
-export function samplingBody(
-  ctx: RunContext,
-  role: Role,
-  content: string,
-  n: number,
-  seed: number | undefined,
-): ChatRequest {
+export function samplingBody(ctx: RunContext, role: Role, content: string, n: number, seed: number | undefined): ChatRequest {
   return requestBody(ctx.config, role, ctx.models[role], content, n, seed);
 }
 

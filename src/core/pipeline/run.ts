@@ -14,7 +14,8 @@ export { LLM_STAGES, planLlmStage, type LlmStageName } from "./stages/index.js";
  * `stages` picks from the table, in the order given (the whole table when absent). The table is the
  * built-in one unless a caller brings its own; then the names are that table's.
  */
-export type RunOptions = OpenOptions & ({ stages?: readonly StageName[]; table?: undefined } | { stages?: readonly string[]; table: StageTable });
+export type RunOptions = OpenOptions &
+  ({ stages?: readonly StageName[]; table?: undefined } | { stages?: readonly string[]; table: StageTable });
 
 /** Stages from the first up to `until`, inclusive. */
 export function stagesUntil(until: StageName): StageName[] {
@@ -111,4 +112,3 @@ async function runLocked(opts: RunOptions): Promise<RunContext> {
   ctx.emit({ type: "run-end", ok: true, iteration: opts.iteration, seconds: (Date.now() - started) / 1000 });
   return ctx;
 }
-

@@ -13,7 +13,11 @@ export interface WriterOptions {
 
 export function writingIteration<T>(iterDir: string, opts: WriterOptions, fn: () => Promise<T>): Promise<T> {
   const warn = (message: string): void => opts.emit({ type: "warning", message });
-  return withIterationLock(iterDir, { ...(opts.command ? { command: opts.command } : {}), warn, onAcquired: () => recover(iterDir, warn) }, fn);
+  return withIterationLock(
+    iterDir,
+    { ...(opts.command ? { command: opts.command } : {}), warn, onAcquired: () => recover(iterDir, warn) },
+    fn,
+  );
 }
 
 /**
@@ -29,7 +33,11 @@ export function ensureWriting(iterDir: string, opts: WriterOptions): void {
 
 function recover(iterDir: string, warn: (message: string) => void): void {
   const completed = rollForward(iterDir, PAIRS_COMMIT);
-  if (completed) warn(`${iterDir}: ${completed.join(" and ")} were being replaced when a run was interrupted; the replacement is now complete`);
+  if (completed)
+    warn(`${iterDir}: ${completed.join(" and ")} were being replaced when a run was interrupted; the replacement is now complete`);
   const removed = cleanTempFiles(iterDir, alivePid);
-  if (removed.length > 0) warn(`${iterDir}: removed ${removed.length} temporary file${removed.length === 1 ? "" : "s"} an interrupted write left (${removed.join(", ")})`);
+  if (removed.length > 0)
+    warn(
+      `${iterDir}: removed ${removed.length} temporary file${removed.length === 1 ? "" : "s"} an interrupted write left (${removed.join(", ")})`,
+    );
 }

@@ -49,7 +49,10 @@ async function openRay(profile: Extract<HostProfile, { kind: "ray" }>, deps: Hos
   if (profile.auth_token_env) {
     token = await deps.secret(profile.auth_token_env);
     if (token === undefined || token === "") {
-      throw new MetajudgeError("auth", `host needs the Ray token named ${profile.auth_token_env}, and none was given (set it in the environment or the editor's secret store)`);
+      throw new MetajudgeError(
+        "auth",
+        `host needs the Ray token named ${profile.auth_token_env}, and none was given (set it in the environment or the editor's secret store)`,
+      );
     }
   }
   if (!profile.tunnel) return new RayExecutor(profile.address, { token, profile });

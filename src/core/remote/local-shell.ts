@@ -114,7 +114,11 @@ export class LocalShell implements RemoteShell {
       upstream.pipe(client);
     });
     return new Promise((resolve, reject) => {
-      server.once("error", (e) => reject(new MetajudgeError("internal", `local: cannot listen on 127.0.0.1 for a forward to ${targetHost}:${targetPort}: ${e.message}`)));
+      server.once("error", (e) =>
+        reject(
+          new MetajudgeError("internal", `local: cannot listen on 127.0.0.1 for a forward to ${targetHost}:${targetPort}: ${e.message}`),
+        ),
+      );
       server.listen(0, "127.0.0.1", () => {
         const address = server.address() as net.AddressInfo;
         resolve({
@@ -194,7 +198,10 @@ async function copyResumable(src: string, dest: string, opts: TransferOptions = 
   const copied = await sha256File(part);
   if (copied !== sha256) {
     await fsp.rm(part, { force: true });
-    throw new MetajudgeError("internal", `local: the copy of ${src} at ${part} does not match it (sha256 ${copied} vs ${sha256}); it was removed, try again`);
+    throw new MetajudgeError(
+      "internal",
+      `local: the copy of ${src} at ${part} does not match it (sha256 ${copied} vs ${sha256}); it was removed, try again`,
+    );
   }
   await fsp.rename(part, dest);
   return { bytes: total, sha256, skipped: false, resumedFrom };

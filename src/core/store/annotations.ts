@@ -26,7 +26,10 @@ export async function readAnnotations(file: string): Promise<AnnotationRead> {
       const parsed = AnnotationSchema.safeParse(value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
-        const target = typeof value === "object" && value !== null && typeof (value as Record<string, unknown>).target_id === "string" ? ` (target ${JSON.stringify((value as Record<string, unknown>).target_id)})` : "";
+        const target =
+          typeof value === "object" && value !== null && typeof (value as Record<string, unknown>).target_id === "string"
+            ? ` (target ${JSON.stringify((value as Record<string, unknown>).target_id)})`
+            : "";
         problems.push({ file, line, message: `${issue.path.join(".") || "record"}: ${issue.message}${target}; ${NOT_APPLIED}` });
         return;
       }

@@ -47,7 +47,12 @@ function finish(dir: string, journal: string, intent: Intent): void {
     try {
       fs.renameSync(temp, path.join(dir, f.target));
     } catch (err) {
-      throw writeError(err, path.join(dir, f.target), "replacing", "the new version waits in " + f.temp + " and the next run completes the replacement");
+      throw writeError(
+        err,
+        path.join(dir, f.target),
+        "replacing",
+        "the new version waits in " + f.temp + " and the next run completes the replacement",
+      );
     }
   }
   syncDir(dir);
@@ -60,11 +65,19 @@ function readIntent(journal: string): Intent | null {
   if (text === null) return null;
   try {
     const v = JSON.parse(text) as Intent;
-    if (Array.isArray(v.files) && v.files.every((f) => typeof f.temp === "string" && typeof f.target === "string" && !f.temp.includes("/") && !f.target.includes("/"))) return v;
+    if (
+      Array.isArray(v.files) &&
+      v.files.every((f) => typeof f.temp === "string" && typeof f.target === "string" && !f.temp.includes("/") && !f.target.includes("/"))
+    )
+      return v;
   } catch {
     // fall through
   }
-  throw new MetajudgeError("badInput", `${journal}: not an intent metajudge wrote; delete it and recompute with \`metajudge pairs ${path.dirname(journal)}\``, { file: journal });
+  throw new MetajudgeError(
+    "badInput",
+    `${journal}: not an intent metajudge wrote; delete it and recompute with \`metajudge pairs ${path.dirname(journal)}\``,
+    { file: journal },
+  );
 }
 
 /**

@@ -15,7 +15,15 @@ import { LineScanner } from "./line-scan.js";
 import { INDEXED_KINDS, RecordTable, type IndexedKind } from "./record-table.js";
 import { StringPool } from "./string-pool.js";
 
-export { INDEXED_KINDS, RecordTable, WINNER_FIRST, WINNER_NULL, WINNER_SECOND, type IndexedKind, type TableProblem } from "./record-table.js";
+export {
+  INDEXED_KINDS,
+  RecordTable,
+  WINNER_FIRST,
+  WINNER_NULL,
+  WINNER_SECOND,
+  type IndexedKind,
+  type TableProblem,
+} from "./record-table.js";
 export { StringPool } from "./string-pool.js";
 export { INDEX_DIR, INDEX_FILE, INDEX_FORMAT, type SourceState } from "./index-file.js";
 
@@ -286,7 +294,17 @@ export class IterationIndex {
     }
   }
 
-  private line(table: RecordTable, scanner: LineScanner, f: Fields, buf: Buffer, start: number, end: number, base: number, line: number, utf8: boolean): void {
+  private line(
+    table: RecordTable,
+    scanner: LineScanner,
+    f: Fields,
+    buf: Buffer,
+    start: number,
+    end: number,
+    base: number,
+    line: number,
+    utf8: boolean,
+  ): void {
     // A BOM a person's editor saved before the first line: the record (and its offset) starts after it.
     if (base + start === 0 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
     let stop = end;
@@ -323,7 +341,8 @@ export class IterationIndex {
   private promptLine(table: RecordTable, rec: Record<string, unknown>, offset: number, bytes: number, line: number): void {
     const id = typeof rec.id === "number" && Number.isInteger(rec.id) ? String(rec.id) : rec.id;
     if (typeof id !== "string" || id === "") return table.problem(line, `"id" must be a non-empty string`);
-    if (typeof rec.prompt !== "string" || rec.prompt.trim() === "") return table.problem(line, `prompt ${JSON.stringify(id)}: "prompt" must be a non-empty string`);
+    if (typeof rec.prompt !== "string" || rec.prompt.trim() === "")
+      return table.problem(line, `prompt ${JSON.stringify(id)}: "prompt" must be a non-empty string`);
     table.addPrompt(this.pool.internString(id), preview(rec.prompt), offset, bytes, line);
   }
 }

@@ -64,7 +64,11 @@ export class IterationStore {
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new MetajudgeError("badInput", `${file}: not valid JSON (${(err as Error).message}); it is rewritten atomically, so it was edited by hand`, { file });
+      throw new MetajudgeError(
+        "badInput",
+        `${file}: not valid JSON (${(err as Error).message}); it is rewritten atomically, so it was edited by hand`,
+        { file },
+      );
     }
     const parsed = ManifestSchema.safeParse(raw);
     if (!parsed.success) {

@@ -12,7 +12,6 @@ import { Fields, Nullable, WRONG } from "./fields.js";
 import { escapeSavings, literal, numberEnd, numberValue, same, skipBlanks } from "./json-bytes.js";
 import type { StringPool } from "./string-pool.js";
 
-
 const Key = {
   Other: 0,
   Id: 1,

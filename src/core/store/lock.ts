@@ -71,7 +71,13 @@ function readRaw(file: string): Raw | null {
 function parseHolder(text: string): LockHolder | null {
   try {
     const v = JSON.parse(text) as Partial<LockHolder>;
-    if (typeof v.pid === "number" && Number.isInteger(v.pid) && v.pid > 0 && typeof v.hostname === "string" && typeof v.started_at === "string") {
+    if (
+      typeof v.pid === "number" &&
+      Number.isInteger(v.pid) &&
+      v.pid > 0 &&
+      typeof v.hostname === "string" &&
+      typeof v.started_at === "string"
+    ) {
       return { pid: v.pid, hostname: v.hostname, started_at: v.started_at, command: typeof v.command === "string" ? v.command : "?" };
     }
   } catch {
@@ -162,7 +168,12 @@ export interface AcquireOptions {
 export function acquireIterationLock(iterDir: string, opts: AcquireOptions = {}): IterationLock {
   fs.mkdirSync(iterDir, { recursive: true });
   const file = lockFile(iterDir);
-  const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), started_at: new Date().toISOString(), command: opts.command ?? commandLine() };
+  const holder: LockHolder = {
+    pid: process.pid,
+    hostname: os.hostname(),
+    started_at: new Date().toISOString(),
+    command: opts.command ?? commandLine(),
+  };
   const text = JSON.stringify(holder) + "\n";
   for (let attempt = 0; attempt < 50; attempt++) {
     if (createExclusive(file, text)) return new IterationLock(file, holder, text);
@@ -172,12 +183,18 @@ export function acquireIterationLock(iterDir: string, opts: AcquireOptions = {})
     // The message begins with the iteration's folder (or the lock file); a `where` would repeat it.
     if (s.state === "held" || s.state === "unreadable") throw new MetajudgeError("locked", lockedMessage(iterDir, s));
     if (takeOver(file, raw!.text)) {
-      opts.warn?.(`${file}: took over a stale lock of ${describeHolder(s.holder)}; that process is gone (it was killed or crashed), and this run resumes its work`);
+      opts.warn?.(
+        `${file}: took over a stale lock of ${describeHolder(s.holder)}; that process is gone (it was killed or crashed), and this run resumes its work`,
+      );
     } else {
       sleep(20); // another process is taking the same stale lock over; look again
     }
   }
-  throw new MetajudgeError("locked", `${file}: could not take the lock: it keeps changing hands; is another metajudge command starting on ${iterDir}?`, { file });
+  throw new MetajudgeError(
+    "locked",
+    `${file}: could not take the lock: it keeps changing hands; is another metajudge command starting on ${iterDir}?`,
+    { file },
+  );
 }
 
 function createExclusive(file: string, text: string): boolean {

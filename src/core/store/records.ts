@@ -19,11 +19,10 @@ export function charLength(text: string): number {
 }
 
 function bad(file: string, line: number, what: string): never {
-  throw new MetajudgeError(
-    "badInput",
-    `${file}:${line}: ${what}; fix or remove that line (records are never rewritten by Metajudge)`,
-    { file, line },
-  );
+  throw new MetajudgeError("badInput", `${file}:${line}: ${what}; fix or remove that line (records are never rewritten by Metajudge)`, {
+    file,
+    line,
+  });
 }
 
 function obj(value: unknown, file: string, line: number): Record<string, unknown> {
@@ -68,7 +67,12 @@ export async function loadResponses(file: string, keepText: boolean, signal?: Ab
         return;
       }
       seen.add(id);
-      const row: ResponseRow = { id, prompt_id: str(r, "prompt_id", file, line), index: int(r, "index", file, line), length: charLength(text) };
+      const row: ResponseRow = {
+        id,
+        prompt_id: str(r, "prompt_id", file, line),
+        index: int(r, "index", file, line),
+        length: charLength(text),
+      };
       if (keepText) row.text = text;
       rows.push(row);
     },
@@ -111,14 +115,17 @@ export async function forEachJudgement(file: string, fn: (j: JudgementLine, line
       const text = str(r, "text", file, line);
       const score = r.score;
       if (score !== null && typeof score !== "number") bad(file, line, `"score" must be a number or null`);
-      fn({
-        id,
-        prompt_id: str(r, "prompt_id", file, line),
-        response_id: str(r, "response_id", file, line),
-        index: int(r, "index", file, line),
-        score,
-        text,
-      }, line);
+      fn(
+        {
+          id,
+          prompt_id: str(r, "prompt_id", file, line),
+          response_id: str(r, "response_id", file, line),
+          index: int(r, "index", file, line),
+          score,
+          text,
+        },
+        line,
+      );
     },
     { signal },
   );
@@ -141,7 +148,14 @@ export async function loadJudgements(
         return;
       }
       seen.add(j.id);
-      const row: JudgementRow = { id: j.id, prompt_id: j.prompt_id, response_id: j.response_id, index: j.index, score: j.score, length: charLength(j.text) };
+      const row: JudgementRow = {
+        id: j.id,
+        prompt_id: j.prompt_id,
+        response_id: j.response_id,
+        index: j.index,
+        score: j.score,
+        length: charLength(j.text),
+      };
       if (keepText === true || (keepText !== false && keepText.has(j.id))) row.text = j.text;
       rows.push(row);
     },
@@ -168,14 +182,17 @@ export async function forEachBattle(file: string, fn: (b: BattleRow, line: numbe
       const w = r.winner;
       if (w !== null && w !== "first" && w !== "second") bad(file, line, `"winner" must be "first", "second" or null`);
       str(r, "text", file, line);
-      fn({
-        id: str(r, "id", file, line),
-        prompt_id: str(r, "prompt_id", file, line),
-        response_id: str(r, "response_id", file, line),
-        first_id: str(r, "first_id", file, line),
-        second_id: str(r, "second_id", file, line),
-        winner: w,
-      }, line);
+      fn(
+        {
+          id: str(r, "id", file, line),
+          prompt_id: str(r, "prompt_id", file, line),
+          response_id: str(r, "response_id", file, line),
+          first_id: str(r, "first_id", file, line),
+          second_id: str(r, "second_id", file, line),
+          winner: w,
+        },
+        line,
+      );
     },
     { signal },
   );

@@ -42,7 +42,10 @@ type FieldCheck = (r: Rec) => string | null;
 const isStr = (v: unknown): v is string => typeof v === "string";
 const field = (r: Rec, k: string, ok: (v: unknown) => boolean, want: string): string | null =>
   !(k in r) ? `"${k}" is missing` : ok(r[k]) ? null : `"${k}" must be ${want}`;
-const string = (k: string): FieldCheck => (r) => field(r, k, isStr, "a string");
+const string =
+  (k: string): FieldCheck =>
+  (r) =>
+    field(r, k, isStr, "a string");
 const index: FieldCheck = (r) => field(r, "index", (v) => typeof v === "number" && Number.isInteger(v) && v >= 0, "a non-negative integer");
 const score: FieldCheck = (r) => field(r, "score", (v) => v === null || (typeof v === "number" && Number.isFinite(v)), "a number or null");
 const winner: FieldCheck = (r) => field(r, "winner", (v) => v === null || v === "first" || v === "second", `"first", "second" or null`);
@@ -50,7 +53,15 @@ const winner: FieldCheck = (r) => field(r, "winner", (v) => v === null || v === 
 const REQUIRED = {
   responses: [string("id"), string("prompt_id"), index, string("text")],
   judgements: [string("id"), string("prompt_id"), string("response_id"), index, string("text"), score],
-  metaJudgements: [string("id"), string("prompt_id"), string("response_id"), string("first_id"), string("second_id"), string("text"), winner],
+  metaJudgements: [
+    string("id"),
+    string("prompt_id"),
+    string("response_id"),
+    string("first_id"),
+    string("second_id"),
+    string("text"),
+    winner,
+  ],
 } as const;
 
 function firstMissing(r: Rec, checks: readonly FieldCheck[]): string | null {
@@ -106,7 +117,8 @@ export async function validateRecords(iterDir: string, promptIds: ReadonlySet<st
     if (first !== undefined) return add(duplicate(file, line, id, first.line));
     responses.set(id, { line, prompt });
     records.responses++;
-    if (promptIds !== null && !promptIds.has(prompt)) add({ kind: "unknown_id", file, line, message: `response ${q(id)} names prompt ${q(prompt)}, which is not in the prompt set` });
+    if (promptIds !== null && !promptIds.has(prompt))
+      add({ kind: "unknown_id", file, line, message: `response ${q(id)} names prompt ${q(prompt)}, which is not in the prompt set` });
   });
 
   const judgements = new Map<string, number>();
@@ -131,7 +143,8 @@ export async function validateRecords(iterDir: string, promptIds: ReadonlySet<st
     const b = r.second_id as string;
     if (a === b) add({ kind: "self_battle", file, line, message: `battle ${q(id)} puts judgement ${q(a)} against itself` });
     for (const j of a === b ? [a] : [a, b]) {
-      if (!judgements.has(j)) add({ kind: "unknown_id", file, line, message: `battle ${q(id)} names judgement ${q(j)}, which is not in judgements.jsonl` });
+      if (!judgements.has(j))
+        add({ kind: "unknown_id", file, line, message: `battle ${q(id)} names judgement ${q(j)}, which is not in judgements.jsonl` });
     }
   });
 
@@ -140,7 +153,12 @@ export async function validateRecords(iterDir: string, promptIds: ReadonlySet<st
     if (resp === undefined) {
       add({ kind: "unknown_id", file, line, message: `${what} ${q(id)} names response ${q(responseId)}, which is not in responses.jsonl` });
     } else if (resp.prompt !== promptId) {
-      add({ kind: "prompt_mismatch", file, line, message: `${what} ${q(id)} names prompt ${q(promptId)}, but its response ${q(responseId)} answers prompt ${q(resp.prompt)}` });
+      add({
+        kind: "prompt_mismatch",
+        file,
+        line,
+        message: `${what} ${q(id)} names prompt ${q(promptId)}, but its response ${q(responseId)} answers prompt ${q(resp.prompt)}`,
+      });
     }
   }
 
@@ -152,11 +170,22 @@ export async function validateRecords(iterDir: string, promptIds: ReadonlySet<st
 }
 
 function duplicate(file: string, line: number, id: string, firstLine: number): RecordProblem {
-  return { kind: "duplicate_id", file, line, first_line: firstLine, message: `id ${q(id)} repeats line ${firstLine}; the first record counts and this one is ignored` };
+  return {
+    kind: "duplicate_id",
+    file,
+    line,
+    first_line: firstLine,
+    message: `id ${q(id)} repeats line ${firstLine}; the first record counts and this one is ignored`,
+  };
 }
 
 function lineProblem(p: LineProblem, torn: boolean): RecordProblem {
   return torn
-    ? { kind: "torn_line", file: p.file, line: p.line, message: `${p.message}; \`metajudge run\` moves it to ${p.file}.torn and redoes that work` }
+    ? {
+        kind: "torn_line",
+        file: p.file,
+        line: p.line,
+        message: `${p.message}; \`metajudge run\` moves it to ${p.file}.torn and redoes that work`,
+      }
     : { kind: "malformed_line", file: p.file, line: p.line, message: `${p.message}; ${STOPS}` };
 }

@@ -37,10 +37,14 @@ export async function fillingFor(role: Role, exp: Experiment): Promise<Filling |
     const found = role === "judge" ? await judgeFilling(exp, t) : await metaJudgeFilling(exp, t);
     if (found) return found;
   }
-  const run = (stage: string): string => `run the ${stage} stage of an iteration (Metajudge: Run Iteration, or \`metajudge run ${exp.dir} --iteration 1 --until ${stage}\`)`;
+  const run = (stage: string): string =>
+    `run the ${stage} stage of an iteration (Metajudge: Run Iteration, or \`metajudge run ${exp.dir} --iteration 1 --until ${stage}\`)`;
   return role === "judge"
     ? { vars: { prompt: first.prompt }, why: `No response on disk to fill {{response}} with: ${run("generate")}.` }
-    : { vars: { prompt: first.prompt }, why: `No two judgements of one response on disk to fill {{judgement_a}} and {{judgement_b}} with: ${run("judge")}.` };
+    : {
+        vars: { prompt: first.prompt },
+        why: `No two judgements of one response on disk to fill {{judgement_a}} and {{judgement_b}} with: ${run("judge")}.`,
+      };
 }
 
 async function judgeFilling(exp: Experiment, t: number): Promise<Filling | undefined> {

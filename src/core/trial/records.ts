@@ -107,8 +107,11 @@ function asJudgement(row: Row): JudgementRow | undefined {
 }
 
 function asBattle(row: Row): BattleRow | undefined {
-  const [id, prompt_id, response_id, first_id, second_id] = ["id", "prompt_id", "response_id", "first_id", "second_id"].map((k) => text(row, k));
-  if (id === undefined || prompt_id === undefined || response_id === undefined || first_id === undefined || second_id === undefined) return undefined;
+  const [id, prompt_id, response_id, first_id, second_id] = ["id", "prompt_id", "response_id", "first_id", "second_id"].map((k) =>
+    text(row, k),
+  );
+  if (id === undefined || prompt_id === undefined || response_id === undefined || first_id === undefined || second_id === undefined)
+    return undefined;
   const winner = row.winner === "first" || row.winner === "second" ? row.winner : null;
   return { id, prompt_id, response_id, first_id, second_id, winner };
 }
@@ -142,7 +145,11 @@ export async function responsesById(file: string, ids: ReadonlySet<string>): Pro
 }
 
 /** Judgements of the given responses; stops once each has `perResponse` of them. */
-export async function judgementsOf(file: string, responseIds: ReadonlySet<string>, perResponse: number): Promise<Map<string, JudgementRow[]>> {
+export async function judgementsOf(
+  file: string,
+  responseIds: ReadonlySet<string>,
+  perResponse: number,
+): Promise<Map<string, JudgementRow[]>> {
   const out = new Map<string, JudgementRow[]>();
   let complete = 0;
   await scanJsonl(file, (row) => {

@@ -41,13 +41,19 @@ function judgeSection(out: string[], plan: TrialPlan, byId: Map<string, Outcome>
       news.push(after);
     }
     const now = !o ? "not run" : o.error ? "failed" : scoreCell(after, o.answers.filter((a) => a.score != null).length, o.answers.length);
-    out.push(`| \`${c.id}\` | ${scoreCell(before, c.stored.filter((s) => s !== null).length, c.stored.length)} | ${now} | ${change(before, after)} |`);
+    out.push(
+      `| \`${c.id}\` | ${scoreCell(before, c.stored.filter((s) => s !== null).length, c.stored.length)} | ${now} | ${change(before, after)} |`,
+    );
   }
   if (olds.length > 1) {
     const [b, a] = [meanScore(olds), meanScore(news)];
     out.push(`| **mean** (${olds.length} with both) | ${fmt(b)} | ${fmt(a)} | ${change(b, a)} |`);
   }
-  out.push("", "Each cell is the mean of the valid scores (parsed/total); a judgement without a valid score counts for nothing, as in a run.", "");
+  out.push(
+    "",
+    "Each cell is the mean of the valid scores (parsed/total); a judgement without a valid score counts for nothing, as in a run.",
+    "",
+  );
 
   for (const c of plan.cases as JudgeCase[]) {
     const o = byId.get(c.id);

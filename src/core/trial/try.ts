@@ -47,7 +47,10 @@ export function outcomeLines(plan: TrialPlan, o: Outcome, describe: (err: unknow
   if (plan.role === "judge") {
     const stored = c && Array.isArray(c.stored) ? meanScore(c.stored) : null;
     const scores = o.answers.map((a) => a.score ?? "none").join(", ");
-    out.push({ level: "info", text: `${o.id}: new scores ${scores} (mean ${meanScore(o.answers.map((a) => a.score))}), stored mean ${stored}, ${o.ms} ms` });
+    out.push({
+      level: "info",
+      text: `${o.id}: new scores ${scores} (mean ${meanScore(o.answers.map((a) => a.score))}), stored mean ${stored}, ${o.ms} ms`,
+    });
   } else {
     out.push({ level: "info", text: `${o.id}: new verdict ${o.answers[0]?.winner ?? "none"}, stored ${c?.stored ?? "none"}, ${o.ms} ms` });
   }

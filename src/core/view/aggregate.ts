@@ -159,14 +159,23 @@ export class Aggregates {
     if (o) return o;
     const rank = this.ranks();
     const rows = Array.from({ length: this.rowKeys.length }, (_, i) => i);
-    const desc = (m: Int32Array | Float64Array) => (a: number, b: number): number => {
-      const x = m[a]!;
-      const y = m[b]!;
-      // NaN (no spread) sorts after every number.
-      if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
-      return y - x;
-    };
-    const metric = sort === "spread" ? desc(this.rowSpread) : sort === "parse_failures" ? desc(this.rowFailures) : sort === "flags" ? desc(this.rowFlags) : () => 0;
+    const desc =
+      (m: Int32Array | Float64Array) =>
+      (a: number, b: number): number => {
+        const x = m[a]!;
+        const y = m[b]!;
+        // NaN (no spread) sorts after every number.
+        if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
+        return y - x;
+      };
+    const metric =
+      sort === "spread"
+        ? desc(this.rowSpread)
+        : sort === "parse_failures"
+          ? desc(this.rowFailures)
+          : sort === "flags"
+            ? desc(this.rowFlags)
+            : () => 0;
     rows.sort((a, b) => metric(a, b) || rank[a]! - rank[b]!);
     o = Int32Array.from(rows);
     this.orders.set(sort, o);
@@ -206,12 +215,21 @@ export class Aggregates {
     const { pool } = this.index;
     const tables = this.tables;
     const items: { item: FlaggedItem; row: number; kind: number; line: number }[] = [];
-    for (const [kind, t] of [["response", tables.response], ["judgement", tables.judgement], ["meta_judgement", tables.meta_judgement]] as const) {
+    for (const [kind, t] of [
+      ["response", tables.response],
+      ["judgement", tables.judgement],
+      ["meta_judgement", tables.meta_judgement],
+    ] as const) {
       for (let r = 0; r < t.n; r++) {
         const key = t.id[r]!;
         if (!(key < this.suspicious.length && this.suspicious[key] === 1) || this.graph.isRepeat(kind, r)) continue;
         const promptKey = t.prompt[r]!;
-        items.push({ item: { id: pool.get(key), kind, promptId: pool.get(promptKey) }, row: this.rowOfKey(promptKey), kind: KIND_ORDER[kind], line: t.line[r]! });
+        items.push({
+          item: { id: pool.get(key), kind, promptId: pool.get(promptKey) },
+          row: this.rowOfKey(promptKey),
+          kind: KIND_ORDER[kind],
+          line: t.line[r]!,
+        });
       }
     }
     if (items.length === 0) return;

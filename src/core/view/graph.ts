@@ -122,7 +122,8 @@ export class RecordGraph {
       this.repeat[kind] = r;
     }
     const parents = kind === "response" ? t.prompt : kind === "prompt" ? null : t.response;
-    const chain = kind === "response" ? this.responsesOf : kind === "judgement" ? this.judgementsOf : kind === "meta_judgement" ? this.battlesOf : null;
+    const chain =
+      kind === "response" ? this.responsesOf : kind === "judgement" ? this.judgementsOf : kind === "meta_judgement" ? this.battlesOf : null;
     let maxKey = -1;
     let maxParent = -1;
     for (let r = from; r < t.n; r++) {

@@ -6,9 +6,27 @@ import type { VerdictMode } from "../schema.js";
 import { parseScore, parseWinner } from "../parse.js";
 import type { ActorPairResult, JudgePairResult } from "../select.js";
 import type { IndexedKind } from "../store/index.js";
-import { actorPair, battleRecords, battleRow, judgePair, judgeResponse, judgementRecords, judgementRow, responseRecords, responseRow, type ViewData } from "./rows.js";
+import {
+  actorPair,
+  battleRecords,
+  battleRow,
+  judgePair,
+  judgeResponse,
+  judgementRecords,
+  judgementRow,
+  responseRecords,
+  responseRow,
+  type ViewData,
+} from "./rows.js";
 import { readObjects, type Slice } from "./texts.js";
-import type { InspectorActorPair, InspectorBattle, InspectorBattles, InspectorData, InspectorJudgement, InspectorResponse } from "./types.js";
+import type {
+  InspectorActorPair,
+  InspectorBattle,
+  InspectorBattles,
+  InspectorData,
+  InspectorJudgement,
+  InspectorResponse,
+} from "./types.js";
 
 export async function buildInspector(v: ViewData, experimentDir: string, iteration: number, promptId: string): Promise<InspectorData> {
   const { pool } = v.index;
@@ -27,11 +45,21 @@ export async function buildInspector(v: ViewData, experimentDir: string, iterati
   const slice = (kind: IndexedKind, r: number): Slice => ({ offset: tables[kind].offset[r]!, bytes: tables[kind].bytes[r]! });
   const [promptObjs, responseObjs, judgementObjs, battleObjs] = await Promise.all([
     readObjects(v.index.file("prompt"), promptRec < 0 ? [] : [slice("prompt", promptRec)]),
-    readObjects(v.index.file("response"), responses.map((r) => slice("response", r))),
-    readObjects(v.index.file("judgement"), judgementsOf.flat().map((j) => slice("judgement", j))),
-    readObjects(v.index.file("meta_judgement"), battles.map((b) => slice("meta_judgement", b))),
+    readObjects(
+      v.index.file("response"),
+      responses.map((r) => slice("response", r)),
+    ),
+    readObjects(
+      v.index.file("judgement"),
+      judgementsOf.flat().map((j) => slice("judgement", j)),
+    ),
+    readObjects(
+      v.index.file("meta_judgement"),
+      battles.map((b) => slice("meta_judgement", b)),
+    ),
   ]);
-  const text = (o: Record<string, unknown> | null | undefined, key = "text"): string => (typeof o?.[key] === "string" ? (o[key] as string) : "");
+  const text = (o: Record<string, unknown> | null | undefined, key = "text"): string =>
+    typeof o?.[key] === "string" ? (o[key] as string) : "";
   const modes = v.settings.modes;
   const judgeModes = new Set<VerdictMode>();
 
@@ -66,7 +94,16 @@ export async function buildInspector(v: ViewData, experimentDir: string, iterati
     iteration,
     prompt: { id: promptId, text: text(promptObjs[0], "prompt") },
     responses: out,
-    battles: battledKey < 0 ? null : inspectBattles(v, battledKey, battles, battleObjs.map((o) => text(o)), battleObjs.map(recordMode)),
+    battles:
+      battledKey < 0
+        ? null
+        : inspectBattles(
+            v,
+            battledKey,
+            battles,
+            battleObjs.map((o) => text(o)),
+            battleObjs.map(recordMode),
+          ),
     actorPair: actor ? inspectActorPair(actor.result, actor.candidates, v.settings.rho) : emptyActorPair(v.settings.rho),
     judgeMode: commonMode(judgeModes, modes.judge),
     metaJudgeMode: commonMode(battleModes, modes.meta_judge),
@@ -143,7 +180,10 @@ function inspectBattles(v: ViewData, responseKey: number, records: number[], tex
  * (a first won and b first won, or both second), so the verdicts disagree about a versus b. Only
  * decisive verdicts count; the first battle of an ordered pair is the one used.
  */
-export function inconsistentPairs(battles: readonly { firstId: string; secondId: string; winner: "first" | "second" | null }[], order: (id: string) => number): [string, string][] {
+export function inconsistentPairs(
+  battles: readonly { firstId: string; secondId: string; winner: "first" | "second" | null }[],
+  order: (id: string) => number,
+): [string, string][] {
   const verdict = new Map<string, "first" | "second">();
   const key = (a: string, b: string): string => JSON.stringify([a, b]);
   for (const b of battles) {
@@ -166,7 +206,17 @@ export function inconsistentPairs(battles: readonly { firstId: string; secondId:
 }
 
 function emptyActorPair(rho: number): InspectorActorPair {
-  return { chosenId: null, rejectedId: null, rho, upper: null, lower: null, sMax: null, sMin: null, skip: "too-few-scored", skipDetail: "0 scored response(s)" };
+  return {
+    chosenId: null,
+    rejectedId: null,
+    rho,
+    upper: null,
+    lower: null,
+    sMax: null,
+    sMin: null,
+    skip: "too-few-scored",
+    skipDetail: "0 scored response(s)",
+  };
 }
 
 /** The tiers are shown even when no pair comes out, so a researcher sees how close the prompt came. */

@@ -13,8 +13,28 @@ import { Aggregates } from "./aggregate.js";
 import { RecordGraph } from "./graph.js";
 import { buildInspector } from "./inspector.js";
 import { lineInfo, recordAtLine } from "./lines.js";
-import { battleRecords, battleRow, judgePair, judgementRecords, judgementRow, LOOKUP_ORDER, responseRecords, responseRow, type ViewData } from "./rows.js";
-import { configFile, NO_PAIRS, readLatestAnnotations, readManifestLenient, readPairFile, viewSettings, Watched, type PairFile, type ViewSettings } from "./side-files.js";
+import {
+  battleRecords,
+  battleRow,
+  judgePair,
+  judgementRecords,
+  judgementRow,
+  LOOKUP_ORDER,
+  responseRecords,
+  responseRow,
+  type ViewData,
+} from "./rows.js";
+import {
+  configFile,
+  NO_PAIRS,
+  readLatestAnnotations,
+  readManifestLenient,
+  readPairFile,
+  viewSettings,
+  Watched,
+  type PairFile,
+  type ViewSettings,
+} from "./side-files.js";
 import { readObjects } from "./texts.js";
 import type {
   AnnotationLabel,
@@ -87,7 +107,13 @@ export class IterationModel {
         const next = viewSettings(this.experimentDir, this.iteration, this.manifest.value);
         // The manifest is rewritten as stages progress; only a change of setting means new selections.
         const modesMoved = next.modes.judge !== this.settings.modes.judge || next.modes.meta_judge !== this.settings.modes.meta_judge;
-        if (next.rho !== this.settings.rho || next.lengthCap !== this.settings.lengthCap || next.promptsFile !== this.settings.promptsFile || next.problem !== this.settings.problem || modesMoved) {
+        if (
+          next.rho !== this.settings.rho ||
+          next.lengthCap !== this.settings.lengthCap ||
+          next.promptsFile !== this.settings.promptsFile ||
+          next.problem !== this.settings.problem ||
+          modesMoved
+        ) {
           this.settings = next;
           this.index.setPromptsFile(next.promptsFile);
         }
@@ -134,7 +160,13 @@ export class IterationModel {
       const expected = info?.counts.expected;
       // Records written by another tool have no manifest: records on disk then say the stage ran.
       const state = info?.state ?? (done[stage] > 0 ? "done" : "pending");
-      const summary: StageSummary = { stage, state, done: done[stage], total: expected ?? (state === "done" ? done[stage] : null), counts: { ...(info?.counts ?? {}) } };
+      const summary: StageSummary = {
+        stage,
+        state,
+        done: done[stage],
+        total: expected ?? (state === "done" ? done[stage] : null),
+        counts: { ...(info?.counts ?? {}) },
+      };
       const stale = stage === "export" ? exportStaleness(this.dir, m) : null;
       if (stale) summary.stale = stale;
       return summary;

@@ -1,6 +1,15 @@
 // Rows of the tree and the hints, made from index columns on demand: a handful per call, so nothing
 // here is cached except the judge pair of a battled response (a Bradley–Terry fit per response).
-import { pickBattleResponse, scoreVariance, selectActorPair, selectJudgePair, type ActorCandidate, type ActorPairResult, type Battle, type JudgePairResult } from "../select.js";
+import {
+  pickBattleResponse,
+  scoreVariance,
+  selectActorPair,
+  selectJudgePair,
+  type ActorCandidate,
+  type ActorPairResult,
+  type Battle,
+  type JudgePairResult,
+} from "../select.js";
 import type { Annotation } from "../schema.js";
 import type { IndexedKind, IterationIndex, RecordTable } from "../store/index.js";
 import { WINNER_FIRST, WINNER_NULL } from "../store/index.js";
@@ -31,7 +40,10 @@ function isFlagged(v: ViewData, key: number): boolean {
   return key < v.agg.suspicious.length && v.agg.suspicious[key] === 1;
 }
 
-const byIndex = (index: Int32Array) => (a: number, b: number): number => index[a]! - index[b]! || a - b;
+const byIndex =
+  (index: Int32Array) =>
+  (a: number, b: number): number =>
+    index[a]! - index[b]! || a - b;
 
 /** First-occurrence responses of a prompt, by index. */
 export function responseRecords(v: ViewData, promptKey: number): number[] {
@@ -72,7 +84,8 @@ export function judgeResponse(v: ViewData, promptKey: number): number {
     const key = R.id[r]!;
     if (isFlagged(v, key) || !v.graph.battlesOf.list(key).some((b) => !isFlagged(v, M.id[b]!))) continue;
     const scores: (number | null)[] = [];
-    for (const j of v.graph.judgementsOf.list(key)) if (!isFlagged(v, J.id[j]!)) scores.push(Number.isNaN(J.score[j]!) ? null : J.score[j]!);
+    for (const j of v.graph.judgementsOf.list(key))
+      if (!isFlagged(v, J.id[j]!)) scores.push(Number.isNaN(J.score[j]!) ? null : J.score[j]!);
     cands.push({ id: v.index.pool.get(key), key, index: R.index[r]!, scores });
   }
   const picked = pickBattleResponse(cands);
@@ -96,7 +109,11 @@ export function judgePair(v: ViewData, responseKey: number): JudgePairResult | n
     for (const b of v.graph.battlesOf.list(responseKey)) {
       if (isFlagged(v, M.id[b]!)) continue;
       const w = M.winner[b]!;
-      battles.push({ first_id: pool.get(M.first[b]!), second_id: pool.get(M.second[b]!), winner: w === WINNER_NULL ? null : w === WINNER_FIRST ? "first" : "second" });
+      battles.push({
+        first_id: pool.get(M.first[b]!),
+        second_id: pool.get(M.second[b]!),
+        winner: w === WINNER_NULL ? null : w === WINNER_FIRST ? "first" : "second",
+      });
     }
     // File order, as `metajudge pairs` reads them: the order the Elo is solved in.
     const judgements: { id: string; length: number }[] = [];
@@ -154,7 +171,13 @@ export function judgementRow(v: ViewData, j: number, elo: Record<string, number>
   const J = tables.judgement;
   const id = pool.get(J.id[j]!);
   const score = J.score[j]!;
-  const row: JudgementRow = { id, responseId: pool.get(J.response[j]!), index: J.index[j]!, score: Number.isNaN(score) ? null : score, length: J.textLength[j]! };
+  const row: JudgementRow = {
+    id,
+    responseId: pool.get(J.response[j]!),
+    index: J.index[j]!,
+    score: Number.isNaN(score) ? null : score,
+    length: J.textLength[j]!,
+  };
   if (J.parseError[j]! >= 0) row.parseError = pool.get(J.parseError[j]!);
   const e = elo?.[id];
   if (e !== undefined) row.elo = e;
@@ -171,7 +194,12 @@ export function battleRow(v: ViewData, b: number): BattleRow {
   const M = tables.meta_judgement;
   const id = pool.get(M.id[b]!);
   const w = M.winner[b]!;
-  const row: BattleRow = { id, firstId: pool.get(M.first[b]!), secondId: pool.get(M.second[b]!), winner: w === WINNER_NULL ? null : w === WINNER_FIRST ? "first" : "second" };
+  const row: BattleRow = {
+    id,
+    firstId: pool.get(M.first[b]!),
+    secondId: pool.get(M.second[b]!),
+    winner: w === WINNER_NULL ? null : w === WINNER_FIRST ? "first" : "second",
+  };
   if (M.parseError[b]! >= 0) row.parseError = pool.get(M.parseError[b]!);
   const flag = labelOf(v, id);
   if (flag) row.flag = flag;

@@ -64,7 +64,13 @@ export function viewSettings(experimentDir: string, t: number, manifest: Manifes
     const prompts = typeof snap?.prompts === "string" ? snap.prompts : "prompts.jsonl";
     const rho = typeof settings?.rho === "number" && settings.rho >= 0 && settings.rho <= 1 ? settings.rho : 0;
     const cap = typeof settings?.judgement_length_cap === "number" ? settings.judgement_length_cap : null;
-    return { promptsFile: resolveIn(experimentDir, prompts), rho, lengthCap: cap, modes: manifestModes(manifest), problem: (err as Error).message };
+    return {
+      promptsFile: resolveIn(experimentDir, prompts),
+      rho,
+      lengthCap: cap,
+      modes: manifestModes(manifest),
+      problem: (err as Error).message,
+    };
   }
 }
 
@@ -101,7 +107,8 @@ export interface PairFile {
 export const NO_PAIRS: PairFile = { roles: new Map(), prompts: new Set(), lines: 0 };
 
 // Pair lines as Metajudge writes them start with these three keys; anything else is parsed whole.
-const PAIR_PREFIX = /^\{"prompt_id":("(?:[^"\\]|\\.)*"),(?:"response_id":"(?:[^"\\]|\\.)*",)?"chosen_id":("(?:[^"\\]|\\.)*"),"rejected_id":("(?:[^"\\]|\\.)*")/;
+const PAIR_PREFIX =
+  /^\{"prompt_id":("(?:[^"\\]|\\.)*"),(?:"response_id":"(?:[^"\\]|\\.)*",)?"chosen_id":("(?:[^"\\]|\\.)*"),"rejected_id":("(?:[^"\\]|\\.)*")/;
 
 export async function readPairFile(file: string): Promise<PairFile> {
   const out: PairFile = { roles: new Map(), prompts: new Set(), lines: 0 };

@@ -6,5 +6,9 @@ import type * as shared from "../../shared/view.js";
 export * from "../../shared/view.js";
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const sameUnions: [Same<schema.StageName, shared.StageName>, Same<schema.StageState, shared.StageState>, Same<schema.VerdictMode, shared.VerdictMode>] = [true, true, true];
+const sameUnions: [
+  Same<schema.StageName, shared.StageName>,
+  Same<schema.StageState, shared.StageState>,
+  Same<schema.VerdictMode, shared.VerdictMode>,
+] = [true, true, true];
 void sameUnions;

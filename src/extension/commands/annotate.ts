@@ -16,7 +16,12 @@ interface DirectRequest {
 
 function isDirect(arg: unknown): arg is DirectRequest {
   const a = arg as Partial<DirectRequest> | undefined;
-  return typeof a?.experimentDir === "string" && typeof a.iteration === "number" && typeof a.targetId === "string" && typeof a.targetKind === "string";
+  return (
+    typeof a?.experimentDir === "string" &&
+    typeof a.iteration === "number" &&
+    typeof a.targetId === "string" &&
+    typeof a.targetKind === "string"
+  );
 }
 
 export function registerAnnotateCommands(deps: Deps): vscode.Disposable[] {
@@ -37,7 +42,11 @@ export function registerAnnotateCommands(deps: Deps): vscode.Disposable[] {
       // A note keeps the item's current label: the latest event per target wins.
       const model = await deps.experiments.model(target.experimentDir, target.iteration);
       const current = model.annotation(target.targetId);
-      const note = await vscode.window.showInputBox({ title: `Note on ${target.targetId}`, prompt: "What did you see?", value: current?.note ?? "" });
+      const note = await vscode.window.showInputBox({
+        title: `Note on ${target.targetId}`,
+        prompt: "What did you see?",
+        value: current?.note ?? "",
+      });
       if (note === undefined) return;
       // The label is carried over (and with it its reason) so a note never undoes a flag.
       await deps.annotations.annotate(target, current?.label ?? "cleared", undefined, note);

@@ -34,7 +34,7 @@ export function registerExperimentCommands(deps: Deps): vscode.Disposable[] {
       }
       deps.experiments.refreshAll();
       await vscode.window.showTextDocument(vscode.Uri.file(path.join(dir, "metajudge.json")));
-      void vscode.window.showInformationMessage("Experiment created. Point \"endpoint\" at your server, then Run Iteration.");
+      void vscode.window.showInformationMessage('Experiment created. Point "endpoint" at your server, then Run Iteration.');
     }),
     vscode.commands.registerCommand("metajudge.setApiKey", async () => {
       const names = new Set<string>();
@@ -52,13 +52,27 @@ export function registerExperimentCommands(deps: Deps): vscode.Disposable[] {
       const suggestions = [...names];
       let envName: string | undefined;
       if (suggestions.length > 0) {
-        envName = (await vscode.window.showQuickPick([...suggestions.map((n) => ({ label: n })), { label: "Another name…" }], { title: "Which API key?" }))?.label;
+        envName = (
+          await vscode.window.showQuickPick([...suggestions.map((n) => ({ label: n })), { label: "Another name…" }], {
+            title: "Which API key?",
+          })
+        )?.label;
         if (envName === "Another name…") envName = undefined;
         else if (envName === undefined) return;
       }
-      envName ??= await vscode.window.showInputBox({ title: "API key name", prompt: "The environment variable named by \"api_key_env\" in metajudge.json", value: "OPENAI_API_KEY", validateInput: (v) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : "Letters, digits and _ only") });
+      envName ??= await vscode.window.showInputBox({
+        title: "API key name",
+        prompt: 'The environment variable named by "api_key_env" in metajudge.json',
+        value: "OPENAI_API_KEY",
+        validateInput: (v) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : "Letters, digits and _ only"),
+      });
       if (!envName) return;
-      const value = await vscode.window.showInputBox({ title: `Value of ${envName}`, password: true, prompt: "Stored in the editor's secret storage; given to runs through their environment only", ignoreFocusOut: true });
+      const value = await vscode.window.showInputBox({
+        title: `Value of ${envName}`,
+        password: true,
+        prompt: "Stored in the editor's secret storage; given to runs through their environment only",
+        ignoreFocusOut: true,
+      });
       if (!value) return;
       await deps.services.secrets.setApiKey(envName, value);
       void vscode.window.showInformationMessage(`${envName} stored in secret storage.`);

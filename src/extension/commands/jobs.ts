@@ -55,7 +55,12 @@ async function pickJob(deps: JobsDeps, arg: unknown, title: string, filter: (j: 
   }
   const items = all
     .sort((a, b) => b.job.created_at.localeCompare(a.job.created_at))
-    .map((e) => ({ label: e.job.title || e.job.id, description: `${e.job.state} · ${e.job.host}`, detail: `${e.job.id} · ${path.basename(e.experimentDir)}`, ref: { experimentDir: e.experimentDir, id: e.job.id } }));
+    .map((e) => ({
+      label: e.job.title || e.job.id,
+      description: `${e.job.state} · ${e.job.host}`,
+      detail: `${e.job.id} · ${path.basename(e.experimentDir)}`,
+      ref: { experimentDir: e.experimentDir, id: e.job.id },
+    }));
   return (await vscode.window.showQuickPick(items, { title }))?.ref;
 }
 
@@ -64,7 +69,12 @@ async function pickExperiment(deps: JobsDeps, a: LaunchArg | undefined): Promise
   if (a?.dir && (a.kind === "experiment" || a.kind === "iteration")) return a.dir;
   const list = await deps.experiments.experiments();
   if (list.length <= 1) return list[0]?.dir;
-  return (await vscode.window.showQuickPick(list.map((e) => ({ label: e.name, description: vscode.workspace.asRelativePath(e.dir), dir: e.dir })), { title: "Which experiment?" }))?.dir;
+  return (
+    await vscode.window.showQuickPick(
+      list.map((e) => ({ label: e.name, description: vscode.workspace.asRelativePath(e.dir), dir: e.dir })),
+      { title: "Which experiment?" },
+    )
+  )?.dir;
 }
 
 /** Generation may start the next iteration; training needs an iteration with exported DPO data. */
@@ -72,14 +82,22 @@ async function pickIteration(deps: JobsDeps, dir: string, a: LaunchArg | undefin
   if (a?.iteration) return a.iteration;
   const its = deps.experiments.iterations(dir);
   const items = forTraining
-    ? [...its].reverse().filter((t) => fs.existsSync(path.join(iterationDir(dir, t), "dpo.jsonl"))).map((t) => ({ label: `Iteration ${t}`, t }))
-    : [{ label: `Iteration ${(its.at(-1) ?? 0) + 1}`, description: "new", t: (its.at(-1) ?? 0) + 1 }, ...[...its].reverse().map((t) => ({ label: `Iteration ${t}`, t }))];
+    ? [...its]
+        .reverse()
+        .filter((t) => fs.existsSync(path.join(iterationDir(dir, t), "dpo.jsonl")))
+        .map((t) => ({ label: `Iteration ${t}`, t }))
+    : [
+        { label: `Iteration ${(its.at(-1) ?? 0) + 1}`, description: "new", t: (its.at(-1) ?? 0) + 1 },
+        ...[...its].reverse().map((t) => ({ label: `Iteration ${t}`, t })),
+      ];
   if (items.length === 0) {
     void vscode.window.showInformationMessage("No iteration has DPO data yet: run an iteration to its export stage first.");
     return undefined;
   }
   if (items.length === 1) return items[0]!.t;
-  return (await vscode.window.showQuickPick(items, { title: forTraining ? "Train on which iteration's pairs?" : "Generate which iteration?" }))?.t;
+  return (
+    await vscode.window.showQuickPick(items, { title: forTraining ? "Train on which iteration's pairs?" : "Generate which iteration?" })
+  )?.t;
 }
 
 export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
@@ -97,7 +115,10 @@ export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
   const openLog = async (ref: JobRef): Promise<void> => {
     const file = new JobStore(ref.experimentDir).logPath(ref.id);
     if (!fs.existsSync(file)) {
-      const attach = await vscode.window.showInformationMessage(`No log copied yet for ${ref.id}: attaching to the job copies it.`, "Attach to Job");
+      const attach = await vscode.window.showInformationMessage(
+        `No log copied yet for ${ref.id}: attaching to the job copies it.`,
+        "Attach to Job",
+      );
       if (attach) await vscode.commands.executeCommand("metajudge.attachJob", { experimentDir: ref.experimentDir, jobId: ref.id });
       return;
     }
@@ -105,19 +126,37 @@ export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
   };
 
   /** Runs a worker and reports how it ended: a status-bar line on success, an error with its action otherwise. */
-  const runWorker = async (what: string, experimentDir: string, args: string[], env: Record<string, string>, retry: () => unknown, jobId?: string): Promise<WorkerResult> => {
+  const runWorker = async (
+    what: string,
+    experimentDir: string,
+    args: string[],
+    env: Record<string, string>,
+    retry: () => unknown,
+    jobId?: string,
+  ): Promise<WorkerResult> => {
     const r = await workers.run({ args, experimentDir, title: what, env, jobId });
     model.refresh();
     deps.experiments.refreshAll();
     const job = r.jobs.at(-1);
     if (r.code === 0) vscode.window.setStatusBarMessage(`$(pass) ${what}: done`, 8000);
     else if (r.cancelled) vscode.window.setStatusBarMessage(`$(debug-stop) ${what}: stopped; Attach to Job follows it again`, 8000);
-    else await showFailure(services, what, r.error ?? { reason: "internal", message: `the worker exited with ${r.code}; see the log` }, { retry, openLog: job ? () => openLog({ experimentDir, id: job.id }) : undefined });
+    else
+      await showFailure(services, what, r.error ?? { reason: "internal", message: `the worker exited with ${r.code}; see the log` }, {
+        retry,
+        openLog: job ? () => openLog({ experimentDir, id: job.id }) : undefined,
+      });
     return r;
   };
 
   /** Host dialogue in the editor, then the worker; the worker gets what the dialogue yielded through its environment. */
-  const onHost = async (what: string, experimentDir: string, host: string, args: string[], retry: () => unknown, jobId?: string): Promise<WorkerResult | undefined> => {
+  const onHost = async (
+    what: string,
+    experimentDir: string,
+    host: string,
+    args: string[],
+    retry: () => unknown,
+    jobId?: string,
+  ): Promise<WorkerResult | undefined> => {
     let env: Record<string, string>;
     try {
       const prepared = await prepareHost(services, experimentDir, host);
@@ -144,7 +183,12 @@ export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
       await showFailure(services, "Cannot read metajudge.json", reasonOf(err));
       return;
     }
-    const host = await pickHost(services, dir, a?.host ?? configured, kind === "train" ? "Train on which host?" : "Generate on which host?");
+    const host = await pickHost(
+      services,
+      dir,
+      a?.host ?? configured,
+      kind === "train" ? "Train on which host?" : "Generate on which host?",
+    );
     if (!host) return;
     const args = ["launch", kind, dir, "--iteration", String(t), "--host", host];
     if (kind === "generate" && a?.mode && (GENERATION_MODES as readonly string[]).includes(a.mode)) args.push("--mode", a.mode);
@@ -172,14 +216,18 @@ export function registerJobCommands(deps: JobsDeps): vscode.Disposable[] {
       const job = record(ref);
       if (!job) return;
       workers.stopFollowing(ref.experimentDir, ref.id);
-      await onHost(`cancel ${ref.id}`, ref.experimentDir, job.host, ["jobs", "cancel", ref.experimentDir, ref.id], () => vscode.commands.executeCommand("metajudge.cancelJob", arg));
+      await onHost(`cancel ${ref.id}`, ref.experimentDir, job.host, ["jobs", "cancel", ref.experimentDir, ref.id], () =>
+        vscode.commands.executeCommand("metajudge.cancelJob", arg),
+      );
     }),
     vscode.commands.registerCommand("metajudge.resubmitJob", async (arg?: unknown) => {
       const ref = await pickJob(deps, arg, "Resubmit which job?", (j) => !isLive(j));
       if (!ref) return;
       const job = record(ref);
       if (!job) return;
-      const r = await onHost(`resubmit ${ref.id}`, ref.experimentDir, job.host, ["jobs", "resubmit", ref.experimentDir, ref.id], () => vscode.commands.executeCommand("metajudge.resubmitJob", arg));
+      const r = await onHost(`resubmit ${ref.id}`, ref.experimentDir, job.host, ["jobs", "resubmit", ref.experimentDir, ref.id], () =>
+        vscode.commands.executeCommand("metajudge.resubmitJob", arg),
+      );
       const res = r?.code === 0 ? r.result : undefined;
       const next = res?.type === "resubmitted" ? r?.jobs.find((j) => j.id === res.job.id) : undefined;
       if (next && isLive(next)) await attach({ experimentDir: ref.experimentDir, id: next.id });
@@ -214,7 +262,13 @@ async function setHostSecret(deps: JobsDeps, arg: unknown): Promise<void> {
       continue; // a config with problems is reported where it is edited
     }
     for (const [name, raw] of Object.entries(hosts)) {
-      const p = raw as { kind?: string; ssh?: { host?: string }; tunnel?: { host?: string }; auth_token_env?: string; secret_env?: unknown };
+      const p = raw as {
+        kind?: string;
+        ssh?: { host?: string };
+        tunnel?: { host?: string };
+        auth_token_env?: string;
+        secret_env?: unknown;
+      };
       const target = p.ssh ?? p.tunnel;
       if (target?.host) {
         try {
@@ -240,18 +294,30 @@ async function setHostSecret(deps: JobsDeps, arg: unknown): Promise<void> {
   }
   items.push({ label: "Another secret…", description: "by its environment variable name" });
   let chosen: SecretItem | undefined =
-    typeof a?.identityFile === "string" ? { label: "", passphraseOf: a.identityFile } : typeof a?.secretName === "string" ? { label: "", secretName: a.secretName } : undefined;
+    typeof a?.identityFile === "string"
+      ? { label: "", passphraseOf: a.identityFile }
+      : typeof a?.secretName === "string"
+        ? { label: "", secretName: a.secretName }
+        : undefined;
   chosen ??= await vscode.window.showQuickPick(items, { title: "Set which host secret?" });
   if (!chosen) return;
   if (!chosen.passphraseOf && !chosen.secretName) {
-    const name = await vscode.window.showInputBox({ title: "Secret name", prompt: "The environment variable a host profile names (e.g. RAY_TOKEN)", validateInput: (v) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : "letters, digits and _") });
+    const name = await vscode.window.showInputBox({
+      title: "Secret name",
+      prompt: "The environment variable a host profile names (e.g. RAY_TOKEN)",
+      validateInput: (v) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : "letters, digits and _"),
+    });
     if (!name) return;
     chosen = { label: name, secretName: name };
   }
   const value =
     typeof a?.value === "string"
       ? a.value
-      : await vscode.window.showInputBox({ title: chosen.passphraseOf ? `Passphrase of ${chosen.passphraseOf}` : `Value of ${chosen.secretName}`, password: true, ignoreFocusOut: true });
+      : await vscode.window.showInputBox({
+          title: chosen.passphraseOf ? `Passphrase of ${chosen.passphraseOf}` : `Value of ${chosen.secretName}`,
+          password: true,
+          ignoreFocusOut: true,
+        });
   if (!value) return;
   if (chosen.passphraseOf) await deps.services.secrets.setPassphrase(chosen.passphraseOf, value);
   else await deps.services.secrets.setHostSecret(chosen.secretName!, value);

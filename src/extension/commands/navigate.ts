@@ -40,7 +40,10 @@ export function registerNavigateCommands(deps: Deps): vscode.Disposable[] {
       return;
     }
     const sel = deps.inspector.selection();
-    const at = current && sel ? candidates.findIndex((c) => c.dir === current.experimentDir && c.t === current.iteration && c.id === sel.targetId) : -1;
+    const at =
+      current && sel
+        ? candidates.findIndex((c) => c.dir === current.experimentDir && c.t === current.iteration && c.id === sel.targetId)
+        : -1;
     const next = candidates[(at + 1) % candidates.length]!;
     await deps.inspector.show(next.dir, next.t, next.promptId, next.id);
   };

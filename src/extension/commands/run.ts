@@ -30,7 +30,10 @@ async function pickExperiment(deps: Deps, arg: unknown): Promise<string | undefi
     return undefined;
   }
   if (list.length === 1) return list[0]!.dir;
-  const pick = await vscode.window.showQuickPick(list.map((e) => ({ label: e.name, description: vscode.workspace.asRelativePath(e.dir), dir: e.dir })), { title: "Which experiment?" });
+  const pick = await vscode.window.showQuickPick(
+    list.map((e) => ({ label: e.name, description: vscode.workspace.asRelativePath(e.dir), dir: e.dir })),
+    { title: "Which experiment?" },
+  );
   return pick?.dir;
 }
 
@@ -56,7 +59,11 @@ async function resolveIteration(deps: Deps, arg: unknown, allowNew: boolean): Pr
 async function pickStages(): Promise<{ until: StageName } | { only: StageName } | "all" | undefined> {
   const items: (vscode.QuickPickItem & { value: { until: StageName } | { only: StageName } | "all" })[] = [
     { label: "All stages", description: STAGES.join(" → "), value: "all" },
-    ...STAGES.slice(0, -1).map((s) => ({ label: `Up to ${s}`, description: STAGES.slice(0, STAGES.indexOf(s) + 1).join(" → "), value: { until: s } })),
+    ...STAGES.slice(0, -1).map((s) => ({
+      label: `Up to ${s}`,
+      description: STAGES.slice(0, STAGES.indexOf(s) + 1).join(" → "),
+      value: { until: s },
+    })),
     ...STAGES.map((s) => ({ label: `Only ${s}`, value: { only: s } })),
   ];
   return (await vscode.window.showQuickPick(items, { title: "Run which stages?" }))?.value;
@@ -76,7 +83,8 @@ function cli<T extends WireResult["type"]>(deps: Deps, args: string[], title: st
       const exit = await worker.exited;
       if (exit.error) throw new Error(exit.error.message);
       const r = exit.result;
-      if (exit.code !== 0 || !isWireType(r, want)) throw new Error(`\`metajudge ${args[0]}\` exited ${exit.code} without its ${want} result; Show Logs has what it wrote`);
+      if (exit.code !== 0 || !isWireType(r, want))
+        throw new Error(`\`metajudge ${args[0]}\` exited ${exit.code} without its ${want} result; Show Logs has what it wrote`);
       return r;
     }),
   );
@@ -111,7 +119,10 @@ export function registerRunCommands(deps: Deps): vscode.Disposable[] {
       try {
         const { counts } = await cli(deps, ["pairs", iterationDir(dir, t)], `Recomputing pairs of iteration ${t}`, "pairs");
         await deps.experiments.refreshNow(dir, t);
-        vscode.window.setStatusBarMessage(`$(sync) Iteration ${t}: ${counts.actor_pairs ?? 0} actor pairs, ${counts.judge_pairs ?? 0} judge pairs (${counts.flagged_excluded ?? 0} flagged excluded)`, 8000);
+        vscode.window.setStatusBarMessage(
+          `$(sync) Iteration ${t}: ${counts.actor_pairs ?? 0} actor pairs, ${counts.judge_pairs ?? 0} judge pairs (${counts.flagged_excluded ?? 0} flagged excluded)`,
+          8000,
+        );
       } catch (err) {
         await fail(err);
       }
@@ -123,7 +134,10 @@ export function registerRunCommands(deps: Deps): vscode.Disposable[] {
       if (refuseIfLocked(dir, t)) return;
       try {
         const r = await cli(deps, ["export", iterationDir(dir, t)], `Exporting DPO data of iteration ${t}`, "export");
-        const open = await vscode.window.showInformationMessage(`Wrote ${r.counts.actor} actor + ${r.counts.judge} judge examples to dpo.jsonl.`, "Open File");
+        const open = await vscode.window.showInformationMessage(
+          `Wrote ${r.counts.actor} actor + ${r.counts.judge} judge examples to dpo.jsonl.`,
+          "Open File",
+        );
         if (open) await vscode.window.showTextDocument(vscode.Uri.file(r.file));
       } catch (err) {
         await fail(err);

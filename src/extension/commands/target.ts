@@ -15,7 +15,12 @@ export function sourceOf(arg: unknown): Source | undefined {
   return s === "tree" || s === "inspector" || s === "editor" ? s : undefined;
 }
 
-const fromNode = (n: RecordNode): AnnotationTarget => ({ experimentDir: n.dir, iteration: n.iteration, targetId: n.row.id, targetKind: targetKindOf(n) });
+const fromNode = (n: RecordNode): AnnotationTarget => ({
+  experimentDir: n.dir,
+  iteration: n.iteration,
+  targetId: n.row.id,
+  targetKind: targetKindOf(n),
+});
 
 function fromInspector(deps: Deps): AnnotationTarget | undefined {
   const state = deps.inspector.current();
@@ -53,5 +58,7 @@ export async function resolveTarget(deps: Deps, arg: unknown): Promise<Annotatio
 }
 
 export function noTarget(): void {
-  void vscode.window.showInformationMessage("Select a response, judgement or battle first: in the Iterations view, the inspector, or a line of a record file.");
+  void vscode.window.showInformationMessage(
+    "Select a response, judgement or battle first: in the Iterations view, the inspector, or a line of a record file.",
+  );
 }

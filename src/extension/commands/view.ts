@@ -6,14 +6,16 @@ import type { Deps } from "./deps.js";
 
 /** The prompt a tree node belongs to, by walking up its parents. */
 function promptOf(node: Node): { dir: string; iteration: number; promptId: string } | undefined {
-  for (let n: Node | undefined = node; n; n = n.parent) if (n.kind === "prompt") return { dir: n.dir, iteration: n.iteration, promptId: n.row.id };
+  for (let n: Node | undefined = node; n; n = n.parent)
+    if (n.kind === "prompt") return { dir: n.dir, iteration: n.iteration, promptId: n.row.id };
   return undefined;
 }
 
 export function registerViewCommands(deps: Deps): vscode.Disposable[] {
   return [
     vscode.commands.registerCommand("metajudge.openInspector", async (arg?: unknown) => {
-      const a = arg as (Node & { row?: { id: string } }) | { experimentDir: string; iteration: number; promptId: string; selectedId?: string } | undefined;
+      const a = arg as
+        (Node & { row?: { id: string } }) | { experimentDir: string; iteration: number; promptId: string; selectedId?: string } | undefined;
       if (a && "experimentDir" in a) return deps.inspector.show(a.experimentDir, a.iteration, a.promptId, a.selectedId);
       if (a && "kind" in a) {
         const p = promptOf(a);
@@ -27,7 +29,14 @@ export function registerViewCommands(deps: Deps): vscode.Disposable[] {
         if (t === undefined) continue;
         const model = await deps.experiments.model(e.dir, t);
         for (const r of model.prompts({ offset: 0, limit: 500, sort: "spread" }).rows) {
-          choices.push({ label: r.id, description: `spread ${r.spread?.toFixed(2) ?? "–"}${list.length > 1 ? ` · ${e.name}` : ""} · iteration ${t}`, detail: r.preview, dir: e.dir, t, id: r.id });
+          choices.push({
+            label: r.id,
+            description: `spread ${r.spread?.toFixed(2) ?? "–"}${list.length > 1 ? ` · ${e.name}` : ""} · iteration ${t}`,
+            detail: r.preview,
+            dir: e.dir,
+            t,
+            id: r.id,
+          });
         }
       }
       if (choices.length === 0) {

@@ -5,12 +5,19 @@ import type { AnnotationLabel } from "../../core/view/types.js";
 import type { Settings } from "../services.js";
 
 /** undefined when the person dismissed a step. */
-export async function askAnnotation(settings: Settings, targetId: string, label: AnnotationLabel): Promise<{ reason?: string; note: string } | undefined> {
+export async function askAnnotation(
+  settings: Settings,
+  targetId: string,
+  label: AnnotationLabel,
+): Promise<{ reason?: string; note: string } | undefined> {
   let reason: string | undefined;
   if (label === "suspicious") {
     const reasons = settings.annotationReasons();
     if (reasons.length > 0) {
-      reason = await vscode.window.showQuickPick(reasons, { title: `Flag ${targetId} as suspicious`, placeHolder: "Why is it suspicious?" });
+      reason = await vscode.window.showQuickPick(reasons, {
+        title: `Flag ${targetId} as suspicious`,
+        placeHolder: "Why is it suspicious?",
+      });
       if (reason === undefined) return undefined;
     }
   }

@@ -14,7 +14,9 @@ export function makeNonce(): string {
  * connections are used, so default-src 'none' denies them all.
  */
 export function inspectorCsp(cspSource: string, nonce: string): string {
-  return [`default-src 'none'`, `script-src 'nonce-${nonce}'`, `style-src ${cspSource}`, `base-uri 'none'`, `form-action 'none'`].join("; ");
+  return [`default-src 'none'`, `script-src 'nonce-${nonce}'`, `style-src ${cspSource}`, `base-uri 'none'`, `form-action 'none'`].join(
+    "; ",
+  );
 }
 
 const escapeAttr = (s: string): string => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");

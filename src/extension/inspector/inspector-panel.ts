@@ -3,7 +3,13 @@
 // `ready`, which is how a hidden tab comes back without retainContextWhenHidden.
 import * as vscode from "vscode";
 import type { AnnotationLabel, InspectorData, TargetKind } from "../../core/view/types.js";
-import { INSPECTOR_VIEW_TYPE, isWebviewMessage, type HostMessage, type InspectorState, type WebviewMessage } from "../../shared/protocol.js";
+import {
+  INSPECTOR_VIEW_TYPE,
+  isWebviewMessage,
+  type HostMessage,
+  type InspectorState,
+  type WebviewMessage,
+} from "../../shared/protocol.js";
 import type { Services } from "../services.js";
 import { askAnnotation, askNote } from "./ask.js";
 import { inspectorHtml, makeNonce } from "./html.js";
@@ -190,7 +196,8 @@ export class InspectorPanel implements vscode.Disposable {
         const found = findRecord(this.data, m.targetId);
         const note = await askNote(`Note on ${m.targetId}`, found && found.kind !== "meta_judgement" ? found.record.note : undefined);
         // A note keeps the item's current label; "cleared" is the label of an item nobody flagged.
-        if (note !== undefined) await this.annotate({ ...t, targetId: m.targetId, targetKind: m.targetKind }, found?.record.flag ?? "cleared", undefined, note);
+        if (note !== undefined)
+          await this.annotate({ ...t, targetId: m.targetId, targetKind: m.targetKind }, found?.record.flag ?? "cleared", undefined, note);
         return;
       }
       case "reveal":
@@ -201,7 +208,9 @@ export class InspectorPanel implements vscode.Disposable {
         if (!m.direction) return this.show(t.experimentDir, t.iteration, m.promptId);
         const id = await this.source.adjacentPrompt(t.experimentDir, t.iteration, m.promptId, m.direction);
         if (id) return this.show(t.experimentDir, t.iteration, id);
-        void vscode.window.showInformationMessage(`${m.promptId} is the ${m.direction === "next" ? "last" : "first"} prompt of iteration ${t.iteration}.`);
+        void vscode.window.showInformationMessage(
+          `${m.promptId} is the ${m.direction === "next" ? "last" : "first"} prompt of iteration ${t.iteration}.`,
+        );
         return;
       }
     }
@@ -209,12 +218,20 @@ export class InspectorPanel implements vscode.Disposable {
 
   // ---- annotations -----------------------------------------------------------------------------
 
-  private async annotate(req: { experimentDir: string; iteration: number; targetId: string; targetKind: TargetKind }, label: AnnotationLabel, reason: string | undefined, note: string | undefined): Promise<void> {
+  private async annotate(
+    req: { experimentDir: string; iteration: number; targetId: string; targetKind: TargetKind },
+    label: AnnotationLabel,
+    reason: string | undefined,
+    note: string | undefined,
+  ): Promise<void> {
     await this.source.annotate({ ...req, label, ...(reason ? { reason } : {}), ...(note ? { note } : {}) });
     this.annotated(req.targetId, label, note);
   }
 
-  private async annotateInteractive(req: { experimentDir: string; iteration: number; targetId: string; targetKind: TargetKind }, label: AnnotationLabel): Promise<void> {
+  private async annotateInteractive(
+    req: { experimentDir: string; iteration: number; targetId: string; targetKind: TargetKind },
+    label: AnnotationLabel,
+  ): Promise<void> {
     if (this.source.annotateInteractive) {
       // The shared dialog does not say which note was typed: reload now rather than guess the badge.
       if (await this.source.annotateInteractive({ ...req, label })) await this.load(this.selected?.targetId);

@@ -24,7 +24,12 @@ function restoredState(raw: unknown): InspectorState | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
   const s = raw as Record<string, unknown>;
   if (typeof s.experimentDir !== "string" || typeof s.iteration !== "number" || typeof s.promptId !== "string") return undefined;
-  return { experimentDir: s.experimentDir, iteration: s.iteration, promptId: s.promptId, ...(typeof s.selectedId === "string" ? { selectedId: s.selectedId } : {}) };
+  return {
+    experimentDir: s.experimentDir,
+    iteration: s.iteration,
+    promptId: s.promptId,
+    ...(typeof s.selectedId === "string" ? { selectedId: s.selectedId } : {}),
+  };
 }
 
 export function registerInspector(services: Services, source: InspectorSource): InspectorRegistration {
@@ -46,7 +51,12 @@ export function registerInspector(services: Services, source: InspectorSource): 
         return;
       }
       services.log.info("inspector", `restoring ${state.promptId} of iteration ${state.iteration}`);
-      await adopt(new InspectorPanel(webviewPanel, services, source)).show(state.experimentDir, state.iteration, state.promptId, state.selectedId);
+      await adopt(new InspectorPanel(webviewPanel, services, source)).show(
+        state.experimentDir,
+        state.iteration,
+        state.promptId,
+        state.selectedId,
+      );
     },
   });
 

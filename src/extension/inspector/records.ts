@@ -1,5 +1,12 @@
 // Lookups over one prompt's InspectorData, shared by the panel and its tests (no editor API here).
-import type { AnnotationLabel, InspectorBattle, InspectorData, InspectorJudgement, InspectorResponse, TargetKind } from "../../core/view/types.js";
+import type {
+  AnnotationLabel,
+  InspectorBattle,
+  InspectorData,
+  InspectorJudgement,
+  InspectorResponse,
+  TargetKind,
+} from "../../core/view/types.js";
 
 export type InspectorRecord =
   | { kind: "response"; record: InspectorResponse }

@@ -25,7 +25,12 @@ export function reasonOf(err: unknown): { reason: ErrorReason; message: string }
   return { reason: typeof r === "string" ? (r as ErrorReason) : "internal", message };
 }
 
-export async function showFailure(services: Services, what: string, failure: { reason: ErrorReason; message: string }, ctx: FailureContext = {}): Promise<void> {
+export async function showFailure(
+  services: Services,
+  what: string,
+  failure: { reason: ErrorReason; message: string },
+  ctx: FailureContext = {},
+): Promise<void> {
   const action = ACTION[failure.reason];
   const usable = action === "Retry" ? ctx.retry : action === "Open Job Log" ? ctx.openLog : action;
   const choices = [...(action && usable ? [action] : []), "Show Logs"];

@@ -26,7 +26,8 @@ export function editorHostDeps(services: Services, interactive: boolean): Editor
   const env: Record<string, string> = {};
   // One passphrase per identity file: the host and its jump hosts may each have their own key.
   const passes = new Map<string, string>();
-  const passEnv = (): Record<string, string> => (passes.size > 0 ? { METAJUDGE_SSH_PASSPHRASES: JSON.stringify(Object.fromEntries(passes)) } : {});
+  const passEnv = (): Record<string, string> =>
+    passes.size > 0 ? { METAJUDGE_SSH_PASSPHRASES: JSON.stringify(Object.fromEntries(passes)) } : {};
   return {
     sshConfigFile: services.settings.sshConfigFile(),
     knownHostsFile: services.settings.knownHostsFile(),

@@ -25,7 +25,9 @@ export class JobPoller implements vscode.Disposable {
     private readonly followed: (experimentDir: string, id: string) => boolean,
   ) {
     this.schedule();
-    this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration("metajudge.jobPollSeconds") && this.schedule()));
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration("metajudge.jobPollSeconds") && this.schedule()),
+    );
   }
 
   private schedule(): void {
@@ -84,7 +86,10 @@ export class JobPoller implements vscode.Disposable {
         if (!patch) continue;
         store.update(job.id, patch);
         changed = true;
-        this.services.log.info("jobs", `${job.id} on ${host}: ${current.state} → ${status.state}${status.detail ? ` (${status.detail})` : ""}`);
+        this.services.log.info(
+          "jobs",
+          `${job.id} on ${host}: ${current.state} → ${status.state}${status.detail ? ` (${status.detail})` : ""}`,
+        );
       }
     } finally {
       executor.close();

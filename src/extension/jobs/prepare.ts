@@ -23,7 +23,12 @@ export function hostNames(services: Services, experimentDir: string): { name: st
   return [...own.map((name) => ({ name, from: "metajudge.json" })), ...fromSettings.map((name) => ({ name, from: "settings" }))];
 }
 
-export async function pickHost(services: Services, experimentDir: string, preferred: string | undefined, title: string): Promise<string | undefined> {
+export async function pickHost(
+  services: Services,
+  experimentDir: string,
+  preferred: string | undefined,
+  title: string,
+): Promise<string | undefined> {
   if (preferred) return preferred;
   const names = hostNames(services, experimentDir);
   if (names.length === 0) {
@@ -35,7 +40,12 @@ export async function pickHost(services: Services, experimentDir: string, prefer
     return undefined;
   }
   if (names.length === 1) return names[0]!.name;
-  return (await vscode.window.showQuickPick(names.map((n) => ({ label: n.name, description: n.from })), { title }))?.label;
+  return (
+    await vscode.window.showQuickPick(
+      names.map((n) => ({ label: n.name, description: n.from })),
+      { title },
+    )
+  )?.label;
 }
 
 export function baseWorkerEnv(services: Services): Record<string, string> {
@@ -58,7 +68,12 @@ export async function prepareHost(services: Services, experimentDir: string, hos
   ];
   for (const { name, title } of needed) {
     if (await deps.secret(name)) continue;
-    const v = await vscode.window.showInputBox({ title, prompt: `Value of ${name} (kept in the editor's secret store)`, password: true, ignoreFocusOut: true });
+    const v = await vscode.window.showInputBox({
+      title,
+      prompt: `Value of ${name} (kept in the editor's secret store)`,
+      password: true,
+      ignoreFocusOut: true,
+    });
     if (!v) return undefined;
     services.log.addSecret(v);
     await services.secrets.setHostSecret(name, v);
@@ -72,7 +87,8 @@ export async function prepareHost(services: Services, experimentDir: string, hos
         await deps.commit();
         // The connection above stopped at the first key that worked; a worker that reconnects may
         // need the others (a jump host's key, the next IdentityFile), so it gets every stored one.
-        if ("ssh" in profile && profile.ssh) await deps.addStoredPassphrases(chainIdentityFiles(profile.ssh, services.settings.sshConfigFile()));
+        if ("ssh" in profile && profile.ssh)
+          await deps.addStoredPassphrases(chainIdentityFiles(profile.ssh, services.settings.sshConfigFile()));
       } catch (err) {
         if ((err as { reason?: string }).reason === "auth") await deps.rollback();
         throw err;

@@ -119,7 +119,13 @@ export class JobsTree implements vscode.TreeDataProvider<JobsNode>, vscode.Dispo
     return all
       .filter((e) => e.job.host === node.host)
       .sort((a, b) => b.job.created_at.localeCompare(a.job.created_at) || b.job.id.localeCompare(a.job.id))
-      .map((e: JobEntry) => ({ kind: "job", id: `job:${e.experimentDir}:${e.job.id}`, parent: node, experimentDir: e.experimentDir, job: e.job }));
+      .map((e: JobEntry) => ({
+        kind: "job",
+        id: `job:${e.experimentDir}:${e.job.id}`,
+        parent: node,
+        experimentDir: e.experimentDir,
+        job: e.job,
+      }));
   }
 
   async getTreeItem(node: JobsNode): Promise<vscode.TreeItem> {

@@ -91,7 +91,13 @@ export class JobWorkers implements vscode.Disposable {
     return worker.exited.then((exit) => {
       this.active.delete(a);
       this.render();
-      return { code: exit.code, cancelled: a.cancelled || exit.cancelled, error: exit.error, result: exit.result, jobs: [...a.jobs.values()] };
+      return {
+        code: exit.code,
+        cancelled: a.cancelled || exit.cancelled,
+        error: exit.error,
+        result: exit.result,
+        jobs: [...a.jobs.values()],
+      };
     });
   }
 
@@ -102,7 +108,10 @@ export class JobWorkers implements vscode.Disposable {
       a.jobs.set(r.data.id, r.data);
       return r.data;
     }
-    this.services.log.warn("jobs", `${a.req.title}: the worker reported job ${wire.id} in a form this version does not read: ${r.error.issues[0]?.message ?? "invalid"}`);
+    this.services.log.warn(
+      "jobs",
+      `${a.req.title}: the worker reported job ${wire.id} in a form this version does not read: ${r.error.issues[0]?.message ?? "invalid"}`,
+    );
     return undefined;
   }
 

@@ -55,7 +55,11 @@ export class AnnotationDiagnostics implements vscode.Disposable {
     try {
       const { problems } = await readAnnotations(uri.fsPath);
       this.collection.set(uri, problems.map(toDiagnostic));
-      if (problems.length > 0) this.services.log.warn("annotations", `${uri.fsPath}: ${problems.length} line${problems.length === 1 ? "" : "s"} cannot be read; see the Problems view`);
+      if (problems.length > 0)
+        this.services.log.warn(
+          "annotations",
+          `${uri.fsPath}: ${problems.length} line${problems.length === 1 ? "" : "s"} cannot be read; see the Problems view`,
+        );
     } catch (err) {
       this.services.log.warn("annotations", `${uri.fsPath}: ${err instanceof Error ? err.message : String(err)}`);
     }

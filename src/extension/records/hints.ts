@@ -10,11 +10,12 @@ import type { Services } from "../services.js";
 const RECORD_FILES = new Set(["responses.jsonl", "judgements.jsonl", "meta_judgements.jsonl"]);
 
 export function isRecordFile(doc: vscode.TextDocument): boolean {
-  return doc.uri.scheme === "file" && RECORD_FILES.has(path.basename(doc.uri.fsPath)) && Experiments.iterationOf(doc.uri.fsPath) !== undefined;
+  return (
+    doc.uri.scheme === "file" && RECORD_FILES.has(path.basename(doc.uri.fsPath)) && Experiments.iterationOf(doc.uri.fsPath) !== undefined
+  );
 }
 
 const num = (x: number, d = 2): string => String(Number(x.toFixed(d)));
-
 
 function describe(i: LineInfo): string {
   const bits: string[] = [];

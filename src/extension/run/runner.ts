@@ -106,12 +106,19 @@ export class Runner implements vscode.Disposable {
   findRun(experimentDir: string, iteration: number): boolean {
     if (this.active) return false;
     const s = iterationLock(experimentDir, iteration);
-    if (s.state !== "held" || !s.here || !/^metajudge run\b/.test(s.holder.command) || !alive(s.holder.pid) || !isMetajudge(s.holder.pid)) return false;
+    if (s.state !== "held" || !s.here || !/^metajudge run\b/.test(s.holder.command) || !alive(s.holder.pid) || !isMetajudge(s.holder.pid))
+      return false;
     const active: Active = { req: { experimentDir, iteration, stages: "all" }, pid: s.holder.pid, cancelled: false };
     this.active = active;
     void vscode.commands.executeCommand("setContext", "metajudge.running", true);
-    this.services.log.info("run", `found a run going on iteration ${iteration} of ${experimentDir}: ${s.holder.command} (pid ${s.holder.pid})`);
-    this.show(`$(sync~spin) it ${iteration} running (pid ${s.holder.pid})`, `Iteration ${iteration}: ${s.holder.command}. Click to cancel.`);
+    this.services.log.info(
+      "run",
+      `found a run going on iteration ${iteration} of ${experimentDir}: ${s.holder.command} (pid ${s.holder.pid})`,
+    );
+    this.show(
+      `$(sync~spin) it ${iteration} running (pid ${s.holder.pid})`,
+      `Iteration ${iteration}: ${s.holder.command}. Click to cancel.`,
+    );
     const log = path.join(iterationDir(experimentDir, iteration), RUN_LOG);
     // A log newer than the lock is this run's (the editor's worker writes it); a terminal's run has none.
     const ours = fs.existsSync(log) && fs.statSync(log).mtimeMs >= Date.parse(s.holder.started_at) - 5_000;
@@ -122,7 +129,10 @@ export class Runner implements vscode.Disposable {
       const lock = iterationLock(experimentDir, iteration);
       if (alive(active.pid) && lock.state === "held" && lock.holder.pid === active.pid) return;
       active.tail?.flush();
-      void this.finished(active, active.ended === "ok" ? 0 : active.ended === "cancelled" || active.cancelled ? 130 : ours || active.ended === "error" ? 1 : null);
+      void this.finished(
+        active,
+        active.ended === "ok" ? 0 : active.ended === "cancelled" || active.cancelled ? 130 : ours || active.ended === "error" ? 1 : null,
+      );
     }, 500);
     return true;
   }
@@ -130,7 +140,9 @@ export class Runner implements vscode.Disposable {
   /** Starts the worker; false when it was not started (a run already going here, or another process writing the iteration). */
   async start(req: RunRequest): Promise<boolean> {
     if (this.active) {
-      void vscode.window.showWarningMessage(`A run is already going (iteration ${this.active.req.iteration} of ${path.basename(this.active.req.experimentDir)}). Cancel it first.`);
+      void vscode.window.showWarningMessage(
+        `A run is already going (iteration ${this.active.req.iteration} of ${path.basename(this.active.req.experimentDir)}). Cancel it first.`,
+      );
       return false;
     }
     if (refuseIfLocked(req.experimentDir, req.iteration)) return false;
@@ -197,7 +209,10 @@ export class Runner implements vscode.Disposable {
       return; // mid-write or hand-edited: the next look may read it
     }
     if (active.cancelled) return;
-    this.show(`$(sync~spin) it ${active.req.iteration}${stage ? ` ${stage}` : ""} running (pid ${active.pid})`, `Iteration ${active.req.iteration}: a run started outside this window. Click to cancel.`);
+    this.show(
+      `$(sync~spin) it ${active.req.iteration}${stage ? ` ${stage}` : ""} running (pid ${active.pid})`,
+      `Iteration ${active.req.iteration}: a run started outside this window. Click to cancel.`,
+    );
   }
 
   private onEvent(active: Active, e: WireLine): void {
@@ -206,11 +221,17 @@ export class Runner implements vscode.Disposable {
     switch (e.type) {
       case "stage-start":
         this.services.log.info("run", `${e.stage}: ${fmt(e.done)}/${fmt(e.total)} on disk`);
-        this.show(`$(sync~spin) ${it} ${e.stage} ${fmt(e.done)}/${fmt(e.total)}`, `Iteration ${active.req.iteration}: ${e.stage}. Click to cancel.`);
+        this.show(
+          `$(sync~spin) ${it} ${e.stage} ${fmt(e.done)}/${fmt(e.total)}`,
+          `Iteration ${active.req.iteration}: ${e.stage}. Click to cancel.`,
+        );
         break;
       case "progress": {
         const pct = e.total > 0 ? ` ${Math.floor((e.done / e.total) * 100)}%` : "";
-        this.show(`$(sync~spin) ${it} ${e.stage} ${fmt(e.done)}/${fmt(e.total)}${pct}`, `Iteration ${active.req.iteration}: ${e.stage}, ${e.inFlight} requests in flight. Click to cancel.`);
+        this.show(
+          `$(sync~spin) ${it} ${e.stage} ${fmt(e.done)}/${fmt(e.total)}${pct}`,
+          `Iteration ${active.req.iteration}: ${e.stage}, ${e.inFlight} requests in flight. Click to cancel.`,
+        );
         break;
       }
       case "stage-end":
@@ -255,7 +276,11 @@ export class Runner implements vscode.Disposable {
       vscode.window.setStatusBarMessage(`${what}: the run (pid ${active.pid}) has ended`, 8000);
       return;
     }
-    const choice = await vscode.window.showErrorMessage(`${what} failed: ${active.lastError ?? `worker exited with ${code}`}`, "Show Logs", "Retry");
+    const choice = await vscode.window.showErrorMessage(
+      `${what} failed: ${active.lastError ?? `worker exited with ${code}`}`,
+      "Show Logs",
+      "Retry",
+    );
     if (choice === "Show Logs") this.services.log.show();
     if (choice === "Retry") await this.start(active.req);
   }

@@ -23,7 +23,9 @@ export class TemplateLenses implements vscode.CodeLensProvider, vscode.Disposabl
     const { role } = await this.owners.ownerOf(doc.uri);
     if (role === undefined) return [];
     const top = new vscode.Range(0, 0, 0, 0);
-    const lenses = [new vscode.CodeLens(top, { title: "Preview with a real record", command: "metajudge.previewRenderedPrompt", arguments: [doc.uri] })];
+    const lenses = [
+      new vscode.CodeLens(top, { title: "Preview with a real record", command: "metajudge.previewRenderedPrompt", arguments: [doc.uri] }),
+    ];
     if (role !== "actor") {
       const n = this.settings.sampleSize();
       const unit = role === "judge" ? (n === 1 ? "response" : "responses") : n === 1 ? "battle" : "battles";

@@ -21,7 +21,12 @@ export class VariableCompletion implements vscode.CompletionItemProvider {
     const after = /^([A-Za-z0-9_]*)([ \t]*\}\})?/.exec(line.slice(pos.character));
     const range = new vscode.Range(pos.line, open.nameStart, pos.line, pos.character + (after?.[1]?.length ?? 0));
     const closed = after?.[2] !== undefined;
-    const used = new Set(doc.getText().split("\n").flatMap((l) => references(l).map((r) => r.name)));
+    const used = new Set(
+      doc
+        .getText()
+        .split("\n")
+        .flatMap((l) => references(l).map((r) => r.name)),
+    );
 
     return TEMPLATE_VARIABLES[role].map((name, i) => {
       const item = new vscode.CompletionItem(name, vscode.CompletionItemKind.Variable);

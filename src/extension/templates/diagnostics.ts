@@ -48,7 +48,7 @@ export class TemplateDiagnostics implements vscode.Disposable {
     if (owner.role === undefined) {
       const note = new vscode.Diagnostic(
         doc.lineAt(0).range,
-        "The role of this template is unknown, so its variables are not checked: name it under \"templates\" in metajudge.json, or call it actor.md, judge.md or meta_judge.md",
+        'The role of this template is unknown, so its variables are not checked: name it under "templates" in metajudge.json, or call it actor.md, judge.md or meta_judge.md',
         vscode.DiagnosticSeverity.Information,
       );
       note.source = DIAGNOSTIC_SOURCE;

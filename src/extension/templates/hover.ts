@@ -17,17 +17,22 @@ export class VariableHover implements vscode.HoverProvider {
     const md = new vscode.MarkdownString();
     md.appendMarkdown(`**\`{{${ref.name}}}\`**`);
     if (owner.role === undefined) {
-      md.appendMarkdown(" — the role of this template is unknown, so no variable is known here. Name the file under `templates` in metajudge.json, or call it actor.md, judge.md or meta_judge.md.");
+      md.appendMarkdown(
+        " — the role of this template is unknown, so no variable is known here. Name the file under `templates` in metajudge.json, or call it actor.md, judge.md or meta_judge.md.",
+      );
     } else if (isVariable(owner.role, ref.name)) {
       md.appendMarkdown(` — ${roleName(owner.role)} template variable, required.\n\n${filledWith(owner.role, ref.name) ?? ""}`);
     } else {
       md.appendMarkdown(` — ${unknownText(owner.role, ref.name)}`);
       // The validator's message holds the "did you mean"; it is the one place that decides it.
-      const said = vscode.languages.getDiagnostics(doc.uri).find((d) => d.source === DIAGNOSTIC_SOURCE && d.code === "unknown-variable" && d.range.contains(pos));
+      const said = vscode.languages
+        .getDiagnostics(doc.uri)
+        .find((d) => d.source === DIAGNOSTIC_SOURCE && d.code === "unknown-variable" && d.range.contains(pos));
       const suggested = said && suggestionIn(said.message);
       if (suggested) md.appendMarkdown(`\n\nDid you mean \`{{${suggested}}}\`?`);
     }
-    if (owner.how === "file-name") md.appendMarkdown(`\n\n_The role comes from the file name: no metajudge.json names this file as a template._`);
+    if (owner.how === "file-name")
+      md.appendMarkdown(`\n\n_The role comes from the file name: no metajudge.json names this file as a template._`);
     return new vscode.Hover(md, range);
   }
 }

@@ -26,7 +26,8 @@ interface LoadedConfig {
 const ROLE_BY_FILE_NAME: Record<string, Role> = { "actor.md": "actor", "judge.md": "judge", "meta_judge.md": "meta_judge" };
 
 // Paths compare as the file system does: case-blind where it is.
-const samePathKey = (p: string): string => (process.platform === "win32" || process.platform === "darwin" ? path.resolve(p).toLowerCase() : path.resolve(p));
+const samePathKey = (p: string): string =>
+  process.platform === "win32" || process.platform === "darwin" ? path.resolve(p).toLowerCase() : path.resolve(p);
 
 export class TemplateOwners implements vscode.Disposable {
   private readonly configs = new Map<string, Promise<LoadedConfig>>();
@@ -66,7 +67,12 @@ export class TemplateOwners implements vscode.Disposable {
     const owner: TemplateOwner = byName ? { role: byName, how: "file-name" } : { how: "unknown" };
     if (nearest === undefined) return owner;
     const loaded = await this.configAt(nearest);
-    return { ...owner, experimentDir: nearest, ...(loaded.config ? { config: loaded.config } : {}), ...(loaded.problem ? { configProblem: loaded.problem } : {}) };
+    return {
+      ...owner,
+      experimentDir: nearest,
+      ...(loaded.config ? { config: loaded.config } : {}),
+      ...(loaded.problem ? { configProblem: loaded.problem } : {}),
+    };
   }
 
   /** Whether some metajudge.json of the workspace names this file as one of its templates. */

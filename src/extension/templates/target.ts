@@ -22,9 +22,13 @@ export async function templateTarget(arg: unknown, owners: TemplateOwners): Prom
   const owner = await owners.ownerOf(uri);
   const name = vscode.workspace.asRelativePath(uri);
   if (owner.role === undefined) {
-    return { problem: `The role of ${name} is unknown: name it under "templates" in metajudge.json, or call it actor.md, judge.md or meta_judge.md.` };
+    return {
+      problem: `The role of ${name} is unknown: name it under "templates" in metajudge.json, or call it actor.md, judge.md or meta_judge.md.`,
+    };
   }
-  if (owner.experimentDir === undefined) return { problem: `${name} is in no experiment: no metajudge.json above it names it, so there are no records to fill it with.` };
-  if (owner.config === undefined) return { problem: `The experiment's metajudge.json cannot be used: ${owner.configProblem ?? "it does not load"}` };
+  if (owner.experimentDir === undefined)
+    return { problem: `${name} is in no experiment: no metajudge.json above it names it, so there are no records to fill it with.` };
+  if (owner.config === undefined)
+    return { problem: `The experiment's metajudge.json cannot be used: ${owner.configProblem ?? "it does not load"}` };
   return { doc, role: owner.role, experiment: { dir: owner.experimentDir, config: owner.config } };
 }

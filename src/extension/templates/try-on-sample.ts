@@ -53,14 +53,18 @@ export class TryOnSample {
     const { doc, role, experiment } = target;
     const name = path.basename(doc.uri.fsPath);
     if (role === "actor") {
-      void vscode.window.showInformationMessage(`Try on Sample is for judge and meta-judge templates; preview ${name} with Metajudge: Preview Rendered Prompt.`);
+      void vscode.window.showInformationMessage(
+        `Try on Sample is for judge and meta-judge templates; preview ${name} with Metajudge: Preview Rendered Prompt.`,
+      );
       return undefined;
     }
     const checked = trialTemplate(doc.getText(), role, doc.uri.fsPath);
     if ("errors" in checked) {
       const { errors } = checked;
       const text = `${name} has ${errors.length} error${errors.length > 1 ? "s" : ""} (a run would refuse it): ${errors[0]?.message ?? ""}`;
-      void vscode.window.showErrorMessage(text, "Show Problems").then((pick) => pick && vscode.commands.executeCommand("workbench.actions.view.problems"));
+      void vscode.window
+        .showErrorMessage(text, "Show Problems")
+        .then((pick) => pick && vscode.commands.executeCommand("workbench.actions.view.problems"));
       return undefined;
     }
 
@@ -75,7 +79,10 @@ export class TryOnSample {
           const plan = await planTrial(role, experiment, size);
           const client = await this.client(plan, experiment);
           const unit = plan.role === "judge" ? "responses" : "battles";
-          this.services.log.info(LOG, `try ${doc.uri.fsPath} on ${plan.cases.length} ${unit} of iteration ${plan.iteration}: ${redactUrl(plan.endpoint.base_url)} model ${plan.endpoint.model}, n=${plan.n}`);
+          this.services.log.info(
+            LOG,
+            `try ${doc.uri.fsPath} on ${plan.cases.length} ${unit} of iteration ${plan.iteration}: ${redactUrl(plan.endpoint.base_url)} model ${plan.endpoint.model}, n=${plan.n}`,
+          );
           let done = 0;
           progress.report({ message: `0 of ${plan.cases.length} ${unit}` });
           const outcomes = await runTrial(plan, experiment, checked.template, client, abort.signal, (o) => {
@@ -92,18 +99,26 @@ export class TryOnSample {
 
     const failed = outcomes.filter((o) => o.error !== undefined);
     if (failed.length === outcomes.length) throw failed[0]?.error;
-    const report = trialReport(plan, outcomes, { templateName: name, source: "the template as it stands in the editor (unsaved edits included)", describe: (e) => describe(e), at: new Date() });
+    const report = trialReport(plan, outcomes, {
+      templateName: name,
+      source: "the template as it stands in the editor (unsaved edits included)",
+      describe: (e) => describe(e),
+      at: new Date(),
+    });
     const uri = VirtualDocs.uri(`${name} (tried on sample)`, doc.uri.toString());
     this.docs.set(uri, () => Promise.resolve(report));
     await this.docs.show(uri);
-    if (failed.length > 0) void this.showFailure(failed[0]?.error, experiment.dir, `${failed.length} of ${outcomes.length} requests failed`);
+    if (failed.length > 0)
+      void this.showFailure(failed[0]?.error, experiment.dir, `${failed.length} of ${outcomes.length} requests failed`);
     return uri;
   }
 
   private async client(plan: TrialPlan, exp: Experiment): Promise<LlmClient> {
     const envName = plan.endpoint.api_key_env;
     const apiKey = envName ? await this.services.secrets.apiKey(envName) : undefined;
-    return trialClient(plan, exp, apiKey, (r) => this.services.log.warn(LOG, `retry ${r.attempt} in ${r.delayMs} ms: ${r.status ?? ""} ${r.reason}`));
+    return trialClient(plan, exp, apiKey, (r) =>
+      this.services.log.warn(LOG, `retry ${r.attempt} in ${r.delayMs} ms: ${r.status ?? ""} ${r.reason}`),
+    );
   }
 
   private logOutcome(plan: TrialPlan, o: Outcome): void {
@@ -119,11 +134,15 @@ export class TryOnSample {
     // The endpoint, its key's name, timeouts and retries all live in the experiment's metajudge.json.
     if (err instanceof MetajudgeError && err.reason !== "internal" && experimentDir) actions.push("Open metajudge.json");
     actions.push("Show Logs");
-    const pick = err instanceof NoRecordsError ? await vscode.window.showWarningMessage(text, ...actions) : await vscode.window.showErrorMessage(text, ...actions);
+    const pick =
+      err instanceof NoRecordsError
+        ? await vscode.window.showWarningMessage(text, ...actions)
+        : await vscode.window.showErrorMessage(text, ...actions);
     if (pick === "Show Logs") this.services.log.show();
     else if (pick === "Run Iteration") await vscode.commands.executeCommand("metajudge.runIteration");
     else if (pick === "Set API Key") await vscode.commands.executeCommand("metajudge.setApiKey");
-    else if (pick === "Open metajudge.json" && experimentDir) await vscode.window.showTextDocument(vscode.Uri.file(path.join(experimentDir, CONFIG_FILE)));
+    else if (pick === "Open metajudge.json" && experimentDir)
+      await vscode.window.showTextDocument(vscode.Uri.file(path.join(experimentDir, CONFIG_FILE)));
   }
 }
 

@@ -40,7 +40,24 @@ export interface WorkerExit {
 }
 
 /** What the worker's last lines were about: a result type is any line not in this set. */
-const PROGRESS_TYPES: ReadonlySet<string> = new Set(["run-start", "stage-start", "progress", "stage-end", "retry", "warning", "run-end", "job", "log", "transfer", "metrics", "note", "batch-submitted", "batch-attached", "batch-status", "batch-retry"]);
+const PROGRESS_TYPES: ReadonlySet<string> = new Set([
+  "run-start",
+  "stage-start",
+  "progress",
+  "stage-end",
+  "retry",
+  "warning",
+  "run-end",
+  "job",
+  "log",
+  "transfer",
+  "metrics",
+  "note",
+  "batch-submitted",
+  "batch-attached",
+  "batch-status",
+  "batch-retry",
+]);
 
 export function bundledCli(extensionPath: string): string {
   return path.join(extensionPath, "dist", "cli.js");

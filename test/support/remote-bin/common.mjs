@@ -18,7 +18,10 @@ function rng(seed) {
   };
 }
 
-const WORDS = "the a model answer question data result method example value step first then because however clear simple learn process system measure improve".split(" ");
+const WORDS =
+  "the a model answer question data result method example value step first then because however clear simple learn process system measure improve".split(
+    " ",
+  );
 
 function prose(r, words) {
   const out = [];

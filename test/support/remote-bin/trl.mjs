@@ -54,10 +54,14 @@ function files(p) {
     process.exit(1);
   }
   if (statSync(p).isFile()) return [p];
-  return readdirSync(p).filter((f) => f.endsWith(".jsonl") || f.endsWith(".json")).sort().map((f) => join(p, f));
+  return readdirSync(p)
+    .filter((f) => f.endsWith(".jsonl") || f.endsWith(".json"))
+    .sort()
+    .map((f) => join(p, f));
 }
 
-const isMessages = (v, roles) => Array.isArray(v) && v.length > 0 && v.every((m) => m && typeof m.content === "string" && roles.includes(m.role));
+const isMessages = (v, roles) =>
+  Array.isArray(v) && v.length > 0 && v.every((m) => m && typeof m.content === "string" && roles.includes(m.role));
 let examples = 0;
 for (const f of files(cfg.dataset_name)) {
   readFileSync(f, "utf8")
@@ -93,7 +97,10 @@ function py(v) {
   if (Math.abs(v) < 1e-4) return v.toExponential().replace(/e([-+])(\d)$/, "e$10$2");
   return String(v);
 }
-const dict = (o) => `{${Object.entries(o).map(([k, v]) => `'${k}': ${py(v)}`).join(", ")}}`;
+const dict = (o) =>
+  `{${Object.entries(o)
+    .map(([k, v]) => `'${k}': ${py(v)}`)
+    .join(", ")}}`;
 
 const batch = Number(cfg.per_device_train_batch_size ?? 8) * Number(cfg.gradient_accumulation_steps ?? 1);
 const epochs = Number(cfg.num_train_epochs ?? 3);
@@ -105,13 +112,17 @@ const fail = faultsActive() && process.env.MJ_TRL_FAIL === "1";
 const stepMs = Number(process.env.MJ_TRL_STEP_MS ?? 100);
 const started = Date.now();
 
-console.log(`***** Running training *****\n  Num examples = ${examples}\n  Num Epochs = ${epochs}\n  Total optimization steps = ${steps}\n  beta = ${beta}`);
+console.log(
+  `***** Running training *****\n  Num examples = ${examples}\n  Num Epochs = ${epochs}\n  Total optimization steps = ${steps}\n  beta = ${beta}`,
+);
 const history = [];
 let lossSum = 0;
 for (let step = 1; step <= steps; step++) {
   await sleep(stepMs);
   if (fail && step > Math.floor(steps / 2)) {
-    console.error("Traceback (most recent call last):\n  File \"trl/scripts/dpo.py\", line 140, in main\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB");
+    console.error(
+      'Traceback (most recent call last):\n  File "trl/scripts/dpo.py", line 140, in main\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB',
+    );
     process.exit(3);
   }
   const margin = Math.round(0.05 * step * 10000) / 10000;
@@ -135,15 +146,29 @@ for (let step = 1; step <= steps; step++) {
   console.log(dict(entry));
 }
 const runtime = (Date.now() - started) / 1000;
-const summary = { train_runtime: runtime, train_samples_per_second: (examples * epochs) / runtime, train_steps_per_second: steps / runtime, train_loss: lossSum / steps, epoch: epochs };
+const summary = {
+  train_runtime: runtime,
+  train_samples_per_second: (examples * epochs) / runtime,
+  train_steps_per_second: steps / runtime,
+  train_loss: lossSum / steps,
+  epoch: epochs,
+};
 console.log(dict(summary));
 history.push({ ...summary, step: steps });
 
 mkdirSync(cfg.output_dir, { recursive: true });
-writeFileSync(join(cfg.output_dir, "config.json"), JSON.stringify({ _name_or_path: cfg.model_name_or_path, architectures: ["LlamaForCausalLM"], torch_dtype: "bfloat16" }, null, 2));
-const header = Buffer.from(JSON.stringify({ __metadata__: { format: "pt" }, "lm_head.weight": { dtype: "F32", shape: [4], data_offsets: [0, 16] } }));
+writeFileSync(
+  join(cfg.output_dir, "config.json"),
+  JSON.stringify({ _name_or_path: cfg.model_name_or_path, architectures: ["LlamaForCausalLM"], torch_dtype: "bfloat16" }, null, 2),
+);
+const header = Buffer.from(
+  JSON.stringify({ __metadata__: { format: "pt" }, "lm_head.weight": { dtype: "F32", shape: [4], data_offsets: [0, 16] } }),
+);
 const len = Buffer.alloc(8);
 len.writeBigUInt64LE(BigInt(header.length));
 writeFileSync(join(cfg.output_dir, "model.safetensors"), Buffer.concat([len, header, Buffer.alloc(16)]));
-writeFileSync(join(cfg.output_dir, "trainer_state.json"), JSON.stringify({ global_step: steps, epoch: epochs, log_history: history }, null, 2));
+writeFileSync(
+  join(cfg.output_dir, "trainer_state.json"),
+  JSON.stringify({ global_step: steps, epoch: epochs, log_history: history }, null, 2),
+);
 console.log(`Saving model checkpoint to ${cfg.output_dir}`);

@@ -47,11 +47,25 @@ async function runBatch() {
     const id = `vllm-${hash(req.custom_id).toString(16)}`;
     let out;
     if (req.body.model !== model) {
-      out = { id, custom_id: req.custom_id, response: { status_code: 404, request_id: `vllm-batch-${id}`, body: { error: { message: `The model \`${req.body.model}\` does not exist.` } } }, error: null };
+      out = {
+        id,
+        custom_id: req.custom_id,
+        response: {
+          status_code: 404,
+          request_id: `vllm-batch-${id}`,
+          body: { error: { message: `The model \`${req.body.model}\` does not exist.` } },
+        },
+        error: null,
+      };
     } else if ((hash(req.custom_id, 7) % 1000) / 1000 < errorRate) {
       out = { id, custom_id: req.custom_id, response: null, error: { code: "internal_error", message: "stand-in fault" } };
     } else {
-      out = { id, custom_id: req.custom_id, response: { status_code: 200, request_id: `vllm-batch-${id}`, body: completion(req.body, id) }, error: null };
+      out = {
+        id,
+        custom_id: req.custom_id,
+        response: { status_code: 200, request_id: `vllm-batch-${id}`, body: completion(req.body, id) },
+        error: null,
+      };
     }
     writeSync(fd, JSON.stringify(out) + "\n");
     written++;
@@ -76,7 +90,8 @@ async function serve() {
       res.end(JSON.stringify(body));
     };
     if (req.method === "GET" && req.url === "/health") return send(200, {});
-    if (req.method === "GET" && req.url === "/v1/models") return send(200, { object: "list", data: [{ id: model, object: "model", owned_by: "vllm" }] });
+    if (req.method === "GET" && req.url === "/v1/models")
+      return send(200, { object: "list", data: [{ id: model, object: "model", owned_by: "vllm" }] });
     if (req.method === "POST" && req.url === "/v1/chat/completions") {
       let raw = "";
       req.on("data", (d) => (raw += d));

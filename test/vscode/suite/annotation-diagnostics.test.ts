@@ -13,7 +13,8 @@ let file: string;
 let original: Buffer | null = null;
 
 const codeOf = (d: vscode.Diagnostic): string => String(typeof d.code === "object" ? d.code.value : d.code);
-const marks = (uri: vscode.Uri): vscode.Diagnostic[] => vscode.languages.getDiagnostics(uri).filter((d) => d.source === "metajudge" && codeOf(d) === "unreadable-annotation");
+const marks = (uri: vscode.Uri): vscode.Diagnostic[] =>
+  vscode.languages.getDiagnostics(uri).filter((d) => d.source === "metajudge" && codeOf(d) === "unreadable-annotation");
 
 suite("annotation problems", () => {
   suiteSetup(async () => {
@@ -33,7 +34,13 @@ suite("annotation problems", () => {
 
   test("an unknown label and a torn last line are marked on their lines in the Problems view", async () => {
     const uri = vscode.Uri.file(file);
-    const before = original === null ? 0 : original.toString("utf8").split("\n").filter((l) => l.trim() !== "").length;
+    const before =
+      original === null
+        ? 0
+        : original
+            .toString("utf8")
+            .split("\n")
+            .filter((l) => l.trim() !== "").length;
     assert.deepEqual(marks(uri), [], "the fixture's annotations are readable");
     const prefix = original === null || original.length === 0 || original.toString("utf8").endsWith("\n") ? "" : "\n";
     fs.appendFileSync(

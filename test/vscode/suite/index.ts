@@ -9,7 +9,10 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: "tdd", color: false, reporter: "spec", timeout: 30_000 });
   // METAJUDGE_VSCODE_GREP narrows a run to matching tests while working on them.
   if (process.env.METAJUDGE_VSCODE_GREP) mocha.grep(process.env.METAJUDGE_VSCODE_GREP);
-  const files = fs.readdirSync(__dirname).filter((f) => f.endsWith(".test.js")).sort();
+  const files = fs
+    .readdirSync(__dirname)
+    .filter((f) => f.endsWith(".test.js"))
+    .sort();
   for (const f of files) mocha.addFile(path.join(__dirname, f));
   // The host's output reaches the harness mixed with the workbench's own log; this line is where
   // the tests' part begins.

@@ -11,10 +11,11 @@ const ID = "metajudge.metajudge";
 let dir: string;
 let promptIds: string[];
 
-
 /** The tab model names webview types with a host prefix, hence "contains". */
 const inspectorTabs = (): vscode.Tab[] =>
-  vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.includes("metajudge.inspector"));
+  vscode.window.tabGroups.all
+    .flatMap((g) => g.tabs)
+    .filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.includes("metajudge.inspector"));
 
 suite("inspector", () => {
   suiteSetup(async () => {

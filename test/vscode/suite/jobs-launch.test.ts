@@ -29,7 +29,6 @@ let exp: string;
 let scratch: string;
 const TERMINAL = ["succeeded", "failed", "cancelled", "timeout", "lost"];
 
-
 /** The view's context value for a job, found the way the view finds it: host node, then job node. */
 async function viewState(id: string): Promise<string | undefined> {
   for (const host of await api.jobs.tree.getChildren()) {
@@ -41,7 +40,12 @@ async function viewState(id: string): Promise<string | undefined> {
 }
 
 function lines(file: string): number {
-  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").length : 0;
+  return fs.existsSync(file)
+    ? fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "").length
+    : 0;
 }
 
 function editConfig(edit: (c: Record<string, unknown>) => void): void {
@@ -210,28 +214,42 @@ suite("jobs: launches from the editor", () => {
 
       const before = new Set(new JobStore(exp).list().map((j) => j.id));
       await vscode.commands.executeCommand("metajudge.launchTraining", { experimentDir: exp, iteration: 1, host: RAY_HOST });
-      const train: JobRecord = await until("the Ray training job to end", () => {
-        const j = new JobStore(exp).list().find((r) => r.kind === "train" && !before.has(r.id));
-        return j && TERMINAL.includes(j.state) ? j : undefined;
-      }, 120_000);
+      const train: JobRecord = await until(
+        "the Ray training job to end",
+        () => {
+          const j = new JobStore(exp).list().find((r) => r.kind === "train" && !before.has(r.id));
+          return j && TERMINAL.includes(j.state) ? j : undefined;
+        },
+        120_000,
+      );
       assert.equal(train.state, "succeeded", `${train.detail ?? ""} ${train.error ?? ""}`);
       assert.equal(train.executor, "ray");
 
       const posts = ray.requests.filter((r) => r.method === "POST" && r.path === "/api/jobs/");
       assert.equal(posts.length, 1, "one submission");
       assert.equal(posts[0]!.headers["x-ray-authorization"], `Bearer ${token}`, "the submission carries the stored token");
-      assert.ok(ray.requests.every((r) => r.headers["x-ray-authorization"] === `Bearer ${token}`), "every request carries it");
+      assert.ok(
+        ray.requests.every((r) => r.headers["x-ray-authorization"] === `Bearer ${token}`),
+        "every request carries it",
+      );
       assert.ok(!posts[0]!.body.includes(token), "the token is not in the submission's body");
       await until("succeeded in the Jobs view", async () => (await viewState(train.id)) === "metajudge.job.succeeded");
 
       const store = new JobStore(exp);
-      assert.ok(fs.existsSync(store.logPath(train.id)) && fs.statSync(store.logPath(train.id)).size > 0, "the log mirror has the trainer's output");
+      assert.ok(
+        fs.existsSync(store.logPath(train.id)) && fs.statSync(store.logPath(train.id)).size > 0,
+        "the log mirror has the trainer's output",
+      );
       assert.deepEqual(filesHolding(exp, token), [], "no file of the experiment (job records, log mirrors, config) holds the token");
       assert.deepEqual(filesHolding(path.join(scratch, "ray"), token), [], "no file written on the host holds the token");
       const channel = outputChannelFiles();
       assert.ok(channel.length > 0, "the Metajudge output channel's file is found");
       // The channel is written a little after the fact; wait for the launch's own lines before reading it.
-      await until("the launch's lines in the output channel", () => channel.some((f) => fs.readFileSync(f, "utf8").includes(RAY_HOST)), 15_000);
+      await until(
+        "the launch's lines in the output channel",
+        () => channel.some((f) => fs.readFileSync(f, "utf8").includes(RAY_HOST)),
+        15_000,
+      );
       for (const f of channel) assert.ok(!fs.readFileSync(f, "utf8").includes(token), `${f} holds the token`);
     } finally {
       await ray?.close();

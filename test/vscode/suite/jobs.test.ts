@@ -27,7 +27,6 @@ let workdir: string;
 let configText: string;
 const started: StartedJob[] = [];
 
-
 /** The view's item for a job, found the way the view finds it: host node, then job node. */
 async function jobItem(id: string): Promise<{ node: JobsNode; item: vscode.TreeItem } | undefined> {
   for (const host of await api.jobs.tree.getChildren()) {
@@ -43,7 +42,16 @@ async function startJob(script: string, title: string): Promise<JobRecord> {
   const store = new JobStore(dir);
   const id = newJobId("command", 1);
   const remoteDir = await jobDir(ex.shell, workdir, id);
-  store.create({ id, kind: "command", title, host: HOST, executor: "local", iteration: 1, state: "submitting", remote: { dir: remoteDir } });
+  store.create({
+    id,
+    kind: "command",
+    title,
+    host: HOST,
+    executor: "local",
+    iteration: 1,
+    state: "submitting",
+    remote: { dir: remoteDir },
+  });
   const ref = await ex.submit({ id, dir: remoteDir, script });
   started.push(ref);
   const now = new Date().toISOString();
@@ -73,7 +81,11 @@ suite("jobs", () => {
     const bin = path.join(vscode.extensions.getExtension(ID)!.extensionPath, "test", "support", "remote-bin");
     await vscode.workspace
       .getConfiguration("metajudge")
-      .update("hosts", { [HOST]: { kind: "local", workdir, setup: `export PATH='${bin}':"$PATH"\nexport MJ_TRL_STEP_MS=5` } }, vscode.ConfigurationTarget.Global);
+      .update(
+        "hosts",
+        { [HOST]: { kind: "local", workdir, setup: `export PATH='${bin}':"$PATH"\nexport MJ_TRL_STEP_MS=5` } },
+        vscode.ConfigurationTarget.Global,
+      );
   });
 
   suiteTeardown(async () => {
@@ -84,7 +96,18 @@ suite("jobs", () => {
   test("a job record written to jobs/ shows in the view under its host, with its state", async () => {
     const store = new JobStore(dir);
     const id = newJobId("train", 1);
-    store.create({ id, kind: "train", title: "it 1 DPO training (written by hand)", host: "gpu-hand", executor: "ssh", iteration: 1, state: "failed", exit_code: 3, detail: "exit 3", remote: { dir: "/nowhere/" + id } });
+    store.create({
+      id,
+      kind: "train",
+      title: "it 1 DPO training (written by hand)",
+      host: "gpu-hand",
+      executor: "ssh",
+      iteration: 1,
+      state: "failed",
+      exit_code: 3,
+      detail: "exit 3",
+      remote: { dir: "/nowhere/" + id },
+    });
     const found = await until("the job in the view", () => jobItem(id));
     assert.equal(found.item.label, "it 1 DPO training (written by hand)");
     assert.match(String(found.item.description), /^failed · \d+s$/);
@@ -100,7 +123,10 @@ suite("jobs", () => {
     await until("the view lists it as running", async () => (await jobItem(job.id))?.item.contextValue === "metajudge.job.running");
     await until("the process ends", () => !alive(job.remote.pid!));
     await vscode.commands.executeCommand("metajudge.refreshJobs");
-    const after = await until("succeeded in the record", () => new JobStore(dir).get(job.id)?.state === "succeeded" && new JobStore(dir).get(job.id));
+    const after = await until(
+      "succeeded in the record",
+      () => new JobStore(dir).get(job.id)?.state === "succeeded" && new JobStore(dir).get(job.id),
+    );
     assert.equal(after.exit_code, 0);
     await until("succeeded in the view", async () => (await jobItem(job.id))?.item.contextValue === "metajudge.job.succeeded");
   });
@@ -131,21 +157,29 @@ suite("jobs", () => {
     const before = new Set(new JobStore(dir).list().map((j) => j.id));
     await vscode.commands.executeCommand("metajudge.launchTraining", { experimentDir: dir, iteration: 1, host: HOST });
     const train = await until("a train job", () => new JobStore(dir).list().find((j) => j.kind === "train" && !before.has(j.id)), 60_000);
-    const done = await until("the train job ended", () => {
-      const j = new JobStore(dir).get(train.id);
-      return j && !["submitting", "queued", "running"].includes(j.state) ? j : undefined;
-    }, 150_000);
+    const done = await until(
+      "the train job ended",
+      () => {
+        const j = new JobStore(dir).get(train.id);
+        return j && !["submitting", "queued", "running"].includes(j.state) ? j : undefined;
+      },
+      150_000,
+    );
     assert.equal(done.state, "succeeded", `${done.detail ?? ""} ${done.error ?? ""}`);
     assert.ok(done.outputs && Object.keys(done.outputs).length > 0, "the job names its outputs (the checkpoint)");
     const next = JSON.parse(fs.readFileSync(path.join(dir, "metajudge.json"), "utf8")) as { iterations: { models?: { actor?: string } }[] };
     assert.ok(next.iterations[1]?.models?.actor, "iteration 2's actor model is set from the checkpoint");
     await until("succeeded in the view", async () => (await jobItem(train.id))?.item.contextValue === "metajudge.job.succeeded");
     // The Iterations view shows the training under the iteration whose pairs it used, with its numbers.
-    const training = await until("a DPO training row under iteration 1", async () => {
-      const exp = (await api.tree.getChildren()).find((n) => n.kind === "experiment" && n.dir === dir);
-      const it = exp && (await api.tree.getChildren(exp)).find((n) => n.kind === "iteration" && n.iteration === 1);
-      return it && (await api.tree.getChildren(it)).find((n) => n.kind === "training");
-    }, 30_000);
+    const training = await until(
+      "a DPO training row under iteration 1",
+      async () => {
+        const exp = (await api.tree.getChildren()).find((n) => n.kind === "experiment" && n.dir === dir);
+        const it = exp && (await api.tree.getChildren(exp)).find((n) => n.kind === "iteration" && n.iteration === 1);
+        return it && (await api.tree.getChildren(it)).find((n) => n.kind === "training");
+      },
+      30_000,
+    );
     const item = api.tree.getTreeItem(training);
     assert.equal(item.label, "DPO training");
     assert.match(String(item.description), /^loss [\d.]+ · margin -?[\d.]+ · acc \d+%$/);

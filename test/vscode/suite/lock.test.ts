@@ -31,7 +31,10 @@ suite("iteration lock", () => {
     assert.ok(found[0]);
     dir = path.dirname(found[0].fsPath);
     // A live process that is not the extension host: the lock's holder.
-    holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 120000)"], { env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" }, stdio: "ignore" });
+    holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 120000)"], {
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" },
+      stdio: "ignore",
+    });
     await new Promise((r) => holder.once("spawn", r));
   });
 
@@ -43,7 +46,15 @@ suite("iteration lock", () => {
   test("a held lock shows on the iteration, and Run, Recompute Pairs and Export do not start a second writer", async () => {
     const iter = path.join(dir, "iterations", "1");
     const lock = path.join(iter, ".lock");
-    fs.writeFileSync(lock, JSON.stringify({ pid: holder.pid, hostname: os.hostname(), started_at: new Date().toISOString(), command: "metajudge run exp --iteration 1" }) + "\n");
+    fs.writeFileSync(
+      lock,
+      JSON.stringify({
+        pid: holder.pid,
+        hostname: os.hostname(),
+        started_at: new Date().toISOString(),
+        command: "metajudge run exp --iteration 1",
+      }) + "\n",
+    );
     try {
       const item = api.tree.getTreeItem(await iterationNode());
       assert.match(String(item.description), new RegExp(`^running: pid ${holder.pid} on ${os.hostname().replace(/\./g, "\\.")} since `));

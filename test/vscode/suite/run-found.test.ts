@@ -23,7 +23,9 @@ let child: ChildProcess | undefined;
 
 function manifestState(stage: string): string | undefined {
   try {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, "iterations", String(T), "manifest.json"), "utf8")) as { stages: Record<string, { state?: string }> };
+    const m = JSON.parse(fs.readFileSync(path.join(dir, "iterations", String(T), "manifest.json"), "utf8")) as {
+      stages: Record<string, { state?: string }>;
+    };
     return m.stages[stage]?.state;
   } catch {
     return undefined;
@@ -59,7 +61,10 @@ suite("runs found and followed", () => {
 
   test("a run started outside the editor shows in the status bar, and Cancel Run stops it", async function () {
     this.timeout(90_000);
-    child = spawn(process.execPath, [cli, "run", dir, "--iteration", String(T), "--until", "generate", "--json"], { env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" }, stdio: "ignore" });
+    child = spawn(process.execPath, [cli, "run", dir, "--iteration", String(T), "--until", "generate", "--json"], {
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" },
+      stdio: "ignore",
+    });
     const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
     await until("the editor to find the run", () => api.runner.runningPid === child!.pid, 30_000);
     assert.equal(api.runner.running?.iteration, T);
@@ -86,7 +91,10 @@ suite("runs found and followed", () => {
       const s = api.runner.statusText;
       return s && /generate \d/.test(s) ? s : undefined;
     });
-    const lines = fs.readFileSync(log, "utf8").split("\n").filter((l) => l.trim());
+    const lines = fs
+      .readFileSync(log, "utf8")
+      .split("\n")
+      .filter((l) => l.trim());
     assert.ok(lines.length > 0, "the worker writes to .run.log");
     assert.ok(
       lines.some((l) => parseWireLine(l)?.type === "stage-start"),
@@ -98,7 +106,13 @@ suite("runs found and followed", () => {
     await vscode.commands.executeCommand("metajudge.cancelRun");
     await until("the run to end", () => api.runner.running === undefined, 30_000);
     assert.equal(manifestState("generate"), "cancelled");
-    const last = fs.readFileSync(log, "utf8").trim().split("\n").map(parseWireLine).filter((e) => e !== undefined).at(-1);
+    const last = fs
+      .readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map(parseWireLine)
+      .filter((e) => e !== undefined)
+      .at(-1);
     assert.equal(last?.type, "error", "the log ends with the run's cancelled line");
   });
 });

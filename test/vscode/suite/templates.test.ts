@@ -27,7 +27,6 @@ let configFile: string;
 let autoSave: string | undefined;
 const originals = new Map<string, Buffer>();
 
-
 async function open(uri: vscode.Uri): Promise<vscode.TextEditor> {
   const doc = await vscode.workspace.openTextDocument(uri);
   return vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One, preview: false });
@@ -89,7 +88,11 @@ suite("templates", () => {
     // Put back anything that did change, so the suites after this one see the fixture, then fail.
     const changed = [...originals].filter(([file, bytes]) => !fs.readFileSync(file).equals(bytes));
     for (const [file, bytes] of changed) fs.writeFileSync(file, bytes);
-    assert.deepEqual(changed.map(([file]) => file), [], "the fixture's files are left as they were");
+    assert.deepEqual(
+      changed.map(([file]) => file),
+      [],
+      "the fixture's files are left as they were",
+    );
   });
 
   test("a template named by metajudge.json is in the template language", async () => {
@@ -110,7 +113,12 @@ suite("templates", () => {
     assert.equal(diag.severity, vscode.DiagnosticSeverity.Error);
     assert.match(diag.message, /did you mean \{\{response\}\}/);
 
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>("vscode.executeCodeActionProvider", judge, expected, vscode.CodeActionKind.QuickFix.value);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      "vscode.executeCodeActionProvider",
+      judge,
+      expected,
+      vscode.CodeActionKind.QuickFix.value,
+    );
     const fix = actions.find((a) => a.title === "Change to {{response}}");
     assert.ok(fix?.edit, `a quick fix among ${actions.map((a) => a.title).join(", ")}`);
     assert.ok(await vscode.workspace.applyEdit(fix.edit));
@@ -142,7 +150,9 @@ suite("templates", () => {
     assert.match(known, /responses\.jsonl/);
 
     const line = await appendLine(editor, "Bad: {{judgement_a}}");
-    const unknown = hoverText(await vscode.commands.executeCommand<vscode.Hover[]>("vscode.executeHoverProvider", judge, new vscode.Position(line, 8)));
+    const unknown = hoverText(
+      await vscode.commands.executeCommand<vscode.Hover[]>("vscode.executeHoverProvider", judge, new vscode.Position(line, 8)),
+    );
     assert.match(unknown, /unknown variable/);
     assert.match(unknown, /meta-judge/, "it says where judgement_a does exist");
   });
@@ -151,7 +161,9 @@ suite("templates", () => {
     const editor = await open(judge);
     const uri = await vscode.commands.executeCommand<vscode.Uri | undefined>("metajudge.previewRenderedPrompt", judge);
     assert.ok(uri, "the command returns the preview's URI");
-    const preview = await until("the preview document", () => vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()));
+    const preview = await until("the preview document", () =>
+      vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()),
+    );
     assert.equal(preview.languageId, "markdown");
     const prompts = fs
       .readFileSync(path.resolve(dir, config.prompts ?? "prompts.jsonl"), "utf8")
@@ -178,8 +190,12 @@ suite("templates", () => {
       fs.writeFileSync(configFile, JSON.stringify(raw, null, 2));
       const uri = vscode.Uri.file(rubric);
       await vscode.workspace.openTextDocument(uri);
-      await until("the template language", () => vscode.workspace.textDocuments.some((d) => d.uri.fsPath === rubric && d.languageId === LANGUAGE));
-      const diag = await until("a diagnostic for the judge role", () => vscode.languages.getDiagnostics(uri).find((d) => codeOf(d) === "unknown-variable"));
+      await until("the template language", () =>
+        vscode.workspace.textDocuments.some((d) => d.uri.fsPath === rubric && d.languageId === LANGUAGE),
+      );
+      const diag = await until("a diagnostic for the judge role", () =>
+        vscode.languages.getDiagnostics(uri).find((d) => codeOf(d) === "unknown-variable"),
+      );
       assert.match(diag.message, /not available in a judge template/);
     } finally {
       fs.writeFileSync(configFile, originals.get(configFile)!);
@@ -193,7 +209,9 @@ suite("templates", () => {
     await open(judge);
     const uri = await vscode.commands.executeCommand<vscode.Uri | undefined>("metajudge.tryTemplateOnSample", judge);
     assert.ok(uri, "the trial ran and returned its result's URI");
-    const result = await until("the result document", () => vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()));
+    const result = await until("the result document", () =>
+      vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()),
+    );
     const text = result.getText();
     assert.match(text, /\| response \| on disk \| this template \| change \|/);
     const rows = [...text.matchAll(/^\| `([^`]+)` \| ([\d.]+) \(\d+\/\d+\) \| ([\d.]+) \(\d+\/\d+\) \| (.+) \|$/gm)];
@@ -208,7 +226,9 @@ suite("templates", () => {
     await open(metaJudge);
     const uri = await vscode.commands.executeCommand<vscode.Uri | undefined>("metajudge.tryTemplateOnSample", metaJudge);
     assert.ok(uri);
-    const result = await until("the result document", () => vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()));
+    const result = await until("the result document", () =>
+      vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString()),
+    );
     assert.match(result.getText(), /^\| `[^`]+` \| (A \(first\)|B \(second\)|no verdict) \| (A \(first\)|B \(second\)|no verdict) \| /m);
   });
 });

@@ -23,7 +23,6 @@ const lines = <T>(file: string): T[] =>
         .map((l) => JSON.parse(l) as T)
     : [];
 
-
 async function child(parent: Node | undefined, kind: Node["kind"], pred: (n: Node) => boolean = () => true): Promise<Node> {
   const kids = await api.tree.getChildren(parent);
   const n = kids.find((k) => k.kind === kind && pred(k));
@@ -67,7 +66,10 @@ suite("workbench", () => {
     const it = await child(exp, "iteration");
     const kids = await api.tree.getChildren(it);
     const stages = kids.filter((k) => k.kind === "stage");
-    assert.deepEqual(stages.map((s) => (s.kind === "stage" ? s.stage.stage : "")), ["generate", "judge", "metajudge", "pairs", "export"]);
+    assert.deepEqual(
+      stages.map((s) => (s.kind === "stage" ? s.stage.stage : "")),
+      ["generate", "judge", "metajudge", "pairs", "export"],
+    );
     for (const s of stages) if (s.kind === "stage") assert.equal(s.stage.state, "done", s.stage.stage);
     const judge = stages.find((s) => s.kind === "stage" && s.stage.stage === "judge");
     const judgements = lines(path.join(dir, "iterations", "1", "judgements.jsonl")).length;
@@ -105,7 +107,10 @@ suite("workbench", () => {
     });
     const events = lines<{ target_id: string; label: string; reason?: string }>(path.join(iter, "annotations.jsonl"));
     assert.equal(events.length, before + 1);
-    assert.deepEqual([events.at(-1)!.target_id, events.at(-1)!.label, events.at(-1)!.reason], [pair.rejected_id, "suspicious", "position bias"]);
+    assert.deepEqual(
+      [events.at(-1)!.target_id, events.at(-1)!.label, events.at(-1)!.reason],
+      [pair.rejected_id, "suspicious", "position bias"],
+    );
 
     // The tree marks it at once.
     const model = await api.experiments.model(dir, 1);
@@ -134,13 +139,25 @@ suite("workbench", () => {
     assert.doesNotMatch(tip(current), /re-export/);
     const examples = lines<{ source_ids: Record<string, string> }>(dpo);
     assert.ok(examples.length > 0, "dpo.jsonl has examples");
-    assert.ok(examples.every((e) => e.source_ids.chosen_id !== pair.rejected_id && e.source_ids.rejected_id !== pair.rejected_id), `no example uses ${pair.rejected_id}`);
+    assert.ok(
+      examples.every((e) => e.source_ids.chosen_id !== pair.rejected_id && e.source_ids.rejected_id !== pair.rejected_id),
+      `no example uses ${pair.rejected_id}`,
+    );
 
     // Clearing it restores it on the next recompute, which leaves that export behind in turn.
-    await vscode.commands.executeCommand("metajudge.clearAnnotation", { experimentDir: dir, iteration: 1, targetId: pair.rejected_id, targetKind: "judgement" });
+    await vscode.commands.executeCommand("metajudge.clearAnnotation", {
+      experimentDir: dir,
+      iteration: 1,
+      targetId: pair.rejected_id,
+      targetKind: "judgement",
+    });
     await vscode.commands.executeCommand("metajudge.recomputePairs", { experimentDir: dir, iteration: 1 });
-    await until("the cleared judgement back in the battles", () =>
-      lines<{ response_id: string; elo: Record<string, number> }>(path.join(iter, "pairs.judge.jsonl")).some((p) => p.elo[pair.rejected_id] !== undefined) || undefined,
+    await until(
+      "the cleared judgement back in the battles",
+      () =>
+        lines<{ response_id: string; elo: Record<string, number> }>(path.join(iter, "pairs.judge.jsonl")).some(
+          (p) => p.elo[pair.rejected_id] !== undefined,
+        ) || undefined,
     );
     await exportShown(true, "the export shown stale after the second Recompute Pairs");
     // Exported again, the iteration ends as it began: every stage done, the export current.
@@ -153,7 +170,11 @@ suite("workbench", () => {
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
     await vscode.window.showTextDocument(doc);
     const hints = await until("inlay hints", async () => {
-      const h = await vscode.commands.executeCommand<vscode.InlayHint[]>("vscode.executeInlayHintProvider", doc.uri, new vscode.Range(0, 0, Math.min(20, doc.lineCount), 0));
+      const h = await vscode.commands.executeCommand<vscode.InlayHint[]>(
+        "vscode.executeInlayHintProvider",
+        doc.uri,
+        new vscode.Range(0, 0, Math.min(20, doc.lineCount), 0),
+      );
       return h && h.length > 0 ? h : undefined;
     });
     const first = JSON.parse(doc.lineAt(0).text) as { score: number | null };

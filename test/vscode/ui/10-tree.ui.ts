@@ -31,30 +31,35 @@ export default async function tree(ctx: UiContext): Promise<void> {
   };
   for (const [stage, n] of Object.entries(expected)) {
     if (!(n > 0)) throw new Error(`the fixture's ${stage} stage wrote nothing to count`);
-    if (manifest.stages[stage]?.state !== "done") throw new Error(`the fixture's manifest says ${stage} is ${manifest.stages[stage]?.state}`);
+    if (manifest.stages[stage]?.state !== "done")
+      throw new Error(`the fixture's manifest says ${stage} is ${manifest.stages[stage]?.state}`);
   }
 
   await setExpanded(ctx, [experiment, "Iteration 1"], true);
   // Every stage row reads "<done>/<total> · done" with the record count of its file.
-  const stages = await ctx.waitFor(
-    async () => {
+  const stages = await ctx
+    .waitFor(
+      async () => {
+        const rows = await treeRows(page);
+        const iteration = rows.find((r) => r.label === "Iteration 1");
+        const kids = iteration ? childrenOf(rows, iteration) : [];
+        const byStage = new Map(kids.map((r) => [r.label, r.description]));
+        const ok = Object.entries(expected).every(([stage, n]) => byStage.get(stage) === `${fmt(n)}/${fmt(n)} · done`);
+        return ok ? kids : undefined;
+      },
+      {
+        message: `stage rows ${Object.entries(expected)
+          .map(([s, n]) => `${s} "${fmt(n)}/${fmt(n)} · done"`)
+          .join(", ")}`,
+        timeoutMs: 30_000,
+      },
+    )
+    .catch(async (e: Error) => {
       const rows = await treeRows(page);
-      const iteration = rows.find((r) => r.label === "Iteration 1");
-      const kids = iteration ? childrenOf(rows, iteration) : [];
-      const byStage = new Map(kids.map((r) => [r.label, r.description]));
-      const ok = Object.entries(expected).every(([stage, n]) => byStage.get(stage) === `${fmt(n)}/${fmt(n)} · done`);
-      return ok ? kids : undefined;
-    },
-    {
-      message: `stage rows ${Object.entries(expected)
-        .map(([s, n]) => `${s} "${fmt(n)}/${fmt(n)} · done"`)
-        .join(", ")}`,
-      timeoutMs: 30_000,
-    },
-  ).catch(async (e: Error) => {
-    const rows = await treeRows(page);
-    throw new Error(`${e.message}; the view shows: ${rows.map((r) => `${"  ".repeat(r.level)}${r.label} [${r.description}]`).join(" | ")}`);
-  });
+      throw new Error(
+        `${e.message}; the view shows: ${rows.map((r) => `${"  ".repeat(r.level)}${r.label} [${r.description}]`).join(" | ")}`,
+      );
+    });
   const labels = stages.map((r) => r.label);
   // A launch that trained on this iteration's pairs (the Jobs suite runs one) adds its row before Prompts.
   const trained = manifest.training !== undefined;
@@ -64,13 +69,15 @@ export default async function tree(ctx: UiContext): Promise<void> {
   }
   if (trained) {
     const row = stages.find((r) => r.label === "DPO training")!;
-    if (!/^loss [\d.]+ · margin -?[\d.]+ · acc \d+%$/.test(row.description)) throw new Error(`the DPO training row says "${row.description}"`);
+    if (!/^loss [\d.]+ · margin -?[\d.]+ · acc \d+%$/.test(row.description))
+      throw new Error(`the DPO training row says "${row.description}"`);
   }
   await shot(ctx, "10-tree-2-stages");
 
   const prompts = fixturePrompts(ctx);
   const promptsRow = await waitForRow(ctx, [experiment, "Iteration 1", "Prompts"]);
-  if (!promptsRow.description.startsWith(`${fmt(prompts.length)} ·`)) throw new Error(`Prompts says "${promptsRow.description}", not ${prompts.length} prompts`);
+  if (!promptsRow.description.startsWith(`${fmt(prompts.length)} ·`))
+    throw new Error(`Prompts says "${promptsRow.description}", not ${prompts.length} prompts`);
 
   await setExpanded(ctx, [experiment, "Iteration 1", "Prompts"], true);
   // The first prompts by id, as many as the view has room to draw.
@@ -86,10 +93,19 @@ export default async function tree(ctx: UiContext): Promise<void> {
   // "By id" is the view's default order, numbers compared as numbers.
   const ids = prompts.map((p) => p.id).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   const wrong = shown.filter((r, i) => r.label !== ids[i]);
-  if (wrong.length) throw new Error(`prompt rows ${shown.map((r) => r.label).join(", ")} are not the fixture's ids in order (${ids.slice(0, shown.length).join(", ")})`);
+  if (wrong.length)
+    throw new Error(
+      `prompt rows ${shown.map((r) => r.label).join(", ")} are not the fixture's ids in order (${ids.slice(0, shown.length).join(", ")})`,
+    );
   // Each prompt row previews its prompt text.
   const first = prompts.find((p) => p.id === shown[0]!.label)!;
-  if (!shown[0]!.description.includes(first.prompt.slice(0, 20))) throw new Error(`${first.id}'s row "${shown[0]!.description}" does not preview its prompt`);
-  ctx.log(`tree: ${shown.length} prompt rows drawn of ${prompts.length}; stages ${stages.slice(0, 5).map((s) => `${s.label} ${s.description}`).join(", ")}`);
+  if (!shown[0]!.description.includes(first.prompt.slice(0, 20)))
+    throw new Error(`${first.id}'s row "${shown[0]!.description}" does not preview its prompt`);
+  ctx.log(
+    `tree: ${shown.length} prompt rows drawn of ${prompts.length}; stages ${stages
+      .slice(0, 5)
+      .map((s) => `${s.label} ${s.description}`)
+      .join(", ")}`,
+  );
   await shot(ctx, "10-tree-3-prompts");
 }

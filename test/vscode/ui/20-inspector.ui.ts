@@ -28,14 +28,19 @@ export default async function inspector(ctx: UiContext): Promise<void> {
   const prompt = fixturePrompts(ctx).find((p) => p.id === promptId);
   if (!prompt) throw new Error(`${promptId} is not in the prompt set`);
   const responses = readJsonl<ResponseRecord>(path.join(ctx.iteration, "responses.jsonl")).filter((r) => r.prompt_id === promptId);
-  const judgementIds = readJsonl<JudgementRecord>(path.join(ctx.iteration, "judgements.jsonl")).filter((j) => j.prompt_id === promptId).map((j) => j.id);
-  const battles = readJsonl<BattleRecord>(path.join(ctx.iteration, "meta_judgements.jsonl")).filter((b) => b.response_id === pair.response_id);
+  const judgementIds = readJsonl<JudgementRecord>(path.join(ctx.iteration, "judgements.jsonl"))
+    .filter((j) => j.prompt_id === promptId)
+    .map((j) => j.id);
+  const battles = readJsonl<BattleRecord>(path.join(ctx.iteration, "meta_judgements.jsonl")).filter(
+    (b) => b.response_id === pair.response_id,
+  );
 
   const frame = await openInspectorFromTree(ctx, promptId);
   await shot(ctx, "20-inspector-1-opened");
 
   const text = await frame.locator("#prompt-text").textContent();
-  if (text !== prompt.prompt) throw new Error(`the inspector shows the prompt ${JSON.stringify(text)}, prompts.jsonl has ${JSON.stringify(prompt.prompt)}`);
+  if (text !== prompt.prompt)
+    throw new Error(`the inspector shows the prompt ${JSON.stringify(text)}, prompts.jsonl has ${JSON.stringify(prompt.prompt)}`);
 
   const shownResponses = await frame.locator("[data-response-id]").evaluateAll((els) => els.map((e) => e.getAttribute("data-response-id")));
   const expectedResponses = responses.map((r) => r.id);
@@ -44,7 +49,9 @@ export default async function inspector(ctx: UiContext): Promise<void> {
   }
 
   // Judgements sit under their response; a parsed score is marked where the text gives it.
-  const shownJudgements = await frame.locator("[data-judgement-id]").evaluateAll((els) => els.map((e) => e.getAttribute("data-judgement-id") ?? ""));
+  const shownJudgements = await frame
+    .locator("[data-judgement-id]")
+    .evaluateAll((els) => els.map((e) => e.getAttribute("data-judgement-id") ?? ""));
   if ([...shownJudgements].sort().join() !== [...judgementIds].sort().join()) {
     throw new Error(`judgements shown: ${shownJudgements.join(", ")}; judgements.jsonl has ${judgementIds.join(", ")}`);
   }
@@ -58,8 +65,11 @@ export default async function inspector(ctx: UiContext): Promise<void> {
   // One matrix cell per battle of the battled response, each with its verdict.
   const matrix = frame.locator("#battle-matrix");
   await matrix.scrollIntoViewIfNeeded();
-  const cells = await matrix.locator("td[data-battle-id]").evaluateAll((els) => els.map((e) => [e.getAttribute("data-battle-id"), e.getAttribute("data-verdict")]));
-  if (cells.length !== battles.length) throw new Error(`the matrix has ${cells.length} cells, meta_judgements.jsonl has ${battles.length} battles of ${pair.response_id}`);
+  const cells = await matrix
+    .locator("td[data-battle-id]")
+    .evaluateAll((els) => els.map((e) => [e.getAttribute("data-battle-id"), e.getAttribute("data-verdict")]));
+  if (cells.length !== battles.length)
+    throw new Error(`the matrix has ${cells.length} cells, meta_judgements.jsonl has ${battles.length} battles of ${pair.response_id}`);
   const badVerdict = cells.filter(([, v]) => !["first", "second", "none"].includes(v ?? ""));
   if (badVerdict.length) throw new Error(`cells without a verdict: ${badVerdict.map(([id]) => id).join(", ")}`);
   const ids = new Set(battles.map((b) => b.id));
@@ -67,15 +77,21 @@ export default async function inspector(ctx: UiContext): Promise<void> {
   if (strays.length) throw new Error(`cells for battles not in the file: ${strays.map(([id]) => id).join(", ")}`);
 
   // The ranking lists the judgements that pairs.judge.jsonl ranked, the pair's two among them.
-  const ranked = await frame.locator("#elo-ranking tr[data-elo-id]").evaluateAll((els) => els.map((e) => e.getAttribute("data-elo-id") ?? ""));
+  const ranked = await frame
+    .locator("#elo-ranking tr[data-elo-id]")
+    .evaluateAll((els) => els.map((e) => e.getAttribute("data-elo-id") ?? ""));
   const expectedRanked = Object.keys(pair.elo).sort();
-  if ([...ranked].sort().join() !== expectedRanked.join()) throw new Error(`the Elo ranking lists ${ranked.join(", ")}; pairs.judge.jsonl ranks ${expectedRanked.join(", ")}`);
+  if ([...ranked].sort().join() !== expectedRanked.join())
+    throw new Error(`the Elo ranking lists ${ranked.join(", ")}; pairs.judge.jsonl ranks ${expectedRanked.join(", ")}`);
   if (ranked[0] !== pair.chosen_id || ranked.at(-1) !== pair.rejected_id) {
     throw new Error(`the ranking runs ${ranked[0]} … ${ranked.at(-1)}; the judge pair is ${pair.chosen_id} over ${pair.rejected_id}`);
   }
   const judgePairText = await frame.locator("#judge-pair").innerText();
-  for (const label of ["chosen", "rejected"]) if (!judgePairText.includes(label)) throw new Error(`the judge pair does not say which is ${label}: ${judgePairText}`);
-  ctx.log(`inspector: ${promptId}, ${shownResponses.length} responses, ${shownJudgements.length} judgements (${marks.length} marked), ${cells.length} battles, ${ranked.length} ranked`);
+  for (const label of ["chosen", "rejected"])
+    if (!judgePairText.includes(label)) throw new Error(`the judge pair does not say which is ${label}: ${judgePairText}`);
+  ctx.log(
+    `inspector: ${promptId}, ${shownResponses.length} responses, ${shownJudgements.length} judgements (${marks.length} marked), ${cells.length} battles, ${ranked.length} ranked`,
+  );
   await frame.locator("#elo-ranking").scrollIntoViewIfNeeded();
   await shot(ctx, "20-inspector-3-battles");
 }

@@ -5,7 +5,18 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { UiContext } from "../harness.js";
-import { childrenOf, openMetajudgeView, pick, readJsonl, setExpanded, shot, treeRows, waitForQuickInput, waitForRow, WAIT } from "./support.js";
+import {
+  childrenOf,
+  openMetajudgeView,
+  pick,
+  readJsonl,
+  setExpanded,
+  shot,
+  treeRows,
+  waitForQuickInput,
+  waitForRow,
+  WAIT,
+} from "./support.js";
 
 const STAGES = ["generate", "judge", "metajudge", "pairs", "export"];
 const fmt = (n: number): string => n.toLocaleString("en-US");
@@ -28,7 +39,8 @@ export default async function runLive(ctx: UiContext): Promise<void> {
   const manifestFile = path.join(dir, "manifest.json");
   if (fs.existsSync(dir)) throw new Error(`${dir} exists before the run`);
   const config = JSON.parse(fs.readFileSync(path.join(ctx.workspace, "metajudge.json"), "utf8")) as { iterations: unknown[] };
-  if (config.iterations.length < next) throw new Error(`metajudge.json has settings for ${config.iterations.length} iteration(s), not ${next}`);
+  if (config.iterations.length < next)
+    throw new Error(`metajudge.json has settings for ${config.iterations.length} iteration(s), not ${next}`);
 
   await openMetajudgeView(ctx);
   // Only the new iteration open, so its rows are the ones on screen.
@@ -57,7 +69,8 @@ export default async function runLive(ctx: UiContext): Promise<void> {
     await ctx.runCommand("Metajudge: Run Iteration");
     const which = await waitForQuickInput(ctx, "Which iteration?");
     const offered = await which.locator(".quick-input-list .monaco-list-row").allInnerTexts();
-    if (!offered[0]?.includes(`Iteration ${next}`) || !/new/.test(offered[0])) throw new Error(`the first choice is not the new Iteration ${next}: ${offered.join(" | ")}`);
+    if (!offered[0]?.includes(`Iteration ${next}`) || !/new/.test(offered[0]))
+      throw new Error(`the first choice is not the new Iteration ${next}: ${offered.join(" | ")}`);
     await shot(ctx, "50-run-1-which-iteration");
     await pick(ctx, "Which iteration?", `Iteration ${next}`);
     await pick(ctx, "Run which stages?", "All stages");
@@ -80,50 +93,69 @@ export default async function runLive(ctx: UiContext): Promise<void> {
     await sample();
     await shot(ctx, "50-run-2-running");
 
-    const manifest = await ctx.waitFor(
-      async () => {
-        await sample();
-        const m = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Manifest;
-        // A failed stage ends the wait too: the check below says which.
-        return m.stages.export?.state === "done" || STAGES.some((s) => m.stages[s]?.state === "failed") ? m : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 250, message: `iterations/${next}/manifest.json with export done` },
-    ).catch(async (e: Error) => {
-      const errors = await page.locator(".notifications-toasts .notification-toast").allInnerTexts();
-      throw new Error(`${e.message}; notifications: ${errors.join(" | ") || "none"}; status bar: ${(await runTexts()).join(" → ")}`);
-    });
-    for (const s of STAGES) if (manifest.stages[s]?.state !== "done") throw new Error(`iterations/${next}: ${s} is ${manifest.stages[s]?.state}`);
+    const manifest = await ctx
+      .waitFor(
+        async () => {
+          await sample();
+          const m = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Manifest;
+          // A failed stage ends the wait too: the check below says which.
+          return m.stages.export?.state === "done" || STAGES.some((s) => m.stages[s]?.state === "failed") ? m : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 250, message: `iterations/${next}/manifest.json with export done` },
+      )
+      .catch(async (e: Error) => {
+        const errors = await page.locator(".notifications-toasts .notification-toast").allInnerTexts();
+        throw new Error(`${e.message}; notifications: ${errors.join(" | ") || "none"}; status bar: ${(await runTexts()).join(" → ")}`);
+      });
+    for (const s of STAGES)
+      if (manifest.stages[s]?.state !== "done") throw new Error(`iterations/${next}: ${s} is ${manifest.stages[s]?.state}`);
 
     // The view ends where the files are: every stage done with the counts on disk.
     const responses = readJsonl(path.join(dir, "responses.jsonl")).length;
     const judgements = readJsonl(path.join(dir, "judgements.jsonl")).length;
     if (!(responses > 0 && judgements > 0)) throw new Error(`iteration ${next} wrote ${responses} responses and ${judgements} judgements`);
-    const expected: Record<string, string> = { generate: `${fmt(responses)}/${fmt(responses)} · done`, judge: `${fmt(judgements)}/${fmt(judgements)} · done` };
-    const stages = await ctx.waitFor(
-      async () => {
+    const expected: Record<string, string> = {
+      generate: `${fmt(responses)}/${fmt(responses)} · done`,
+      judge: `${fmt(judgements)}/${fmt(judgements)} · done`,
+    };
+    const stages = await ctx
+      .waitFor(
+        async () => {
+          const rows = await treeRows(page);
+          const it = rows.find((r) => r.label === `Iteration ${next}`);
+          const kids = it ? childrenOf(rows, it).filter((r) => STAGES.includes(r.label)) : [];
+          const ok =
+            kids.length === STAGES.length &&
+            kids.every((r) => (expected[r.label] ? r.description === expected[r.label] : r.description.endsWith("· done")));
+          return ok ? kids : undefined;
+        },
+        {
+          message: `Iteration ${next}'s stages done in the view (${Object.entries(expected)
+            .map(([s, d]) => `${s} "${d}"`)
+            .join(", ")})`,
+        },
+      )
+      .catch(async (e: Error) => {
         const rows = await treeRows(page);
-        const it = rows.find((r) => r.label === `Iteration ${next}`);
-        const kids = it ? childrenOf(rows, it).filter((r) => STAGES.includes(r.label)) : [];
-        const ok = kids.length === STAGES.length && kids.every((r) => (expected[r.label] ? r.description === expected[r.label] : r.description.endsWith("· done")));
-        return ok ? kids : undefined;
-      },
-      { message: `Iteration ${next}'s stages done in the view (${Object.entries(expected).map(([s, d]) => `${s} "${d}"`).join(", ")})` },
-    ).catch(async (e: Error) => {
-      const rows = await treeRows(page);
-      throw new Error(`${e.message}; the view shows: ${rows.map((r) => `${"  ".repeat(r.level)}${r.label} [${r.description}]`).join(" | ")}`);
-    });
+        throw new Error(
+          `${e.message}; the view shows: ${rows.map((r) => `${"  ".repeat(r.level)}${r.label} [${r.description}]`).join(" | ")}`,
+        );
+      });
     await sample();
     ctx.log(`the view during the run: ${[...seen].map(([s, d]) => `${s}: ${d.join(" → ")}`).join("; ")}`);
     // The rate-limited first stage is long enough for the view to show it under way, out of its total.
     const underWay = new RegExp(`^\\d+/${fmt(responses)} · running$`);
-    if (!seen.get("generate")!.some((d) => underWay.test(d))) throw new Error(`the view never showed generate as "<done>/${fmt(responses)} · running": ${seen.get("generate")!.join(" → ")}`);
+    if (!seen.get("generate")!.some((d) => underWay.test(d)))
+      throw new Error(`the view never showed generate as "<done>/${fmt(responses)} · running": ${seen.get("generate")!.join(" → ")}`);
     // The run's item leaves the status bar once the worker is gone.
     await status.first().waitFor({ state: "detached", timeout: WAIT });
     const texts = await runTexts();
     ctx.log(`status bar during the run: ${texts.join(" → ")}`);
     ctx.log(`Iteration ${next}: ${stages.map((s) => `${s.label} ${s.description}`).join(", ")}`);
-    if (!texts.some((t) => new RegExp(`it ${next} generate`).test(t))) throw new Error(`the status bar never showed "it ${next} generate": ${texts.join(" → ")}`);
-    if (!texts.some((t) => new RegExp(`it ${next} (judge|metajudge)`).test(t))) throw new Error(`the status bar never showed a later stage: ${texts.join(" → ")}`);
+    if (!texts.some((t) => new RegExp(`it ${next} generate`).test(t)))
+      throw new Error(`the status bar never showed "it ${next} generate": ${texts.join(" → ")}`);
+    if (!texts.some((t) => new RegExp(`it ${next} (judge|metajudge)`).test(t)))
+      throw new Error(`the status bar never showed a later stage: ${texts.join(" → ")}`);
     await shot(ctx, "50-run-3-done");
   } finally {
     await setFault(ctx, null);

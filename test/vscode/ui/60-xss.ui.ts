@@ -5,7 +5,17 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { UiContext } from "../harness.js";
-import { fixturePrompts, inspectorFrame, openMetajudgeView, readJsonl, rowLocator, scrollIntoView, setExpanded, shot, waitForRow } from "./support.js";
+import {
+  fixturePrompts,
+  inspectorFrame,
+  openMetajudgeView,
+  readJsonl,
+  rowLocator,
+  scrollIntoView,
+  setExpanded,
+  shot,
+  waitForRow,
+} from "./support.js";
 
 interface ResponseRecord {
   id: string;
@@ -63,7 +73,8 @@ export default async function xss(ctx: UiContext): Promise<void> {
     // The markup is there to read, as text.
     const text = item.locator("pre.judgement-text");
     const shown = await text.innerText();
-    if (!shown.includes(VISIBLE) || !shown.includes("<script>")) throw new Error(`the judgement's text does not show the markup literally: ${JSON.stringify(shown)}`);
+    if (!shown.includes(VISIBLE) || !shown.includes("<script>"))
+      throw new Error(`the judgement's text does not show the markup literally: ${JSON.stringify(shown)}`);
     await item.getByText(VISIBLE).waitFor({ state: "visible", timeout: 30_000 });
     const mark = await item.locator("[data-testid=span-mark]").textContent();
     if (mark !== "Score: 3") throw new Error(`the marked score is ${JSON.stringify(mark)}`);
@@ -85,11 +96,14 @@ export default async function xss(ctx: UiContext): Promise<void> {
       };
     });
     ctx.log(`inert: ${JSON.stringify(inert)}`);
-    if (inert.imgInItem !== 0 || inert.scriptInItem !== 0) throw new Error(`the judgement holds ${inert.imgInItem} img and ${inert.scriptInItem} script elements`);
-    if (JSON.stringify(inert.elementsInText) !== JSON.stringify(["mark"])) throw new Error(`the judgement's text holds elements ${JSON.stringify(inert.elementsInText)}; only the score's <mark> belongs there`);
+    if (inert.imgInItem !== 0 || inert.scriptInItem !== 0)
+      throw new Error(`the judgement holds ${inert.imgInItem} img and ${inert.scriptInItem} script elements`);
+    if (JSON.stringify(inert.elementsInText) !== JSON.stringify(["mark"]))
+      throw new Error(`the judgement's text holds elements ${JSON.stringify(inert.elementsInText)}; only the score's <mark> belongs there`);
     if (inert.images !== 0) throw new Error(`the inspector page has ${inert.images} images`);
     if (inert.injectedScripts !== 0) throw new Error("the injected <script> is on the page");
-    if (inert.title === "pwned" || inert.xss !== null) throw new Error(`injected code ran: title ${JSON.stringify(inert.title)}, __xss ${JSON.stringify(inert.xss)}`);
+    if (inert.title === "pwned" || inert.xss !== null)
+      throw new Error(`injected code ran: title ${JSON.stringify(inert.title)}, __xss ${JSON.stringify(inert.xss)}`);
   } finally {
     fs.writeFileSync(file, original);
   }
@@ -98,6 +112,13 @@ export default async function xss(ctx: UiContext): Promise<void> {
   await ctx.waitFor(async () => (await inspectorFrame(ctx, promptId).then((f) => f.locator(`[data-judgement-id="${id}"]`).count())) === 0, {
     message: `${id} gone from the inspector`,
   });
-  await ctx.waitFor(async () => !(await waitForRow(ctx, rowPath, 1_000).then(() => true, () => false)), { message: "the j99 row gone from the view" });
+  await ctx.waitFor(
+    async () =>
+      !(await waitForRow(ctx, rowPath, 1_000).then(
+        () => true,
+        () => false,
+      )),
+    { message: "the j99 row gone from the view" },
+  );
   await shot(ctx, "60-xss-3-restored");
 }

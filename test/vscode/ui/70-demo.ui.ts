@@ -10,7 +10,11 @@ import { judgePairs, openInspectorFromTree, openMetajudgeView, readJsonl, setExp
 
 export default async function demo(ctx: UiContext): Promise<void> {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mj-demo-ui-")), "demo");
-  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "demo.ts"), "--no-editor", "--dir", dir], { cwd: ROOT, encoding: "utf8", timeout: 600_000 });
+  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "demo.ts"), "--no-editor", "--dir", dir], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 600_000,
+  });
   if (run.status !== 0) throw new Error(`the demo iteration failed (exit ${run.status}):\n${run.stderr.slice(-2000)}`);
   const demoCtx: UiContext = { ...ctx, workspace: dir, iteration: path.join(dir, "iterations", "1") };
   try {

@@ -56,15 +56,60 @@ export default async function jobs(ctx: UiContext): Promise<void> {
     const runId = "it2-generate-batch-ui-running";
     const runDir = await jobDir(ex.shell, workdir, runId);
     const base = { executor: "local" as const, host: "gpu-box" };
-    store.create({ ...base, id: runId, kind: "generate-batch", title: "it 2 generation (vllm run-batch)", iteration: 2, state: "submitting", remote: { dir: runDir } });
+    store.create({
+      ...base,
+      id: runId,
+      kind: "generate-batch",
+      title: "it 2 generation (vllm run-batch)",
+      iteration: 2,
+      state: "submitting",
+      remote: { dir: runDir },
+    });
     const ref = await ex.submit({ id: runId, dir: runDir, script: "echo loading model; sleep 600" });
     running = ref;
     store.update(runId, { remote: { ...ref }, state: "running", submitted_at: ago(12), started_at: ago(11) });
     // Finished jobs are never polled: records as a launch leaves them.
     const ended: NewJobRecord[] = [
-      { ...base, id: "it1-train-ui-succeeded", kind: "train", title: "it 1 DPO training", iteration: 1, state: "succeeded", exit_code: 0, submitted_at: ago(95), started_at: ago(94), finished_at: ago(40), remote: { dir: "/srv/mj/jobs/it1-train-ui-succeeded" } },
-      { id: "it2-train-ui-failed", kind: "train", title: "it 2 DPO training", host: "slurm-a100", executor: "slurm", iteration: 2, state: "failed", exit_code: 1, detail: "CUDA out of memory", submitted_at: ago(30), started_at: ago(25), finished_at: ago(21), remote: { dir: "/scratch/mj/jobs/it2-train-ui-failed", slurmId: "48213" } },
-      { id: "it2-train-ui-cancelled", kind: "train", title: "it 2 DPO training (lr 1e-6)", host: "slurm-a100", executor: "slurm", iteration: 2, state: "cancelled", submitted_at: ago(20), finished_at: ago(18), remote: { dir: "/scratch/mj/jobs/it2-train-ui-cancelled", slurmId: "48214" } },
+      {
+        ...base,
+        id: "it1-train-ui-succeeded",
+        kind: "train",
+        title: "it 1 DPO training",
+        iteration: 1,
+        state: "succeeded",
+        exit_code: 0,
+        submitted_at: ago(95),
+        started_at: ago(94),
+        finished_at: ago(40),
+        remote: { dir: "/srv/mj/jobs/it1-train-ui-succeeded" },
+      },
+      {
+        id: "it2-train-ui-failed",
+        kind: "train",
+        title: "it 2 DPO training",
+        host: "slurm-a100",
+        executor: "slurm",
+        iteration: 2,
+        state: "failed",
+        exit_code: 1,
+        detail: "CUDA out of memory",
+        submitted_at: ago(30),
+        started_at: ago(25),
+        finished_at: ago(21),
+        remote: { dir: "/scratch/mj/jobs/it2-train-ui-failed", slurmId: "48213" },
+      },
+      {
+        id: "it2-train-ui-cancelled",
+        kind: "train",
+        title: "it 2 DPO training (lr 1e-6)",
+        host: "slurm-a100",
+        executor: "slurm",
+        iteration: 2,
+        state: "cancelled",
+        submitted_at: ago(20),
+        finished_at: ago(18),
+        remote: { dir: "/scratch/mj/jobs/it2-train-ui-cancelled", slurmId: "48214" },
+      },
     ];
     for (const r of ended) store.create(r);
     store.appendLog("it2-train-ui-failed", "step 10: loss 0.6931\nstep 20: loss 0.6410\ntorch.OutOfMemoryError: CUDA out of memory.\n");
@@ -75,7 +120,14 @@ export default async function jobs(ctx: UiContext): Promise<void> {
     const rows = await ctx.waitFor(
       async () => {
         const r = await jobRows(page);
-        const want = ["gpu-box", "it 2 generation (vllm run-batch)", "it 1 DPO training", "slurm-a100", "it 2 DPO training", "it 2 DPO training (lr 1e-6)"];
+        const want = [
+          "gpu-box",
+          "it 2 generation (vllm run-batch)",
+          "it 1 DPO training",
+          "slurm-a100",
+          "it 2 DPO training",
+          "it 2 DPO training (lr 1e-6)",
+        ];
         return want.every((w) => r.some((x) => x.label === w)) ? r : undefined;
       },
       { message: "the Jobs view listing both hosts and their jobs", timeoutMs: WAIT },
@@ -114,11 +166,14 @@ function expectMatch(value: string, re: RegExp, what: string): void {
 }
 
 async function actionsOf(page: Page, label: string, want: string[]): Promise<void> {
-  const row: Locator = page.locator(`${TREE} .monaco-list-row`, { has: page.locator(".label-name", { hasText: new RegExp(`^${label.replace(/[()]/g, "\\$&")}$`) }) });
+  const row: Locator = page.locator(`${TREE} .monaco-list-row`, {
+    has: page.locator(".label-name", { hasText: new RegExp(`^${label.replace(/[()]/g, "\\$&")}$`) }),
+  });
   await row.hover();
   const got = await row.locator(".actions .action-label").evaluateAll((els) => els.map((a) => a.getAttribute("aria-label") ?? ""));
   const names = got.map((g) => g.replace(/ \(.*\)$/, "")).sort();
-  if (names.join(",") !== [...want].sort().join(",")) throw new Error(`inline actions of "${label}": ${names.join(", ")}; expected ${want.join(", ")}`);
+  if (names.join(",") !== [...want].sort().join(","))
+    throw new Error(`inline actions of "${label}": ${names.join(", ")}; expected ${want.join(", ")}`);
 }
 
 /**
@@ -140,7 +195,8 @@ async function hostKeyModal(ctx: UiContext): Promise<void> {
   try {
     const fp = /SHA256:[A-Za-z0-9+/]+/.exec(execFileSync("ssh-keygen", ["-lf", sshd.hostKeyPub], { encoding: "utf8" }))?.[0];
     if (!fp) throw new Error("ssh-keygen printed no fingerprint");
-    if (fs.existsSync(knownHosts) && fs.readFileSync(knownHosts, "utf8").includes(`:${sshd.port} `)) throw new Error(`${knownHosts} knows the key already`);
+    if (fs.existsSync(knownHosts) && fs.readFileSync(knownHosts, "utf8").includes(`:${sshd.port} `))
+      throw new Error(`${knownHosts} knows the key already`);
     const configFile = path.join(ctx.workspace, "metajudge.json");
     const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as Record<string, unknown>;
     const bin = path.join(ROOT, "test", "support", "remote-bin");
@@ -158,19 +214,26 @@ async function hostKeyModal(ctx: UiContext): Promise<void> {
 
     await ctx.runCommand("Metajudge: Launch DPO Training on Host");
     // Iteration 2 has DPO data too once the live-run test has run: then the iteration is asked first.
-    const first = await ctx.waitFor(async () => /Train on which (iteration|host)/.exec((await quickInputTitle(page)) ?? "")?.[1], { message: "the launch's first question", timeoutMs: WAIT });
+    const first = await ctx.waitFor(async () => /Train on which (iteration|host)/.exec((await quickInputTitle(page)) ?? "")?.[1], {
+      message: "the launch's first question",
+      timeoutMs: WAIT,
+    });
     if (first === "iteration") await pick(ctx, /Train on which iteration/, "Iteration 1");
     await pick(ctx, /Train on which host/, "loopback");
     const dialog = page.locator(".monaco-dialog-box");
     await dialog.waitFor({ state: "visible", timeout: WAIT });
     const text = (await dialog.innerText()).replace(/\s+/g, " ");
-    if (!text.includes(fp) || !text.includes(`[127.0.0.1]:${sshd.port}`)) throw new Error(`the modal shows neither host nor fingerprint ${fp}: ${text}`);
+    if (!text.includes(fp) || !text.includes(`[127.0.0.1]:${sshd.port}`))
+      throw new Error(`the modal shows neither host nor fingerprint ${fp}: ${text}`);
     await shot(ctx, "jobs-host-key");
     await dialog.locator(".monaco-button", { hasText: "Trust and Connect" }).click();
-    await ctx.waitFor(() => fs.existsSync(knownHosts) && fs.readFileSync(knownHosts, "utf8").includes(`[127.0.0.1]:${sshd.port} ssh-ed25519 `), {
-      message: "the trusted key in known_hosts",
-      timeoutMs: WAIT,
-    });
+    await ctx.waitFor(
+      () => fs.existsSync(knownHosts) && fs.readFileSync(knownHosts, "utf8").includes(`[127.0.0.1]:${sshd.port} ssh-ed25519 `),
+      {
+        message: "the trusted key in known_hosts",
+        timeoutMs: WAIT,
+      },
+    );
     // The worker then trains over SSH; the job ends in the view like any other.
     const job = await ctx.waitFor(
       () => {
@@ -179,8 +242,12 @@ async function hostKeyModal(ctx: UiContext): Promise<void> {
       },
       { message: "the training job on loopback to end", timeoutMs: 120_000 },
     );
-    if (job.state !== "succeeded") throw new Error(`the training job on loopback ended ${job.state}: ${job.detail ?? ""} ${job.error ?? ""}`);
-    await ctx.waitFor(async () => (await jobRows(page)).some((r) => r.description.startsWith("succeeded") && r.label === job.title), { message: "the loopback job succeeded in the view", timeoutMs: WAIT });
+    if (job.state !== "succeeded")
+      throw new Error(`the training job on loopback ended ${job.state}: ${job.detail ?? ""} ${job.error ?? ""}`);
+    await ctx.waitFor(async () => (await jobRows(page)).some((r) => r.description.startsWith("succeeded") && r.label === job.title), {
+      message: "the loopback job succeeded in the view",
+      timeoutMs: WAIT,
+    });
     await shot(ctx, "jobs-after-ssh-training");
 
     await passphraseLaunch(ctx, sshd, bin, before);
@@ -207,11 +274,15 @@ async function passphraseLaunch(ctx: UiContext, sshd: Sshd, bin: string, before:
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
 
   await ctx.runCommand("Metajudge: Launch DPO Training on Host");
-  const first = await ctx.waitFor(async () => /Train on which (iteration|host)/.exec((await quickInputTitle(page)) ?? "")?.[1], { message: "the launch's first question", timeoutMs: WAIT });
+  const first = await ctx.waitFor(async () => /Train on which (iteration|host)/.exec((await quickInputTitle(page)) ?? "")?.[1], {
+    message: "the launch's first question",
+    timeoutMs: WAIT,
+  });
   if (first === "iteration") await pick(ctx, /Train on which iteration/, "Iteration 1");
   await pick(ctx, /Train on which host/, "loopback-enc");
   const box = await waitForQuickInput(ctx, "SSH key passphrase");
-  if ((await box.locator("input.input").getAttribute("type")) !== "password") throw new Error("the passphrase box does not hide what is typed");
+  if ((await box.locator("input.input").getAttribute("type")) !== "password")
+    throw new Error("the passphrase box does not hide what is typed");
   await box.locator("input.input").fill(sshd.passphrase);
   await shot(ctx, "jobs-passphrase");
   await page.keyboard.press("Enter");
@@ -222,7 +293,8 @@ async function passphraseLaunch(ctx: UiContext, sshd: Sshd, bin: string, before:
     },
     { message: "the training job on loopback-enc to end", timeoutMs: 120_000 },
   );
-  if (job.state !== "succeeded") throw new Error(`the training job on loopback-enc ended ${job.state}: ${job.detail ?? ""} ${job.error ?? ""}`);
+  if (job.state !== "succeeded")
+    throw new Error(`the training job on loopback-enc ended ${job.state}: ${job.detail ?? ""} ${job.error ?? ""}`);
   for (const root of [path.join(ctx.workspace, "jobs"), path.join(ctx.server.userDataDir, "logs")]) {
     const leak = filesUnder(root).find((f) => fs.readFileSync(f).includes(sshd.passphrase));
     if (leak) throw new Error(`the passphrase was written to ${leak}`);
@@ -231,5 +303,7 @@ async function passphraseLaunch(ctx: UiContext, sshd: Sshd, bin: string, before:
 
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));
 }

@@ -132,7 +132,14 @@ export async function waitForQuickInput(ctx: UiContext, title: string | RegExp):
 export async function quickInputTitle(page: Page): Promise<string | undefined> {
   const widget = quickInput(page);
   if (!(await widget.isVisible().catch(() => false))) return undefined;
-  return (await widget.locator(".quick-input-title").textContent().catch(() => null))?.trim() ?? "";
+  return (
+    (
+      await widget
+        .locator(".quick-input-title")
+        .textContent()
+        .catch(() => null)
+    )?.trim() ?? ""
+  );
 }
 
 /** Picks the item whose label is `label` by typing it into the filter and pressing Enter. */
@@ -142,9 +149,12 @@ export async function pick(ctx: UiContext, title: string | RegExp, label: string
   const row = widget.locator(".quick-input-list .monaco-list-row", { has: ctx.page.locator(".label-name", { hasText: label }) }).first();
   await row.waitFor({ timeout: WAIT });
   // Enter takes the focused row: make sure the filter has put ours first.
-  await ctx.waitFor(async () => (await widget.locator(".quick-input-list .monaco-list-row.focused .label-name").textContent())?.trim() === label, {
-    message: `"${label}" focused in the quick pick`,
-  });
+  await ctx.waitFor(
+    async () => (await widget.locator(".quick-input-list .monaco-list-row.focused .label-name").textContent())?.trim() === label,
+    {
+      message: `"${label}" focused in the quick pick`,
+    },
+  );
   await ctx.page.keyboard.press("Enter");
 }
 
@@ -156,7 +166,10 @@ export async function inspectorFrame(ctx: UiContext, promptId: string): Promise<
     async () => {
       const frame = await ctx.findWebviewFrame("#prompt-text", 5_000).catch(() => undefined);
       if (!frame) return undefined;
-      const shown = await frame.locator("#prompt-id").getAttribute("title", { timeout: 1_000 }).catch(() => null);
+      const shown = await frame
+        .locator("#prompt-id")
+        .getAttribute("title", { timeout: 1_000 })
+        .catch(() => null);
       return shown === promptId ? frame : undefined;
     },
     { message: `the inspector showing ${promptId}` },

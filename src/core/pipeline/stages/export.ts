@@ -37,13 +37,22 @@ export interface DpoBuild {
   inputs: Record<string, FileStamp | null>;
 }
 
-async function readPairs<T>(file: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string; path: PropertyKey[] }[] } } }): Promise<T[]> {
+async function readPairs<T>(
+  file: string,
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string; path: PropertyKey[] }[] } };
+  },
+): Promise<T[]> {
   const out: T[] = [];
   await readJsonl(file, (v, line) => {
     const r = schema.safeParse(v);
     if (!r.success) {
       const issue = r.error.issues[0]!;
-      throw new MetajudgeError("badInput", `${file}:${line}: ${issue.path.join(".")}: ${issue.message}; recompute it with \`metajudge pairs\``, { file, line });
+      throw new MetajudgeError(
+        "badInput",
+        `${file}:${line}: ${issue.path.join(".")}: ${issue.message}; recompute it with \`metajudge pairs\``,
+        { file, line },
+      );
     }
     out.push(r.data);
   });
@@ -75,15 +84,20 @@ export async function buildDpo(input: ExportInput): Promise<DpoBuild> {
   for (const p of judgePairs) needJudgements.add(p.chosen_id).add(p.rejected_id);
 
   const responseText = new Map<string, string>();
-  for (const r of await loadResponses(store.file("responses"), true, input.signal)) if (needResponses.has(r.id)) responseText.set(r.id, r.text!);
+  for (const r of await loadResponses(store.file("responses"), true, input.signal))
+    if (needResponses.has(r.id)) responseText.set(r.id, r.text!);
   const judgementText = new Map<string, string>();
-  for (const j of await loadJudgements(store.file("judgements"), needJudgements, input.signal)) if (j.text !== undefined) judgementText.set(j.id, j.text);
+  for (const j of await loadJudgements(store.file("judgements"), needJudgements, input.signal))
+    if (j.text !== undefined) judgementText.set(j.id, j.text);
   const promptText = new Map(input.prompts.map((p) => [p.id, p.prompt]));
 
   const text = (m: Map<string, string>, id: string, what: string): string => {
     const t = m.get(id);
     if (t === undefined) {
-      throw new MetajudgeError("badInput", `${what} ${id} is named by a pair but missing from the records; recompute pairs with \`metajudge pairs ${input.iterDir}\``);
+      throw new MetajudgeError(
+        "badInput",
+        `${what} ${id} is named by a pair but missing from the records; recompute pairs with \`metajudge pairs ${input.iterDir}\``,
+      );
     }
     return t;
   };
@@ -132,8 +146,10 @@ export function exportStamp(build: DpoBuild, output: FileStamp): Pick<StageInfo,
 export function surrogateWarning(r: SurrogateRepair): string {
   const shown = r.sourceIds.slice(0, 5).join(", ");
   const more = r.sourceIds.length > 5 ? ` and ${r.sourceIds.length - 5} more` : "";
-  return `${r.records} DPO example${r.records === 1 ? "" : "s"} held lone UTF-16 surrogates (half an emoji, as a model cut mid-character writes), ` +
-    `which Python cannot encode as UTF-8; each was replaced with U+FFFD in dpo.jsonl (the records keep the original). Sources: ${shown}${more}`;
+  return (
+    `${r.records} DPO example${r.records === 1 ? "" : "s"} held lone UTF-16 surrogates (half an emoji, as a model cut mid-character writes), ` +
+    `which Python cannot encode as UTF-8; each was replaced with U+FFFD in dpo.jsonl (the records keep the original). Sources: ${shown}${more}`
+  );
 }
 
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
@@ -167,7 +183,7 @@ function fileSha256(file: string): string {
   const fd = fs.openSync(file, "r");
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
   } finally {
     fs.closeSync(fd);
   }
@@ -207,7 +223,9 @@ function sameAs(file: string, stamp: FileStamp | null): boolean {
 export function exportStaleness(iterDir: string, manifest: Pick<Manifest, "stages"> | null | undefined): string | null {
   const info = manifest?.stages.export;
   if (!info || info.state !== "done" || !info.inputs || !info.output) return null;
-  const changed = Object.entries(info.inputs).filter(([name, stamp]) => !sameAs(path.join(iterDir, name), stamp)).map(([name]) => name);
+  const changed = Object.entries(info.inputs)
+    .filter(([name, stamp]) => !sameAs(path.join(iterDir, name), stamp))
+    .map(([name]) => name);
   if (changed.length > 0) {
     return `pairs changed after the export; re-export with \`metajudge export ${iterDir}\` (${changed.join(" and ")} no longer what it was built from)`;
   }

@@ -42,7 +42,15 @@ export async function planGenerate(ctx: RunContext): Promise<LlmPlan> {
         for (const i of missing) {
           const c = result.choices[i];
           if (!c) continue;
-          out.push({ id: responseId(p.id, i), prompt_id: p.id, index: i, text: c.text, finish_reason: c.finish_reason, model: result.model, ...(seed === undefined ? {} : { seed }) });
+          out.push({
+            id: responseId(p.id, i),
+            prompt_id: p.id,
+            index: i,
+            text: c.text,
+            finish_reason: c.finish_reason,
+            model: result.model,
+            ...(seed === undefined ? {} : { seed }),
+          });
         }
         return out;
       },

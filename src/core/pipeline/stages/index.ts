@@ -42,7 +42,9 @@ export const STAGE_TABLE: readonly StageDef<StageName>[] = STAGES.map((name) => 
 
 /** The stages that call a model, the ones a batch file or a batch job can carry. */
 export type LlmStageName = { [K in StageName]: (typeof DEFS)[K]["kind"] extends "model" ? K : never }[StageName];
-export const LLM_STAGES: readonly LlmStageName[] = STAGE_TABLE.filter((s): s is ModelStage<LlmStageName> => s.kind === "model").map((s) => s.name);
+export const LLM_STAGES: readonly LlmStageName[] = STAGE_TABLE.filter((s): s is ModelStage<LlmStageName> => s.kind === "model").map(
+  (s) => s.name,
+);
 
 export function modelStage(name: LlmStageName): ModelStage<LlmStageName> {
   return DEFS[name];

@@ -35,7 +35,9 @@ export async function planJudge(ctx: RunContext): Promise<LlmPlan> {
   const mode = ctx.config.roles.judge.mode;
   const promptText = new Map(ctx.prompts.prompts.map((p) => [p.id, p.prompt]));
   const responseRepeats = repeatWarning(ctx, ctx.store.file("responses"));
-  const { keep, duplicates } = distinctResponses(await loadResponses(ctx.store.file("responses"), true, ctx.signal, responseRepeats.onRepeat));
+  const { keep, duplicates } = distinctResponses(
+    await loadResponses(ctx.store.file("responses"), true, ctx.signal, responseRepeats.onRepeat),
+  );
   responseRepeats.flush();
   const counts = { duplicates_skipped: duplicates, parse_failures: 0, scored: 0 };
 

@@ -18,13 +18,20 @@ interface Battle {
 }
 
 /** Which battles the iteration holds, from the judgements on disk. Pure: the same files give the same plan. */
-export function planBattles(judgements: readonly JudgementRow[], responseIndex: ReadonlyMap<string, number>): { battles: Battle[]; skipped: number } {
+export function planBattles(
+  judgements: readonly JudgementRow[],
+  responseIndex: ReadonlyMap<string, number>,
+): { battles: Battle[]; skipped: number } {
   const battles: Battle[] = [];
   let skipped = 0;
   const byResponse = groupBy(judgements, (j) => j.response_id);
   const byPrompt = groupBy(byResponse.keys(), (rid) => byResponse.get(rid)![0]!.prompt_id);
   for (const [promptId, rids] of byPrompt) {
-    const candidates = rids.map((rid) => ({ id: rid, index: responseIndex.get(rid) ?? 0, scores: byResponse.get(rid)!.map((j) => j.score) }));
+    const candidates = rids.map((rid) => ({
+      id: rid,
+      index: responseIndex.get(rid) ?? 0,
+      scores: byResponse.get(rid)!.map((j) => j.score),
+    }));
     const chosen = pickBattleResponse(candidates);
     if (chosen === null) {
       skipped++;
@@ -32,7 +39,8 @@ export function planBattles(judgements: readonly JudgementRow[], responseIndex: 
     }
     const js = byResponse.get(chosen)!;
     const byId = new Map(js.map((j) => [j.id, j]));
-    for (const b of battlePlan(js)) battles.push({ promptId, responseId: chosen, first: byId.get(b.first_id)!, second: byId.get(b.second_id)! });
+    for (const b of battlePlan(js))
+      battles.push({ promptId, responseId: chosen, first: byId.get(b.first_id)!, second: byId.get(b.second_id)! });
   }
   return { battles, skipped };
 }
@@ -49,7 +57,10 @@ export async function planMetajudge(ctx: RunContext): Promise<LlmPlan> {
 
   // First pass without texts: choosing the battled responses needs only scores.
   const judgementRepeats = repeatWarning(ctx, ctx.store.file("judgements"));
-  const { battles, skipped } = planBattles(await loadJudgements(ctx.store.file("judgements"), false, ctx.signal, judgementRepeats.onRepeat), index);
+  const { battles, skipped } = planBattles(
+    await loadJudgements(ctx.store.file("judgements"), false, ctx.signal, judgementRepeats.onRepeat),
+    index,
+  );
   judgementRepeats.flush();
   const need = new Set<string>();
   for (const b of battles) need.add(b.first.id).add(b.second.id);

@@ -14,7 +14,10 @@ const CHUNK = 4 * 1024 * 1024;
 
 /** A record that breaks the contract: where, what, and what to do. */
 export function badRecord(file: string, line: number, what: string): never {
-  throw new MetajudgeError("badInput", `${file}:${line}: ${what}; fix or remove that line (records are never rewritten by Metajudge)`, { file, line });
+  throw new MetajudgeError("badInput", `${file}:${line}: ${what}; fix or remove that line (records are never rewritten by Metajudge)`, {
+    file,
+    line,
+  });
 }
 
 /**
@@ -22,7 +25,12 @@ export function badRecord(file: string, line: number, what: string): never {
  * Fields object is reused from line to line. Blank lines are skipped; a last line that was cut
  * short is ignored; any other line that is not a JSON object is an error. A missing file is empty.
  */
-export async function scanRecords(file: string, pool: StringPool, onLine: (f: Fields, line: number) => void, signal?: AbortSignal): Promise<void> {
+export async function scanRecords(
+  file: string,
+  pool: StringPool,
+  onLine: (f: Fields, line: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, "r");

@@ -125,7 +125,8 @@ async function readBattles(file: string, pool: StringPool, out: Battles, signal?
     file,
     pool,
     (f, line) => {
-      if (f.winnerState !== Nullable.Null && f.winnerState !== Nullable.Value) badRecord(file, line, `"winner" must be "first", "second" or null`);
+      if (f.winnerState !== Nullable.Null && f.winnerState !== Nullable.Value)
+        badRecord(file, line, `"winner" must be "first", "second" or null`);
       text(f, file, line);
       out.id.push(str(f.id, "id", file, line));
       str(f.prompt, "prompt_id", file, line);
@@ -142,7 +143,11 @@ async function readBattles(file: string, pool: StringPool, out: Battles, signal?
  * The three files one after the other, in the contract's order, so the first broken one is the one
  * reported. Reading them at the same time saved no time (the scanner, not the disk, sets the pace).
  */
-async function readAll(store: IterationStore, pool: StringPool, signal?: AbortSignal): Promise<{ r: Responses; j: Judgements; b: Battles }> {
+async function readAll(
+  store: IterationStore,
+  pool: StringPool,
+  signal?: AbortSignal,
+): Promise<{ r: Responses; j: Judgements; b: Battles }> {
   const r = new Responses();
   const j = new Judgements();
   const b = new Battles();
@@ -154,7 +159,11 @@ async function readAll(store: IterationStore, pool: StringPool, signal?: AbortSi
 
 // ---- the stage ------------------------------------------------------------------------------------
 
-export async function computePairs(iterDir: string, settings: Pick<IterationSettings, "rho" | "judgement_length_cap">, signal?: AbortSignal): Promise<PairsResult> {
+export async function computePairs(
+  iterDir: string,
+  settings: Pick<IterationSettings, "rho" | "judgement_length_cap">,
+  signal?: AbortSignal,
+): Promise<PairsResult> {
   const store = new IterationStore(iterDir);
   const { flagged, problems: annotationProblems } = await readFlags(store.file("annotations"));
   const counts: Record<string, number> = { flagged_excluded: 0 };
@@ -291,7 +300,8 @@ export async function computePairs(iterDir: string, settings: Pick<IterationSett
 /** Each column of `t` as a typed array of its rows. */
 function columns<T extends object>(t: T): { [K in keyof T]: T[K] extends Column<infer A> ? A : never } {
   const out: Record<string, unknown> = {};
-  for (const [k, c] of Object.entries(t)) out[k] = (c as Column<Int32Array | Float64Array>).data.subarray(0, (c as Column<Int32Array>).length);
+  for (const [k, c] of Object.entries(t))
+    out[k] = (c as Column<Int32Array | Float64Array>).data.subarray(0, (c as Column<Int32Array>).length);
   return out as { [K in keyof T]: T[K] extends Column<infer A> ? A : never };
 }
 

@@ -5,7 +5,16 @@ import { MetajudgeError } from "../../errors.js";
 import { quote } from "../shell.js";
 import type { Executor, JobSpec, JobStatus, LogChunk, RemoteJobRef, RemoteShell } from "../types.js";
 import type { HostKind } from "../../schema.js";
-import { READ_SECRETS, jobScript, readRemoteLog, remoteFailure, secretStdin, wrapperScript, writeRemoteFile, type ScriptProfile } from "./script.js";
+import {
+  READ_SECRETS,
+  jobScript,
+  readRemoteLog,
+  remoteFailure,
+  secretStdin,
+  wrapperScript,
+  writeRemoteFile,
+  type ScriptProfile,
+} from "./script.js";
 
 export const LOST_DETAIL = "the process ended without writing an exit code (host rebooted or killed with SIGKILL?)";
 
@@ -45,7 +54,8 @@ export class DetachedExecutor implements Executor {
     ].join("\n");
     const r = await this.shell.exec(`bash -c ${quote(launch)}`, { stdin: secretStdin(spec.secretEnv) });
     const pid = Number(r.stdout.trim());
-    if (r.code !== 0 || !Number.isInteger(pid) || pid <= 0) throw remoteFailure(this.shell, `starting job ${spec.id} in ${spec.dir}`, r.stderr);
+    if (r.code !== 0 || !Number.isInteger(pid) || pid <= 0)
+      throw remoteFailure(this.shell, `starting job ${spec.id} in ${spec.dir}`, r.stderr);
     return { dir: spec.dir, pid };
   }
 
@@ -57,7 +67,11 @@ export class DetachedExecutor implements Executor {
       `p=$(cat ${d}/pid 2>/dev/null || true)`,
       `alive=0; if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then alive=1; [ "$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null)" = Z ] && alive=0; fi`,
       // After a reboot the pid may belong to someone else: our wrapper's command line names its folder.
-      ...(ref.dir.includes("'") ? [] : [`if [ "$alive" = 1 ] && [ -r /proc/$p/cmdline ] && ! tr '\\0' ' ' </proc/$p/cmdline | grep -qF -- ${quote(ref.dir)}; then alive=0; fi`]),
+      ...(ref.dir.includes("'")
+        ? []
+        : [
+            `if [ "$alive" = 1 ] && [ -r /proc/$p/cmdline ] && ! tr '\\0' ' ' </proc/$p/cmdline | grep -qF -- ${quote(ref.dir)}; then alive=0; fi`,
+          ]),
       `code=$(cat ${d}/exit_code 2>/dev/null || true)`,
       `c=0; [ -e ${d}/cancelled ] && c=1`,
       // A launch that has not written its pid after a minute is not going to.
@@ -76,7 +90,8 @@ export class DetachedExecutor implements Executor {
     if (alive === "1") return { state: "running" };
     if (cancelled === "1") return { state: "cancelled", exitCode: null, detail: "cancelled (killed)" };
     if (pid === "" && launched === "1") return { state: "submitting", detail: "starting" };
-    if (pid === "" && launched === "2") return { state: "lost", exitCode: null, detail: `the launch in ${ref.dir} ended before the job started` };
+    if (pid === "" && launched === "2")
+      return { state: "lost", exitCode: null, detail: `the launch in ${ref.dir} ended before the job started` };
     if (pid === "") return { state: "lost", exitCode: null, detail: `no job was started in ${ref.dir}` };
     return { state: "lost", exitCode: null, detail: LOST_DETAIL };
   }
@@ -92,7 +107,9 @@ export class DetachedExecutor implements Executor {
       `p=$(cat ${d}/pid 2>/dev/null || true)`,
       `[ -n "$p" ] || exit 0`,
       // Never signal a group whose leader is not our wrapper (a pid reused after a reboot).
-      ...(ref.dir.includes("'") ? [] : [`if [ -r /proc/$p/cmdline ] && ! tr '\\0' ' ' </proc/$p/cmdline | grep -qF -- ${quote(ref.dir)}; then exit 0; fi`]),
+      ...(ref.dir.includes("'")
+        ? []
+        : [`if [ -r /proc/$p/cmdline ] && ! tr '\\0' ' ' </proc/$p/cmdline | grep -qF -- ${quote(ref.dir)}; then exit 0; fi`]),
       `kill -TERM -- "-$p" 2>/dev/null || exit 0`,
       `for i in $(seq ${this.grace * 10}); do kill -0 -- "-$p" 2>/dev/null || exit 0; sleep 0.1; done`,
       `kill -KILL -- "-$p" 2>/dev/null || true`,
@@ -109,7 +126,8 @@ export class DetachedExecutor implements Executor {
     const r = await this.shell.exec(`cat ${quote(dir)}/pid 2>/dev/null || true`);
     const pid = Number(r.stdout.trim());
     if (r.stdout.trim() === "") return undefined;
-    if (!Number.isInteger(pid) || pid <= 0) throw new MetajudgeError("internal", `${this.shell.label}: ${dir}/pid holds "${r.stdout.trim()}", not a process id`);
+    if (!Number.isInteger(pid) || pid <= 0)
+      throw new MetajudgeError("internal", `${this.shell.label}: ${dir}/pid holds "${r.stdout.trim()}", not a process id`);
     return pid;
   }
 }

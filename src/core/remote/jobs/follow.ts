@@ -87,7 +87,14 @@ function applyStatus(o: FollowOptions, record: JobRecord, status: JobStatus, log
   return next;
 }
 
-async function copyLog(o: FollowOptions, executor: Executor, record: JobRecord, maxChunk: number, skipAbove: number, maxChunks: number): Promise<JobRecord["log"]> {
+async function copyLog(
+  o: FollowOptions,
+  executor: Executor,
+  record: JobRecord,
+  maxChunk: number,
+  skipAbove: number,
+  maxChunks: number,
+): Promise<JobRecord["log"]> {
   const log = { ...record.log };
   const save = (): void => {
     // The bookmark moves with the copied bytes, so a crash between chunks repeats nothing.
@@ -159,14 +166,22 @@ export interface WaitOptions {
 }
 
 /** Polls until the job reaches one of `states` (or any terminal state, which also ends the wait). */
-export async function waitForState(executor: Executor, ref: RemoteJobRef, states: readonly JobState[], o: WaitOptions = {}): Promise<JobStatus> {
+export async function waitForState(
+  executor: Executor,
+  ref: RemoteJobRef,
+  states: readonly JobState[],
+  o: WaitOptions = {},
+): Promise<JobStatus> {
   const interval = o.intervalMs ?? 1000;
   const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
   for (;;) {
     const status = await executor.status(ref);
     if (states.includes(status.state) || TERMINAL_STATES.has(status.state)) return status;
     if (Date.now() >= deadline) {
-      throw new MetajudgeError("timeout", `job in ${ref.dir} was still ${status.state} after ${o.timeoutMs} ms, waiting for ${states.join(" or ")}`);
+      throw new MetajudgeError(
+        "timeout",
+        `job in ${ref.dir} was still ${status.state} after ${o.timeoutMs} ms, waiting for ${states.join(" or ")}`,
+      );
     }
     if (!(await sleep(interval, o.signal))) throw new MetajudgeError("cancelled", `cancelled while waiting for the job in ${ref.dir}`);
   }

@@ -5,7 +5,10 @@ import { randomBytes } from "node:crypto";
 const SAFE = /[^a-z0-9]+/g;
 
 function slug(value: string): string {
-  return value.toLowerCase().replace(SAFE, "-").replace(/^-+|-+$/g, "");
+  return value
+    .toLowerCase()
+    .replace(SAFE, "-")
+    .replace(/^-+|-+$/g, "");
 }
 
 function stamp(at: Date): string {

@@ -19,7 +19,13 @@ export interface RayOptions {
   onClose?(): void;
 }
 
-const STATES: Record<string, JobState> = { PENDING: "queued", RUNNING: "running", SUCCEEDED: "succeeded", FAILED: "failed", STOPPED: "cancelled" };
+const STATES: Record<string, JobState> = {
+  PENDING: "queued",
+  RUNNING: "running",
+  SUCCEEDED: "succeeded",
+  FAILED: "failed",
+  STOPPED: "cancelled",
+};
 
 interface JobDetails {
   status?: string;
@@ -53,7 +59,11 @@ export class RayExecutor implements Executor {
     checkEnvNames(spec.env, `job ${spec.id} env`);
     checkEnvNames(spec.secretEnv, `job ${spec.id} secret env`);
     // Environment, secrets included, travels in runtime_env (the request body), never in the entrypoint.
-    const script = [`mkdir -p ${quote(spec.dir)} && cd ${quote(spec.dir)} || exit 1`, ...(profile.setup ? [profile.setup] : []), spec.script].join("\n");
+    const script = [
+      `mkdir -p ${quote(spec.dir)} && cd ${quote(spec.dir)} || exit 1`,
+      ...(profile.setup ? [profile.setup] : []),
+      spec.script,
+    ].join("\n");
     const body = {
       entrypoint: `bash -c ${quote(script)}`,
       submission_id: spec.id,
@@ -65,7 +75,8 @@ export class RayExecutor implements Executor {
     if (r.status === 400) {
       // Another submit with this id won the race: that job is ours.
       const again = await this.request("GET", `/api/jobs/${encodeURIComponent(spec.id)}`, { allow404: true });
-      if (again.status === 404) throw new MetajudgeError("badInput", `Ray at ${this.base} refused job ${spec.id}: ${(await r.text()).slice(0, 300)}`);
+      if (again.status === 404)
+        throw new MetajudgeError("badInput", `Ray at ${this.base} refused job ${spec.id}: ${(await r.text()).slice(0, 300)}`);
       await again.body?.cancel();
     }
     await r.body?.cancel().catch(() => undefined);
@@ -81,7 +92,8 @@ export class RayExecutor implements Executor {
     }
     const details = (await r.json()) as JobDetails;
     const state = STATES[details.status ?? ""];
-    if (!state) throw new MetajudgeError("server", `Ray at ${this.base}: job ${id} has status "${details.status}", which this version does not know`);
+    if (!state)
+      throw new MetajudgeError("server", `Ray at ${this.base}: job ${id} has status "${details.status}", which this version does not know`);
     const message = details.message ?? undefined;
     const node = details.driver_info?.node_ip_address ? { node: details.driver_info.node_ip_address } : {};
     const code = /exit code (-?\d+)/i.exec(message ?? "");
@@ -133,7 +145,11 @@ export class RayExecutor implements Executor {
     return id;
   }
 
-  private async request(method: string, path: string, o: { body?: unknown; allow404?: boolean; allow400?: boolean } = {}): Promise<Response> {
+  private async request(
+    method: string,
+    path: string,
+    o: { body?: unknown; allow404?: boolean; allow400?: boolean } = {},
+  ): Promise<Response> {
     const retries = this.opts.retries ?? 4;
     const delay = this.opts.retryDelayMs ?? 500;
     const url = `${this.base}${path}`;
@@ -152,18 +168,29 @@ export class RayExecutor implements Executor {
       } catch (err) {
         const e = err as Error & { cause?: { code?: string } };
         if (e.name === "TimeoutError") throw new MetajudgeError("timeout", `Ray at ${this.base}: ${method} ${path} got no answer in time`);
-        throw new MetajudgeError("refused", `cannot reach Ray at ${this.base} (${e.cause?.code ?? e.message}); is the dashboard running, and the tunnel up?`, undefined, { cause: err });
+        throw new MetajudgeError(
+          "refused",
+          `cannot reach Ray at ${this.base} (${e.cause?.code ?? e.message}); is the dashboard running, and the tunnel up?`,
+          undefined,
+          { cause: err },
+        );
       }
       if (r.ok || (r.status === 404 && o.allow404) || (r.status === 400 && o.allow400)) return r;
       const text = (await r.text().catch(() => "")).slice(0, 300);
       if (r.status === 401 || r.status === 403) {
-        throw new MetajudgeError("auth", `Ray at ${this.base} refused ${method} ${path} (${r.status}): ${this.opts.token ? "the token was not accepted" : "it needs a token (auth_token_env)"}`);
+        throw new MetajudgeError(
+          "auth",
+          `Ray at ${this.base} refused ${method} ${path} (${r.status}): ${this.opts.token ? "the token was not accepted" : "it needs a token (auth_token_env)"}`,
+        );
       }
       if ((r.status >= 500 || r.status === 429) && attempt < retries) {
         await new Promise((done) => setTimeout(done, delay * 2 ** attempt));
         continue;
       }
-      throw new MetajudgeError(r.status >= 500 || r.status === 429 ? "server" : "badInput", `Ray at ${this.base}: ${method} ${path} answered ${r.status}${text ? `: ${text}` : ""}`);
+      throw new MetajudgeError(
+        r.status >= 500 || r.status === 429 ? "server" : "badInput",
+        `Ray at ${this.base}: ${method} ${path} answered ${r.status}${text ? `: ${text}` : ""}`,
+      );
     }
   }
 }

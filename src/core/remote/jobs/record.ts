@@ -47,7 +47,9 @@ const JobRecordShape = z.object({
     skipped: z.number().int().min(0).describe("Bytes of the remote log never copied (a huge log is followed by its tail)"),
   }),
   node: z.string().optional(),
-  inputs: z.array(z.object({ local: z.string(), remote: z.string(), sha256: z.string(), bytes: z.number().int().min(0) }).loose()).optional(),
+  inputs: z
+    .array(z.object({ local: z.string(), remote: z.string(), sha256: z.string(), bytes: z.number().int().min(0) }).loose())
+    .optional(),
   outputs: z.record(z.string(), z.string()).optional(),
   finalized: z.boolean().optional(),
   error: z.string().optional(),
@@ -59,7 +61,10 @@ export type JobRecord = z.infer<typeof JobRecordSchema>;
 type JobFields = z.infer<typeof JobRecordShape>;
 
 /** Fields a caller does not fill in: the store sets them. */
-export type NewJobRecord = Omit<JobFields, "format" | "created_at" | "updated_at" | "log"> & { log?: Partial<JobFields["log"]> } & Record<string, unknown>;
+export type NewJobRecord = Omit<JobFields, "format" | "created_at" | "updated_at" | "log"> & { log?: Partial<JobFields["log"]> } & Record<
+    string,
+    unknown
+  >;
 /** A shallow patch: nested objects (remote, log, outputs, metrics) are replaced whole. */
 export type JobPatch = Partial<Omit<JobFields, "format" | "id" | "created_at">> & Record<string, unknown>;
 
@@ -94,7 +99,13 @@ export class JobStore {
         format: 1,
         created_at: at,
         updated_at: at,
-        log: { remote: path.posix.join(input.remote.dir, "log"), local: path.posix.join("jobs", `${input.id}.log`), offset: 0, skipped: 0, ...input.log },
+        log: {
+          remote: path.posix.join(input.remote.dir, "log"),
+          local: path.posix.join("jobs", `${input.id}.log`),
+          offset: 0,
+          skipped: 0,
+          ...input.log,
+        },
       },
       file,
     );
@@ -113,7 +124,10 @@ export class JobStore {
   update(id: string, patch: JobPatch, now: Date = new Date()): JobRecord {
     const current = this.get(id);
     if (!current) throw new MetajudgeError("badInput", `no job ${id} in ${this.dir}`, { file: this.recordPath(id) });
-    const next = parseRecord({ ...current, ...patch, id: current.id, format: 1, created_at: current.created_at, updated_at: now.toISOString() }, this.recordPath(id));
+    const next = parseRecord(
+      { ...current, ...patch, id: current.id, format: 1, created_at: current.created_at, updated_at: now.toISOString() },
+      this.recordPath(id),
+    );
     this.write(next);
     return next;
   }
@@ -133,7 +147,8 @@ export class JobStore {
       const file = path.join(this.dir, name);
       try {
         const record = parseText(fs.readFileSync(file, "utf8"), file);
-        if (`${record.id}.json` !== name) throw new MetajudgeError("badInput", `${file}: holds job ${record.id}, not ${name.slice(0, -5)}`, { file });
+        if (`${record.id}.json` !== name)
+          throw new MetajudgeError("badInput", `${file}: holds job ${record.id}, not ${name.slice(0, -5)}`, { file });
         records.push(record);
       } catch (err) {
         problems.push({ file, message: err instanceof Error ? err.message : String(err) });

@@ -14,7 +14,8 @@ export interface ScriptProfile {
 
 export function checkEnvNames(env: Record<string, string> | undefined, what: string): void {
   for (const name of Object.keys(env ?? {})) {
-    if (!ENV_NAME.test(name)) throw new MetajudgeError("badInput", `${what}: "${name}" is not an environment variable name (letters, digits, '_')`);
+    if (!ENV_NAME.test(name))
+      throw new MetajudgeError("badInput", `${what}: "${name}" is not an environment variable name (letters, digits, '_')`);
   }
 }
 
@@ -78,7 +79,12 @@ export async function writeRemoteFile(shell: RemoteShell, file: string, content:
   if (r.code !== 0) throw remoteFailure(shell, `writing ${file}`, r.stderr);
 }
 
-export function remoteFailure(shell: RemoteShell, what: string, stderr: string, reason: "internal" | "jobFailed" = "internal"): MetajudgeError {
+export function remoteFailure(
+  shell: RemoteShell,
+  what: string,
+  stderr: string,
+  reason: "internal" | "jobFailed" = "internal",
+): MetajudgeError {
   const text = stderr.trim().split("\n").slice(-3).join(" / ");
   return new MetajudgeError(reason, `${shell.label}: ${what} failed${text ? `: ${text}` : ""}`);
 }
@@ -90,7 +96,12 @@ export async function jobDir(shell: RemoteShell, workdir: string, id: string): P
 }
 
 /** Reads the log's size and at most maxBytes from offset, as bytes (a multibyte character may be split). */
-export async function readRemoteLog(shell: RemoteShell, log: string, offset: number, maxBytes: number): Promise<{ data: Buffer; size?: number }> {
+export async function readRemoteLog(
+  shell: RemoteShell,
+  log: string,
+  offset: number,
+  maxBytes: number,
+): Promise<{ data: Buffer; size?: number }> {
   const f = quote(log);
   const parts: Buffer[] = [];
   const r = await shell.exec(

@@ -93,7 +93,8 @@ export class SlurmExecutor implements Executor {
     ].join("\n");
     const r = await this.shell.exec(`bash -c ${quote(launch)}`, { stdin: secretStdin(spec.secretEnv) });
     const slurmId = r.stdout.trim().split("\n").at(-1) ?? "";
-    if (r.code !== 0 || !/^\d+(_\d+)?$/.test(slurmId)) throw remoteFailure(this.shell, `sbatch of job ${spec.id} in ${spec.dir}`, r.stderr || r.stdout);
+    if (r.code !== 0 || !/^\d+(_\d+)?$/.test(slurmId))
+      throw remoteFailure(this.shell, `sbatch of job ${spec.id} in ${spec.dir}`, r.stderr || r.stdout);
     return { dir: spec.dir, slurmId };
   }
 
@@ -114,7 +115,12 @@ export class SlurmExecutor implements Executor {
     ].join("\n");
     const r = await this.shell.exec(`bash -c ${quote(probe)}`);
     if (r.code !== 0) throw remoteFailure(this.shell, `checking Slurm job ${id}`, r.stderr);
-    const field = (tag: string): string => r.stdout.split("\n").find((l) => l.startsWith(`${tag}:`))?.slice(2).trim() ?? "";
+    const field = (tag: string): string =>
+      r.stdout
+        .split("\n")
+        .find((l) => l.startsWith(`${tag}:`))
+        ?.slice(2)
+        .trim() ?? "";
     const fileCode = field("E") === "" ? undefined : Number(field("E"));
     const queue = field("Q");
     if (queue !== "") {
@@ -146,7 +152,12 @@ export class SlurmExecutor implements Executor {
       case "succeeded":
         return { state, ...code, ...at };
       case "failed":
-        return { state, ...code, detail: typeof exitCode === "number" && exitCode !== 0 ? `exit ${exitCode}` : `Slurm: ${name}${why ? ` (${why})` : ""}`, ...at };
+        return {
+          state,
+          ...code,
+          detail: typeof exitCode === "number" && exitCode !== 0 ? `exit ${exitCode}` : `Slurm: ${name}${why ? ` (${why})` : ""}`,
+          ...at,
+        };
       case "timeout":
         return { state, exitCode: null, detail: `time limit reached (Slurm job ${id})`, ...at };
       default:
@@ -176,8 +187,8 @@ export class SlurmExecutor implements Executor {
       const r = await this.shell.exec(`cat ${quote(ref.dir)}/slurm_id 2>/dev/null || true`);
       id = r.stdout.trim() || undefined;
     }
-    if (id !== undefined && !/^\d+(_\d+)?$/.test(id)) throw new MetajudgeError("badInput", `${this.shell.label}: "${id}" in ${ref.dir} is not a Slurm job id`);
+    if (id !== undefined && !/^\d+(_\d+)?$/.test(id))
+      throw new MetajudgeError("badInput", `${this.shell.label}: "${id}" in ${ref.dir} is not a Slurm job id`);
     return id;
   }
-
 }

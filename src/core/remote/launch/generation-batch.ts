@@ -67,7 +67,10 @@ export async function runBatchStages(ctx: LaunchContext, host: LaunchHost, itera
                 `the results so far are kept, and launching again asks only for the missing ones`,
             );
           }
-          ctx.onEvent?.({ type: "note", message: `${stage}: ${job.imported.missing} request(s) missing after job ${job.record.id}; asking for them again` });
+          ctx.onEvent?.({
+            type: "note",
+            message: `${stage}: ${job.imported.missing} request(s) missing after job ${job.record.id}; asking for them again`,
+          });
         }
         i.counts = await stageCounts(run, stage);
       },
@@ -92,7 +95,11 @@ async function addUsage(run: RunContext, stage: LlmStageName, results: string, n
   });
   const info = run.stageInfo(stage);
   const su = info.usage ?? { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
-  info.usage = { prompt_tokens: su.prompt_tokens + add.prompt_tokens, completion_tokens: su.completion_tokens + add.completion_tokens, requests: su.requests + add.requests };
+  info.usage = {
+    prompt_tokens: su.prompt_tokens + add.prompt_tokens,
+    completion_tokens: su.completion_tokens + add.completion_tokens,
+    requests: su.requests + add.requests,
+  };
   const u = run.manifest.usage;
   u.prompt_tokens += add.prompt_tokens;
   u.completion_tokens += add.completion_tokens;
@@ -120,8 +127,18 @@ async function batchJob(
   const { requests } = await writeStageBatch(run, stage, requestsFile);
   if (requests === 0) return undefined;
   const model = run.models[modelStage(stage).role];
-  const script = renderCommand(command, { input: "input.jsonl", output: "output.jsonl", model }, "metajudge.json: remote.generation.batch_command");
-  const launch = (id: string): BatchLaunch => ({ recipe: "batch", stage, attempt, requests, results: path.relative(ctx.experimentDir, path.join(remoteDir, `${stage}.${id}.results.jsonl`)) });
+  const script = renderCommand(
+    command,
+    { input: "input.jsonl", output: "output.jsonl", model },
+    "metajudge.json: remote.generation.batch_command",
+  );
+  const launch = (id: string): BatchLaunch => ({
+    recipe: "batch",
+    stage,
+    attempt,
+    requests,
+    results: path.relative(ctx.experimentDir, path.join(remoteDir, `${stage}.${id}.results.jsonl`)),
+  });
   let record = await startJob(ctx, host, {
     kind: "generate-batch",
     title: `Iteration ${run.iteration}: ${stage} (${requests} request${requests === 1 ? "" : "s"}, batch${attempt > 1 ? `, attempt ${attempt}` : ""})`,
@@ -148,7 +165,8 @@ export async function finalizeBatch(ctx: LaunchContext, host: LaunchHost, record
   const remote = `${record.remote.dir}/output.jsonl`;
   const there = await staged(ctx, `looking for ${remote}`, async () => {
     const r = await host.shell.exec(`if test -f ${quote(remote)}; then echo yes; else echo no; fi`);
-    if (r.code !== 0 || !/^(yes|no)$/.test(r.stdout.trim())) throw new MetajudgeError("server", `${host.shell.label}: cannot tell whether ${remote} exists (exit ${r.code})`);
+    if (r.code !== 0 || !/^(yes|no)$/.test(r.stdout.trim()))
+      throw new MetajudgeError("server", `${host.shell.label}: cannot tell whether ${remote} exists (exit ${r.code})`);
     return r;
   });
   const empty: BatchImport = { imported: 0, requests: 0, failed: 0, unknown: 0, missing: launch.requests, malformed: [] };
@@ -180,7 +198,13 @@ export async function finalizeBatch(ctx: LaunchContext, host: LaunchHost, record
   const next = store.update(record.id, {
     finalized: true,
     outputs: { results: launch.results },
-    imported: { records: imported.imported, requests: imported.requests, failed: imported.failed, missing: imported.missing, malformed: imported.malformed.length },
+    imported: {
+      records: imported.imported,
+      requests: imported.requests,
+      failed: imported.failed,
+      missing: imported.missing,
+      malformed: imported.malformed.length,
+    },
   });
   emitJob(ctx, next);
   ctx.onEvent?.({
@@ -201,6 +225,9 @@ export const batchRecipe: Recipe<"batch"> = {
     const job = await resubmitScript(ctx, old, onHost);
     // The new job's results get a file of their own, so the old job's are kept.
     const results = path.join("iterations", String(old.iteration ?? 1), "remote", `${old.stage}.${job.id}.results.jsonl`);
-    return emitJob(ctx, new JobStore(ctx.experimentDir).update(job.id, { launch: { ...(job.launch as Record<string, unknown>), results } }));
+    return emitJob(
+      ctx,
+      new JobStore(ctx.experimentDir).update(job.id, { launch: { ...(job.launch as Record<string, unknown>), results } }),
+    );
   },
 };

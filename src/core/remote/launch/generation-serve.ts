@@ -25,8 +25,9 @@ export function servedModel(models: Record<Role, string>): string {
   if (distinct.length !== 1) {
     throw new MetajudgeError(
       "badInput",
-      `serve mode starts one server, but the roles use different models (${Object.entries(models).map(([r, m]) => `${r}: ${m}`).join(", ")}); ` +
-        `give them one model in metajudge.json, or use remote.generation.mode "batch"`,
+      `serve mode starts one server, but the roles use different models (${Object.entries(models)
+        .map(([r, m]) => `${r}: ${m}`)
+        .join(", ")}); ` + `give them one model in metajudge.json, or use remote.generation.mode "batch"`,
     );
   }
   return distinct[0]!;
@@ -42,7 +43,14 @@ export async function runServe(
 ): Promise<JobRecord> {
   const script = renderCommand(gen.serve_command, { model, port: gen.port }, "metajudge.json: remote.generation.serve_command");
   const launch: ServeLaunch = { recipe: "serve", model, port: gen.port };
-  const record = await startJob(ctx, host, { kind: "generate-serve", title: `Iteration ${iteration}: vllm serve ${model}`, iteration, script, inputs: [], launch: { ...launch } });
+  const record = await startJob(ctx, host, {
+    kind: "generate-serve",
+    title: `Iteration ${iteration}: vllm serve ${model}`,
+    iteration,
+    script,
+    inputs: [],
+    launch: { ...launch },
+  });
   const store = new JobStore(ctx.experimentDir);
   // The log is copied home while the server runs, so its output is there when something goes wrong.
   // Following outlives a cancel of the run: it stops once the server job has ended, below.
@@ -63,9 +71,13 @@ export async function runServe(
   }
   try {
     const now = store.get(record.id);
-    if (now && !TERMINAL_STATES.has(now.state)) await staged(ctx, `stopping the server job ${record.id}`, () => host.executor.cancel(now.remote));
+    if (now && !TERMINAL_STATES.has(now.state))
+      await staged(ctx, `stopping the server job ${record.id}`, () => host.executor.cancel(now.remote));
   } catch (err) {
-    ctx.onEvent?.({ type: "note", message: `stopping the server job ${record.id} on ${host.name} failed: ${err instanceof Error ? err.message : String(err)}; cancel it by hand` });
+    ctx.onEvent?.({
+      type: "note",
+      message: `stopping the server job ${record.id} on ${host.name} failed: ${err instanceof Error ? err.message : String(err)}; cancel it by hand`,
+    });
   }
   await forward?.close().catch(() => undefined);
   // Give the follower one more look so the record ends in the state the host reports.
@@ -73,7 +85,13 @@ export async function runServe(
   const final = (await following) ?? store.get(record.id) ?? record;
   clearTimeout(poll);
   if (failure instanceof ServerEnded) failure = jobFailure(ctx, final, "vllm serve ended before it answered /v1/models");
-  const done = emitJob(ctx, store.update(final.id, { finalized: true, ...(failure ? { error: failure instanceof Error ? failure.message : String(failure) } : {}) }));
+  const done = emitJob(
+    ctx,
+    store.update(final.id, {
+      finalized: true,
+      ...(failure ? { error: failure instanceof Error ? failure.message : String(failure) } : {}),
+    }),
+  );
   if (failure) throw failure;
   return done;
 }

@@ -26,7 +26,10 @@ export function loadLaunchConfig(ctx: LaunchContext): { config: Config; remote: 
 export function hostName(option: string | undefined, setting: string | undefined, which: "generation" | "training"): string {
   const name = option ?? setting;
   if (!name) {
-    throw new MetajudgeError("badInput", `no host for ${which}: set remote.${which}.host in metajudge.json or pass a host (profiles go under "hosts")`);
+    throw new MetajudgeError(
+      "badInput",
+      `no host for ${which}: set remote.${which}.host in metajudge.json or pass a host (profiles go under "hosts")`,
+    );
   }
   return name;
 }
@@ -36,7 +39,10 @@ export async function openLaunchHost(ctx: LaunchContext, config: Config, name: s
   const executor = await openExecutor(profile, ctx.deps, ctx.signal ? { signal: ctx.signal } : {});
   if (!executor.shell) {
     executor.close();
-    throw new MetajudgeError("badInput", `host "${name}" (${profile.kind}) has no shell to stage files through; give it a "tunnel" SSH target`);
+    throw new MetajudgeError(
+      "badInput",
+      `host "${name}" (${profile.kind}) has no shell to stage files through; give it a "tunnel" SSH target`,
+    );
   }
   return { name, profile, executor, shell: executor.shell };
 }

@@ -39,7 +39,10 @@ function emitProgress(ctx: LaunchContext): (e: ProgressEvent) => void {
   };
 }
 
-export async function launchGeneration(ctx: LaunchContext, o: { iteration: number; host?: string; mode?: GenerationMode }): Promise<{ jobs: JobRecord[] }> {
+export async function launchGeneration(
+  ctx: LaunchContext,
+  o: { iteration: number; host?: string; mode?: GenerationMode },
+): Promise<{ jobs: JobRecord[] }> {
   const { config, remote } = loadLaunchConfig(ctx);
   const settings = iterationSettings(config, o.iteration);
   const name = hostName(o.host, remote.generation.host, "generation");
@@ -47,19 +50,30 @@ export async function launchGeneration(ctx: LaunchContext, o: { iteration: numbe
   const signal = ctx.signal ?? new AbortController().signal;
   // Held from before the host is asked for anything: a second writer is refused before a GPU job starts.
   const iterDir = iterationDir(ctx.experimentDir, o.iteration);
-  return writingIteration(iterDir, { emit: emitProgress(ctx) }, () => withHost(ctx, name, async (host) => {
-    if (mode === "serve") {
-      const models = Object.fromEntries(ROLES.map((r) => [r, roleEndpoint(config, r, settings).model])) as Record<Role, string>;
-      const job = await runServe(ctx, host, o.iteration, remote.generation, servedModel(models), emitProgress(ctx));
-      return { jobs: [job] };
-    }
-    const jobs = await runBatchStages(ctx, host, o.iteration, remote.generation.batch_command);
-    await runIteration({ experimentDir: ctx.experimentDir, iteration: o.iteration, stages: ["pairs", "export"], emit: emitProgress(ctx), signal });
-    return { jobs };
-  }));
+  return writingIteration(iterDir, { emit: emitProgress(ctx) }, () =>
+    withHost(ctx, name, async (host) => {
+      if (mode === "serve") {
+        const models = Object.fromEntries(ROLES.map((r) => [r, roleEndpoint(config, r, settings).model])) as Record<Role, string>;
+        const job = await runServe(ctx, host, o.iteration, remote.generation, servedModel(models), emitProgress(ctx));
+        return { jobs: [job] };
+      }
+      const jobs = await runBatchStages(ctx, host, o.iteration, remote.generation.batch_command);
+      await runIteration({
+        experimentDir: ctx.experimentDir,
+        iteration: o.iteration,
+        stages: ["pairs", "export"],
+        emit: emitProgress(ctx),
+        signal,
+      });
+      return { jobs };
+    }),
+  );
 }
 
-export async function launchTraining(ctx: LaunchContext, o: { iteration: number; host?: string }): Promise<{ job: JobRecord; checkpoint?: string }> {
+export async function launchTraining(
+  ctx: LaunchContext,
+  o: { iteration: number; host?: string },
+): Promise<{ job: JobRecord; checkpoint?: string }> {
   const { config, remote } = loadLaunchConfig(ctx);
   const name = hostName(o.host, remote.training.host, "training");
   return withHost(ctx, name, async (host) => {
@@ -96,6 +110,7 @@ export async function cancelJob(ctx: LaunchContext, jobId: string): Promise<JobR
 /** The same spec under a new job id; the old record is kept. Follow the new one with attachJob. */
 export async function resubmitJob(ctx: LaunchContext, jobId: string): Promise<JobRecord> {
   const old = jobRecord(ctx, jobId);
-  if (!TERMINAL_STATES.has(old.state)) throw new MetajudgeError("badInput", `job ${jobId} is still ${old.state}; cancel it before submitting it again`);
+  if (!TERMINAL_STATES.has(old.state))
+    throw new MetajudgeError("badInput", `job ${jobId} is still ${old.state}; cancel it before submitting it again`);
   return recipeFor(old).resubmit(ctx, old, (fn) => withHost(ctx, old.host, fn));
 }

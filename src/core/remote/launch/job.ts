@@ -85,7 +85,8 @@ export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPl
     for (const input of typeof plan.inputs === "function" ? plan.inputs(dir) : plan.inputs) {
       const remote = `${dir}/${input.name}`;
       const file = path.relative(ctx.experimentDir, input.local) || input.local;
-      if (input.name.includes("/")) await staged(ctx, `creating ${path.posix.dirname(remote)}`, () => mkdirs(host, path.posix.dirname(remote)));
+      if (input.name.includes("/"))
+        await staged(ctx, `creating ${path.posix.dirname(remote)}`, () => mkdirs(host, path.posix.dirname(remote)));
       const res = await staged(ctx, `uploading ${file}`, () =>
         host.shell.upload(input.local, remote, {
           ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -98,16 +99,26 @@ export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPl
       const to = `${dir}/${name}`;
       await staged(ctx, `copying ${c.remote}`, async () => {
         const r = await host.shell.exec(`mkdir -p "$(dirname ${quote(to)})" && cp -- ${quote(c.remote)} ${quote(to)}`);
-        if (r.code !== 0) throw new MetajudgeError("server", `${host.shell.label}: copying ${c.remote} failed (exit ${r.code}): ${r.stderr.trim() || "no message"}`);
+        if (r.code !== 0)
+          throw new MetajudgeError(
+            "server",
+            `${host.shell.label}: copying ${c.remote} failed (exit ${r.code}): ${r.stderr.trim() || "no message"}`,
+          );
       });
       inputs.push({ ...c, remote: to });
     }
     const gpus = profileGpus(host.profile);
     // Submitting one id twice starts one job, so a submission lost with its link is safe to repeat.
-    const ref = await staged(ctx, `submitting job ${id}`, () => host.executor.submit({ id, dir, script, gpus, ...(secretEnv ? { secretEnv } : {}) }));
+    const ref = await staged(ctx, `submitting job ${id}`, () =>
+      host.executor.submit({ id, dir, script, gpus, ...(secretEnv ? { secretEnv } : {}) }),
+    );
     record = store.update(id, { inputs, remote: { ...ref, workdir }, state: "queued", submitted_at: new Date().toISOString() });
   } catch (err) {
-    record = store.update(id, { state: "failed", error: err instanceof Error ? err.message : String(err), finished_at: new Date().toISOString() });
+    record = store.update(id, {
+      state: "failed",
+      error: err instanceof Error ? err.message : String(err),
+      finished_at: new Date().toISOString(),
+    });
     emitJob(ctx, record);
     throw err;
   }
@@ -116,7 +127,11 @@ export async function startJob(ctx: LaunchContext, host: LaunchHost, plan: JobPl
 
 async function mkdirs(host: LaunchHost, dir: string): Promise<void> {
   const mk = await host.shell.exec(`mkdir -p ${quote(dir)}`);
-  if (mk.code !== 0) throw new MetajudgeError("server", `${host.shell.label}: mkdir -p ${dir} failed (exit ${mk.code}): ${mk.stderr.trim() || "no message"}`);
+  if (mk.code !== 0)
+    throw new MetajudgeError(
+      "server",
+      `${host.shell.label}: mkdir -p ${dir} failed (exit ${mk.code}): ${mk.stderr.trim() || "no message"}`,
+    );
 }
 
 const STAGING_ATTEMPTS = 3;
@@ -133,14 +148,23 @@ export async function staged<T>(ctx: LaunchContext, what: string, step: () => Pr
     } catch (err) {
       const final = err instanceof MetajudgeError && ["badInput", "auth", "hostKey", "cancelled"].includes(err.reason);
       if (final || isCancelled(err) || ctx.signal?.aborted || attempt >= STAGING_ATTEMPTS) throw err;
-      ctx.onEvent?.({ type: "note", message: `${what} failed (${err instanceof Error ? err.message : String(err)}); trying again (${attempt + 1}/${STAGING_ATTEMPTS})` });
+      ctx.onEvent?.({
+        type: "note",
+        message: `${what} failed (${err instanceof Error ? err.message : String(err)}); trying again (${attempt + 1}/${STAGING_ATTEMPTS})`,
+      });
       await new Promise((r) => setTimeout(r, 300 * attempt));
     }
   }
 }
 
 /** Follows to a terminal state (or until ctx.signal aborts), turning log bytes into text events. */
-export async function followToEnd(ctx: LaunchContext, host: LaunchHost, id: string, onText?: (text: string) => void, signal = ctx.signal): Promise<JobRecord> {
+export async function followToEnd(
+  ctx: LaunchContext,
+  host: LaunchHost,
+  id: string,
+  onText?: (text: string) => void,
+  signal = ctx.signal,
+): Promise<JobRecord> {
   const store = new JobStore(ctx.experimentDir);
   const decoder = new TextDecoder("utf-8");
   const record = await followJob({
@@ -157,10 +181,16 @@ export async function followToEnd(ctx: LaunchContext, host: LaunchHost, id: stri
       onText?.(text);
     },
     onRetry: (err, attempt, delayMs) =>
-      ctx.onEvent?.({ type: "note", message: `job ${id}: polling failed (${err instanceof Error ? err.message : String(err)}); retry ${attempt} in ${Math.round(delayMs / 1000)} s` }),
+      ctx.onEvent?.({
+        type: "note",
+        message: `job ${id}: polling failed (${err instanceof Error ? err.message : String(err)}); retry ${attempt} in ${Math.round(delayMs / 1000)} s`,
+      }),
   });
   if (!TERMINAL_STATES.has(record.state)) {
-    throw new MetajudgeError("cancelled", `stopped following job ${id} (still ${record.state} on ${host.name}); attach to it again to pick it up`);
+    throw new MetajudgeError(
+      "cancelled",
+      `stopped following job ${id} (still ${record.state} on ${host.name}); attach to it again to pick it up`,
+    );
   }
   return record;
 }
@@ -188,7 +218,10 @@ export function logTail(experimentDir: string, id: string, lines = 12): string {
 }
 
 export function jobFailure(ctx: LaunchContext, record: JobRecord, what: string): MetajudgeError {
-  const how = record.state === "failed" ? `failed${record.exit_code !== undefined && record.exit_code !== null ? ` with exit code ${record.exit_code}` : ""}` : `ended ${record.state}`;
+  const how =
+    record.state === "failed"
+      ? `failed${record.exit_code !== undefined && record.exit_code !== null ? ` with exit code ${record.exit_code}` : ""}`
+      : `ended ${record.state}`;
   const reason = record.state === "cancelled" ? "cancelled" : "jobFailed";
   return new MetajudgeError(
     reason,

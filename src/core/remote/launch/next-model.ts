@@ -31,9 +31,15 @@ export function setIterationModels(experimentDir: string, next: number, models: 
     const previous = list[next - 2];
     const copy = previous && typeof previous === "object" ? { ...(previous as Record<string, unknown>) } : {};
     delete copy.models;
-    out = appendEntry(out, { ...copy, models }, options.formattingOptions) ?? applyEdits(out, modify(out, ["iterations", -1], { ...copy, models }, { ...options, isArrayInsertion: true }));
+    out =
+      appendEntry(out, { ...copy, models }, options.formattingOptions) ??
+      applyEdits(out, modify(out, ["iterations", -1], { ...copy, models }, { ...options, isArrayInsertion: true }));
   } else {
-    throw new MetajudgeError("badInput", `${file}: "iterations" lists ${list.length} entries; cannot record a model for iteration ${next}`, { file });
+    throw new MetajudgeError(
+      "badInput",
+      `${file}: "iterations" lists ${list.length} entries; cannot record a model for iteration ${next}`,
+      { file },
+    );
   }
   writeFileAtomic(file, out);
 }
@@ -50,7 +56,9 @@ function appendEntry(text: string, entry: unknown, f: { insertSpaces: boolean; t
   const indent = text.slice(text.lastIndexOf("\n", last.offset) + 1, last.offset);
   if (!/^[ \t]*$/.test(indent)) return undefined;
   const unit = f.insertSpaces ? " ".repeat(f.tabSize) : "\t";
-  const body = JSON.stringify(entry, null, unit).split("\n").join(f.eol + indent);
+  const body = JSON.stringify(entry, null, unit)
+    .split("\n")
+    .join(f.eol + indent);
   const at = last.offset + last.length;
   // A line comment after the last entry belongs to it: the new entry goes on the line below.
   const comment = /^([ \t]*)(,?)([ \t]*\/\/[^\r\n]*)/.exec(text.slice(at));
@@ -63,5 +71,9 @@ function appendEntry(text: string, entry: unknown, f: { insertSpaces: boolean; t
 
 function detectFormatting(text: string): { insertSpaces: boolean; tabSize: number; eol: string } {
   const indent = /\n([ \t]+)"/.exec(text)?.[1] ?? "  ";
-  return { insertSpaces: !indent.includes("\t"), tabSize: indent.includes("\t") ? 1 : indent.length, eol: text.includes("\r\n") ? "\r\n" : "\n" };
+  return {
+    insertSpaces: !indent.includes("\t"),
+    tabSize: indent.includes("\t") ? 1 : indent.length,
+    eol: text.includes("\r\n") ? "\r\n" : "\n",
+  };
 }

@@ -48,16 +48,18 @@ export async function resubmitScript(ctx: LaunchContext, old: JobRecord, onHost:
   const script = (old.spec as { script?: unknown } | undefined)?.script;
   if (typeof script !== "string") throw new MetajudgeError("badInput", `job ${old.id} has no script in its record to submit again`);
   const launch = { ...(old.launch as Record<string, unknown>), resubmitted_from: old.id };
-  return onHost((host) => startJob(ctx, host, {
-    kind: old.kind,
-    title: old.title,
-    iteration: old.iteration ?? 1,
-    ...(old.stage ? { stage: old.stage } : {}),
-    script,
-    inputs: [],
-    copies: (old.inputs ?? []).map((i) => ({ ...i, name: i.remote.slice(old.remote.dir.length + 1) })),
-    launch,
-  }));
+  return onHost((host) =>
+    startJob(ctx, host, {
+      kind: old.kind,
+      title: old.title,
+      iteration: old.iteration ?? 1,
+      ...(old.stage ? { stage: old.stage } : {}),
+      script,
+      inputs: [],
+      copies: (old.inputs ?? []).map((i) => ({ ...i, name: i.remote.slice(old.remote.dir.length + 1) })),
+      launch,
+    }),
+  );
 }
 
 /** A record written without a recipe: followed and resubmitted as a plain script, nothing to bring home. */

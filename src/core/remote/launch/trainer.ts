@@ -31,7 +31,11 @@ export interface TrainerPaths {
 }
 
 /** The merged trainer fields, managed paths first. */
-export function trainerFields(paths: TrainerPaths, overrides: Record<string, unknown>, setting = "remote.training.trainer"): Record<string, unknown> {
+export function trainerFields(
+  paths: TrainerPaths,
+  overrides: Record<string, unknown>,
+  setting = "remote.training.trainer",
+): Record<string, unknown> {
   for (const key of MANAGED_KEYS) {
     if (key in overrides) {
       throw new MetajudgeError(
@@ -55,7 +59,8 @@ export function yamlValue(value: unknown, key: string): string {
   if (typeof value === "boolean") return value ? "true" : "false";
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new MetajudgeError("badInput", `metajudge.json: remote.training.trainer.${key}: ${value} is not a finite number`);
+    if (!Number.isFinite(value))
+      throw new MetajudgeError("badInput", `metajudge.json: remote.training.trainer.${key}: ${value} is not a finite number`);
     if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
     if (Math.abs(value) >= 1e-4 && Math.abs(value) < 1e15) return String(value);
     const [mantissa = "0", exponent = "0"] = value.toExponential().split("e");
@@ -68,13 +73,17 @@ export function yamlValue(value: unknown, key: string): string {
     const parts = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${JSON.stringify(k)}: ${yamlValue(v, `${key}.${k}`)}`);
     return `{${parts.join(", ")}}`;
   }
-  throw new MetajudgeError("badInput", `metajudge.json: remote.training.trainer.${key}: a ${typeof value} cannot go into the trainer's YAML`);
+  throw new MetajudgeError(
+    "badInput",
+    `metajudge.json: remote.training.trainer.${key}: a ${typeof value} cannot go into the trainer's YAML`,
+  );
 }
 
 export function toYaml(fields: Record<string, unknown>, header?: string): string {
   const lines = header ? header.split("\n").map((l) => `# ${l}`) : [];
   for (const [key, value] of Object.entries(fields)) {
-    if (!KEY.test(key)) throw new MetajudgeError("badInput", `metajudge.json: remote.training.trainer: "${key}" is not a trainer field name`);
+    if (!KEY.test(key))
+      throw new MetajudgeError("badInput", `metajudge.json: remote.training.trainer: "${key}" is not a trainer field name`);
     if (value === undefined) continue;
     lines.push(`${key}: ${yamlValue(value, key)}`);
   }

@@ -35,12 +35,22 @@ export function baseModel(config: Config, remote: RemoteSettings, t: number): st
   return config.iterations[t - 1]?.models?.actor ?? remote.training.model ?? roleEndpoint(config, "actor").model;
 }
 
-export async function startTraining(ctx: LaunchContext, host: LaunchHost, config: Config, remote: RemoteSettings, t: number): Promise<JobRecord> {
+export async function startTraining(
+  ctx: LaunchContext,
+  host: LaunchHost,
+  config: Config,
+  remote: RemoteSettings,
+  t: number,
+): Promise<JobRecord> {
   iterationSettings(config, t);
   const iterDir = iterationDir(ctx.experimentDir, t);
   const dpo = path.join(iterDir, "dpo.jsonl");
   if (!fs.existsSync(dpo) || fs.statSync(dpo).size === 0) {
-    throw new MetajudgeError("badInput", `${dpo}: no training pairs for iteration ${t}; run the export stage first (metajudge run --until export)`, { file: dpo });
+    throw new MetajudgeError(
+      "badInput",
+      `${dpo}: no training pairs for iteration ${t}; run the export stage first (metajudge run --until export)`,
+      { file: dpo },
+    );
   }
   const model = baseModel(config, remote, t);
   const remoteDir = path.join(iterDir, "remote");
@@ -53,12 +63,19 @@ export async function startTraining(ctx: LaunchContext, host: LaunchHost, config
     iteration: t,
     // The YAML names the job folder, which exists only once the job has an id.
     script: (dir) => {
-      const yaml = toYaml(trainerFields({ model, dataset: `${dir}/data`, output: `${dir}/checkpoint` }, remote.training.trainer), `DPO config written by Metajudge for iteration ${t}`);
+      const yaml = toYaml(
+        trainerFields({ model, dataset: `${dir}/data`, output: `${dir}/checkpoint` }, remote.training.trainer),
+        `DPO config written by Metajudge for iteration ${t}`,
+      );
       yamlFile = path.join(remoteDir, `${path.posix.basename(dir)}.dpo.yaml`);
       fs.writeFileSync(yamlFile, yaml);
       // {model} and {input} too, for trainers driven by flags rather than a config file (OpenRLHF:
       // --pretrain {model} --dataset {input} --prompt_key prompt --chosen_key chosen --rejected_key rejected --apply_chat_template).
-      return renderCommand(trainCommand(remote.training.command, gpus), { config: "dpo.yaml", gpus, output: "checkpoint", model, input: "data/train.jsonl" }, "metajudge.json: remote.training.command");
+      return renderCommand(
+        trainCommand(remote.training.command, gpus),
+        { config: "dpo.yaml", gpus, output: "checkpoint", model, input: "data/train.jsonl" },
+        "metajudge.json: remote.training.command",
+      );
     },
     inputs: () => [
       { local: dpo, name: "data/train.jsonl" },
@@ -66,7 +83,12 @@ export async function startTraining(ctx: LaunchContext, host: LaunchHost, config
     ],
     launch: { recipe: "train", base_model: model },
   });
-  const launch: TrainLaunch = { recipe: "train", base_model: model, checkpoint: `${record.remote.dir}/checkpoint`, config: path.relative(ctx.experimentDir, yamlFile) };
+  const launch: TrainLaunch = {
+    recipe: "train",
+    base_model: model,
+    checkpoint: `${record.remote.dir}/checkpoint`,
+    config: path.relative(ctx.experimentDir, yamlFile),
+  };
   return emitJob(ctx, new JobStore(ctx.experimentDir).update(record.id, { launch }));
 }
 
@@ -103,12 +125,22 @@ export async function followTraining(ctx: LaunchContext, host: LaunchHost, id: s
 }
 
 /** Records a finished training job; idempotent. A failed job throws jobFailed and records no model. */
-export async function finalizeTraining(ctx: LaunchContext, host: LaunchHost, record: JobRecord): Promise<{ job: JobRecord; checkpoint?: string }> {
+export async function finalizeTraining(
+  ctx: LaunchContext,
+  host: LaunchHost,
+  record: JobRecord,
+): Promise<{ job: JobRecord; checkpoint?: string }> {
   const store = new JobStore(ctx.experimentDir);
   const launch = record.launch as TrainLaunch;
   const t = record.iteration ?? 1;
   if (record.state !== "succeeded") {
-    const job = emitJob(ctx, store.update(record.id, { finalized: true, error: `training ${record.state}${record.exit_code != null ? ` (exit ${record.exit_code})` : ""}` }));
+    const job = emitJob(
+      ctx,
+      store.update(record.id, {
+        finalized: true,
+        error: `training ${record.state}${record.exit_code != null ? ` (exit ${record.exit_code})` : ""}`,
+      }),
+    );
     throw jobFailure(ctx, job, `DPO training for iteration ${t}`);
   }
   const checkpoint = `${host.name}:${launch.checkpoint}`;
@@ -116,11 +148,16 @@ export async function finalizeTraining(ctx: LaunchContext, host: LaunchHost, rec
   let history = ((record.metrics as { history?: MetricsEntry[] } | undefined)?.history ?? []) as MetricsEntry[];
   const stateLocal = path.join(iterationDir(ctx.experimentDir, t), "remote", `${record.id}.trainer_state.json`);
   try {
-    await staged(ctx, "downloading trainer_state.json", () => host.shell.download(`${launch.checkpoint}/trainer_state.json`, stateLocal, ctx.signal ? { signal: ctx.signal } : {}));
+    await staged(ctx, "downloading trainer_state.json", () =>
+      host.shell.download(`${launch.checkpoint}/trainer_state.json`, stateLocal, ctx.signal ? { signal: ctx.signal } : {}),
+    );
     const fromState = parseTrainerState(fs.readFileSync(stateLocal, "utf8"));
     if (fromState.length > 0) history = fromState.slice(-HISTORY_KEPT);
   } catch (err) {
-    ctx.onEvent?.({ type: "note", message: `no trainer_state.json in ${launch.checkpoint} (${err instanceof Error ? err.message : String(err)}); metrics come from the log` });
+    ctx.onEvent?.({
+      type: "note",
+      message: `no trainer_state.json in ${launch.checkpoint} (${err instanceof Error ? err.message : String(err)}); metrics come from the log`,
+    });
   }
   const final = finalMetrics(history);
   const pick = (k: string): number | undefined => (Number.isFinite(final[k]) ? final[k] : undefined);
@@ -132,7 +169,12 @@ export async function finalizeTraining(ctx: LaunchContext, host: LaunchHost, rec
     base_model: launch.base_model,
     checkpoint,
     config: launch.config,
-    final: { loss: lastLoss ?? pick("train_loss"), "rewards/margins": pick("rewards/margins"), "rewards/accuracies": pick("rewards/accuracies"), train_loss: pick("train_loss") },
+    final: {
+      loss: lastLoss ?? pick("train_loss"),
+      "rewards/margins": pick("rewards/margins"),
+      "rewards/accuracies": pick("rewards/accuracies"),
+      train_loss: pick("train_loss"),
+    },
     history,
     finished_at: finishedAt,
   };
@@ -142,7 +184,14 @@ export async function finalizeTraining(ctx: LaunchContext, host: LaunchHost, rec
   iterStore.writeManifest({ ...manifest, training, updated_at: new Date().toISOString() });
   const m = launch.checkpoint;
   setIterationModels(ctx.experimentDir, t + 1, { actor: m, judge: m, meta_judge: m });
-  const job = emitJob(ctx, store.update(record.id, { finalized: true, outputs: { checkpoint }, metrics: { step: history[history.length - 1]?.step ?? 0, latest: final, history } }));
+  const job = emitJob(
+    ctx,
+    store.update(record.id, {
+      finalized: true,
+      outputs: { checkpoint },
+      metrics: { step: history[history.length - 1]?.step ?? 0, latest: final, history },
+    }),
+  );
   ctx.onEvent?.({ type: "note", message: `iteration ${t + 1} will use ${checkpoint}` });
   return { job, checkpoint };
 }

@@ -59,7 +59,12 @@ function includeFiles(pattern: string, baseDir: string): string[] {
   if (!/[*?]/.test(base)) return existsSync(abs) ? [abs] : [];
   const dir = dirname(abs);
   if (!existsSync(dir)) return [];
-  const re = new RegExp(`^${base.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  const re = new RegExp(
+    `^${base
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
   return readdirSync(dir)
     .filter((f) => re.test(f))
     .sort()
@@ -119,7 +124,16 @@ function strictness(v: string | undefined): StrictHostKeyChecking {
 
 /** OpenSSH's %-tokens that make sense for an identity file; unknown ones are left as written. */
 export function expandTokens(value: string, t: { hostName: string; host: string; port: number; user: string }): string {
-  const map: Record<string, string> = { "%": "%", d: homedir(), u: localUser(), h: t.hostName, n: t.host, p: String(t.port), r: t.user, i: String(process.getuid?.() ?? "") };
+  const map: Record<string, string> = {
+    "%": "%",
+    d: homedir(),
+    u: localUser(),
+    h: t.hostName,
+    n: t.host,
+    p: String(t.port),
+    r: t.user,
+    i: String(process.getuid?.() ?? ""),
+  };
   return expandHome(value.replace(/%(.)/g, (all, c: string) => map[c] ?? all));
 }
 
@@ -174,10 +188,16 @@ export function parseJump(spec: string): JumpSpec {
  * hop is b, with "a" as its own jump, as OpenSSH does it.
  */
 export function previousHop(chain: string, configFile: string): ResolvedSshTarget {
-  const hops = chain.split(",").map((h) => h.trim()).filter(Boolean);
+  const hops = chain
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
   const last = hops[hops.length - 1] ?? chain;
   const spec = parseJump(last);
-  const resolved = resolveSshTarget({ host: spec.host, ...(spec.user ? { user: spec.user } : {}), ...(spec.port ? { port: spec.port } : {}) }, configFile);
+  const resolved = resolveSshTarget(
+    { host: spec.host, ...(spec.user ? { user: spec.user } : {}), ...(spec.port ? { port: spec.port } : {}) },
+    configFile,
+  );
   const before = hops.slice(0, -1).join(",");
   const { proxyJump: _own, ...rest } = resolved;
   // An explicit chain replaces the hop's own ProxyJump; a single hop keeps its own.

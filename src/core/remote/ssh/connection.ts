@@ -5,7 +5,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { Client, utils, type AnyAuthMethod, type AuthenticationType, type AuthHandlerMiddleware, type ConnectConfig, type NextAuthHandler, type ParsedKey } from "ssh2";
+import {
+  Client,
+  utils,
+  type AnyAuthMethod,
+  type AuthenticationType,
+  type AuthHandlerMiddleware,
+  type ConnectConfig,
+  type NextAuthHandler,
+  type ParsedKey,
+} from "ssh2";
 import { MetajudgeError } from "../../errors.js";
 import type { HostDeps, HostKeyInfo } from "../types.js";
 import { defaultIdentityFiles, type ResolvedSshTarget } from "./config.js";
@@ -43,7 +52,8 @@ function authHandler(r: ResolvedSshTarget, deps: HostDeps, tried: string[]) {
   const queue = candidates(r);
   const next = async (methodsLeft: AuthenticationType[] | null): Promise<AnyAuthMethod | false> => {
     for (let c = queue.shift(); c; c = queue.shift()) {
-      const allowed = (m: AuthenticationType) => methodsLeft === null || methodsLeft.includes(m) || (m === "agent" && methodsLeft.includes("publickey"));
+      const allowed = (m: AuthenticationType) =>
+        methodsLeft === null || methodsLeft.includes(m) || (m === "agent" && methodsLeft.includes("publickey"));
       if (c.kind === "agent") {
         if (!allowed("agent")) continue;
         tried.push(`agent (${c.sock})`);
@@ -95,10 +105,21 @@ function mapError(err: Error & { code?: string; level?: string }, r: ResolvedSsh
       { cause: err },
     );
   }
-  if (err.level === "client-timeout") return new MetajudgeError("timeout", `${label}: no SSH handshake within the timeout; is ${r.hostName}:${r.port} an SSH server, and reachable?`, undefined, { cause: err });
+  if (err.level === "client-timeout")
+    return new MetajudgeError(
+      "timeout",
+      `${label}: no SSH handshake within the timeout; is ${r.hostName}:${r.port} an SSH server, and reachable?`,
+      undefined,
+      { cause: err },
+    );
   switch (err.code) {
     case "ECONNREFUSED":
-      return new MetajudgeError("refused", `${label}: connection refused: nothing listens on ${r.hostName}:${r.port}; check the host and Port (${r.configFile})`, undefined, { cause: err });
+      return new MetajudgeError(
+        "refused",
+        `${label}: connection refused: nothing listens on ${r.hostName}:${r.port}; check the host and Port (${r.configFile})`,
+        undefined,
+        { cause: err },
+      );
     case "ENOTFOUND":
     case "EAI_AGAIN":
     case "EAI_NONAME":
@@ -158,7 +179,9 @@ export function connectClient(r: ResolvedSshTarget, deps: HostDeps, opts: Connec
       finish(undefined);
     });
     client.on("error", (err: Error & { code?: string; level?: string }) => finish(hostKeyError ?? mapError(err, r, tried)));
-    client.on("close", () => finish(hostKeyError ?? new MetajudgeError("refused", `${label}: the host closed the connection before it was ready`)));
+    client.on("close", () =>
+      finish(hostKeyError ?? new MetajudgeError("refused", `${label}: the host closed the connection before it was ready`)),
+    );
 
     const config: ConnectConfig = {
       host: r.hostName,
@@ -184,7 +207,8 @@ export function connectClient(r: ResolvedSshTarget, deps: HostDeps, opts: Connec
         verifyHostKey(ctx, key).then(
           () => verify(true),
           (e: unknown) => {
-            hostKeyError = e instanceof MetajudgeError ? e : new MetajudgeError("hostKey", `${label}: could not check the host key: ${String(e)}`);
+            hostKeyError =
+              e instanceof MetajudgeError ? e : new MetajudgeError("hostKey", `${label}: could not check the host key: ${String(e)}`);
             verify(false);
           },
         );

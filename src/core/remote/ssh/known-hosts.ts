@@ -49,7 +49,13 @@ export function knownHostName(host: string, port: number): string {
 }
 
 function glob(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "i",
+  );
   return re.test(name);
 }
 
@@ -125,7 +131,9 @@ export interface VerifyContext {
 type FileCheck = HostKeyCheck & { file: string };
 
 function checkFiles(files: string[], name: string, blob: Buffer): FileCheck[] {
-  return files.filter((f) => existsSync(f)).map((file) => ({ ...checkHostKey(parseKnownHosts(readFileSync(file, "utf8")), name, blob), file }));
+  return files
+    .filter((f) => existsSync(f))
+    .map((file) => ({ ...checkHostKey(parseKnownHosts(readFileSync(file, "utf8")), name, blob), file }));
 }
 
 /**
@@ -143,7 +151,11 @@ export async function verifyHostKey(ctx: VerifyContext, blob: Buffer): Promise<v
   const alias = ctx.hostKeyAlias ? ` (HostKeyAlias of ${knownHostName(ctx.hostName, ctx.port)})` : "";
   const revoked = checks.find((c) => c.status === "revoked");
   if (revoked?.status === "revoked") {
-    throw new MetajudgeError("hostKey", `${ctx.label}: the host key ${fp} is marked @revoked in ${revoked.file}:${revoked.line}; do not connect until the host's owner issues a new key`, { file: revoked.file, line: revoked.line });
+    throw new MetajudgeError(
+      "hostKey",
+      `${ctx.label}: the host key ${fp} is marked @revoked in ${revoked.file}:${revoked.line}; do not connect until the host's owner issues a new key`,
+      { file: revoked.file, line: revoked.line },
+    );
   }
   if (checks.some((c) => c.status === "ok")) return;
   const changed = checks.find((c) => c.status === "changed");
@@ -165,6 +177,11 @@ export async function verifyHostKey(ctx: VerifyContext, blob: Buffer): Promise<v
     );
   }
   const accepted = await ctx.confirm({ host: name, keyType, fingerprint: fp, status: "unknown", knownHostsFile: file });
-  if (!accepted) throw new MetajudgeError("hostKey", `${ctx.label}: the host key ${keyType} ${fp} of ${name}${alias} is not in ${file} and was not accepted; compare it with the host's (ssh-keygen -lf /etc/ssh/ssh_host_${keyType.replace(/^ssh-/, "")}_key.pub on the host) and accept it to connect`, { file });
+  if (!accepted)
+    throw new MetajudgeError(
+      "hostKey",
+      `${ctx.label}: the host key ${keyType} ${fp} of ${name}${alias} is not in ${file} and was not accepted; compare it with the host's (ssh-keygen -lf /etc/ssh/ssh_host_${keyType.replace(/^ssh-/, "")}_key.pub on the host) and accept it to connect`,
+      { file },
+    );
   appendKnownHost(file, name, blob);
 }

@@ -76,7 +76,14 @@ export class SshConnection {
       this.client.sftp((err, s) => {
         if (err) {
           this.sftpSession = undefined;
-          reject(new MetajudgeError("refused", `${this.label}: the host offers no SFTP subsystem (${err.message}); enable "Subsystem sftp" in its sshd_config`, undefined, { cause: err }));
+          reject(
+            new MetajudgeError(
+              "refused",
+              `${this.label}: the host offers no SFTP subsystem (${err.message}); enable "Subsystem sftp" in its sshd_config`,
+              undefined,
+              { cause: err },
+            ),
+          );
         } else {
           s.on("close", () => (this.sftpSession = undefined));
           resolve(s);
@@ -133,13 +140,25 @@ export class SshPool {
       });
     };
     if (!r.proxyJump) return new SshConnection(key, await connectClient(r, deps, opts), sshLabel(r), forget);
-    if (depth >= MAX_JUMPS) throw new MetajudgeError("badInput", `${sshLabel(r)}: ProxyJump goes more than ${MAX_JUMPS} hops deep (a loop?) in ${r.configFile}`, { file: r.configFile });
+    if (depth >= MAX_JUMPS)
+      throw new MetajudgeError("badInput", `${sshLabel(r)}: ProxyJump goes more than ${MAX_JUMPS} hops deep (a loop?) in ${r.configFile}`, {
+        file: r.configFile,
+      });
     const hop = previousHop(r.proxyJump, r.configFile);
     const jump = await this.acquire(hop, deps, opts, depth + 1);
     try {
       const sock = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
         jump.client.forwardOut("127.0.0.1", 0, r.hostName, r.port, (err, stream) =>
-          err ? reject(new MetajudgeError("refused", `${sshLabel(r)}: the jump host ${jump.label} could not reach ${r.hostName}:${r.port}: ${err.message}`, undefined, { cause: err })) : resolve(stream),
+          err
+            ? reject(
+                new MetajudgeError(
+                  "refused",
+                  `${sshLabel(r)}: the jump host ${jump.label} could not reach ${r.hostName}:${r.port}: ${err.message}`,
+                  undefined,
+                  { cause: err },
+                ),
+              )
+            : resolve(stream),
         ),
       );
       const client = await connectClient(r, deps, { ...opts, sock: sock as Readable });
@@ -153,6 +172,10 @@ export class SshPool {
   closeAll(): void {
     const all = [...this.entries.values()];
     this.entries.clear();
-    for (const p of all) void p.then((c) => c.client.end(), () => undefined);
+    for (const p of all)
+      void p.then(
+        (c) => c.client.end(),
+        () => undefined,
+      );
   }
 }

@@ -36,7 +36,10 @@ class Collector {
  * the request is still valid after EOF, so it goes out through the protocol object directly.
  */
 function signalChannel(channel: ClientChannel, name: string): void {
-  const internals = channel as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal?(id: number, signal: string): void } } };
+  const internals = channel as unknown as {
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal?(id: number, signal: string): void } };
+  };
   const protocol = internals._client?._protocol;
   try {
     const state = internals.outgoing?.state;
@@ -99,7 +102,13 @@ export class SshShell implements RemoteShell {
     const label = conn.label;
     return new Promise<ExecResult>((resolve, reject) => {
       const startFailed = (openErr: Error): void =>
-        reject(new StartFailed(new MetajudgeError("refused", `${label}: cannot start a command (${openErr.message}): ${brief(command)}`, undefined, { cause: openErr })));
+        reject(
+          new StartFailed(
+            new MetajudgeError("refused", `${label}: cannot start a command (${openErr.message}): ${brief(command)}`, undefined, {
+              cause: openErr,
+            }),
+          ),
+        );
       // ssh2 throws "Not connected" at once on a socket it already knows is gone.
       const started = (fn: () => void): void => {
         try {
@@ -108,53 +117,63 @@ export class SshShell implements RemoteShell {
           startFailed(e instanceof Error ? e : new Error(String(e)));
         }
       };
-      started(() => conn.client.exec(command, (openErr, channel) => {
-        if (openErr) return startFailed(openErr);
-        // Listeners go on in this callback, not after an await: a quick command's output, exit status
-        // and close can arrive in the same read as the go-ahead, and an "exit" missed is a code lost.
-        const out = new Collector();
-        const err = new Collector();
-        let code: number | null = null;
-        let signal: string | undefined;
-        let sawExit = false;
-        let stopped: MetajudgeError | undefined;
-        // A timeout or a cancel answers at once: on a dead link the channel's close could take minutes.
-        const stop = (e: MetajudgeError): void => {
-          if (stopped) return;
-          stopped = e;
-          opts.signal?.removeEventListener("abort", onAbort);
-          if (timer) clearTimeout(timer);
-          reject(e);
-          // Ask sshd to kill the command, then close the channel: a command without a pty would otherwise run on.
-          signalChannel(channel, "KILL");
-          channel.close();
-        };
-        const onAbort = (): void => stop(new MetajudgeError("cancelled", `${label}: cancelled: ${brief(command)}`));
-        opts.signal?.addEventListener("abort", onAbort, { once: true });
-        const timer =
-          opts.timeoutMs === undefined
-            ? undefined
-            : setTimeout(() => stop(new MetajudgeError("timeout", `${label}: no end after ${opts.timeoutMs} ms, killed: ${brief(command)}`)), opts.timeoutMs);
+      started(() =>
+        conn.client.exec(command, (openErr, channel) => {
+          if (openErr) return startFailed(openErr);
+          // Listeners go on in this callback, not after an await: a quick command's output, exit status
+          // and close can arrive in the same read as the go-ahead, and an "exit" missed is a code lost.
+          const out = new Collector();
+          const err = new Collector();
+          let code: number | null = null;
+          let signal: string | undefined;
+          let sawExit = false;
+          let stopped: MetajudgeError | undefined;
+          // A timeout or a cancel answers at once: on a dead link the channel's close could take minutes.
+          const stop = (e: MetajudgeError): void => {
+            if (stopped) return;
+            stopped = e;
+            opts.signal?.removeEventListener("abort", onAbort);
+            if (timer) clearTimeout(timer);
+            reject(e);
+            // Ask sshd to kill the command, then close the channel: a command without a pty would otherwise run on.
+            signalChannel(channel, "KILL");
+            channel.close();
+          };
+          const onAbort = (): void => stop(new MetajudgeError("cancelled", `${label}: cancelled: ${brief(command)}`));
+          opts.signal?.addEventListener("abort", onAbort, { once: true });
+          const timer =
+            opts.timeoutMs === undefined
+              ? undefined
+              : setTimeout(
+                  () => stop(new MetajudgeError("timeout", `${label}: no end after ${opts.timeoutMs} ms, killed: ${brief(command)}`)),
+                  opts.timeoutMs,
+                );
 
-        channel.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.add(d)));
-        channel.stderr.on("data", (d: Buffer) => (opts.onStderr ? opts.onStderr(d) : err.add(d)));
-        channel.on("exit", (c: number | null, s?: string) => {
-          sawExit = true;
-          code = typeof c === "number" ? c : null;
-          if (s) signal = s;
-        });
-        channel.on("close", () => {
-          opts.signal?.removeEventListener("abort", onAbort);
-          if (timer) clearTimeout(timer);
-          if (stopped) return;
-          if (!sawExit && !conn.alive)
-            return reject(new MetajudgeError("refused", `${label}: the connection dropped while running: ${brief(command)}; the command may still be running on the host`));
-          resolve({ code, ...(signal ? { signal } : {}), stdout: out.text(), stderr: err.text() });
-        });
-        if (opts.signal?.aborted) onAbort();
-        if (opts.stdin !== undefined) channel.end(opts.stdin);
-        else channel.end();
-      }));
+          channel.on("data", (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.add(d)));
+          channel.stderr.on("data", (d: Buffer) => (opts.onStderr ? opts.onStderr(d) : err.add(d)));
+          channel.on("exit", (c: number | null, s?: string) => {
+            sawExit = true;
+            code = typeof c === "number" ? c : null;
+            if (s) signal = s;
+          });
+          channel.on("close", () => {
+            opts.signal?.removeEventListener("abort", onAbort);
+            if (timer) clearTimeout(timer);
+            if (stopped) return;
+            if (!sawExit && !conn.alive)
+              return reject(
+                new MetajudgeError(
+                  "refused",
+                  `${label}: the connection dropped while running: ${brief(command)}; the command may still be running on the host`,
+                ),
+              );
+            resolve({ code, ...(signal ? { signal } : {}), stdout: out.text(), stderr: err.text() });
+          });
+          if (opts.signal?.aborted) onAbort();
+          if (opts.stdin !== undefined) channel.end(opts.stdin);
+          else channel.end();
+        }),
+      );
     });
   }
 
@@ -182,7 +201,8 @@ export class SshShell implements RemoteShell {
     return conn.home(async () => {
       const r = await this.exec(`printf '%s' "$HOME"`);
       const home = r.stdout.trim();
-      if (r.code !== 0 || !home.startsWith("/")) throw new MetajudgeError("server", `${this.label}: cannot find the remote home directory ($HOME is "${home}")`);
+      if (r.code !== 0 || !home.startsWith("/"))
+        throw new MetajudgeError("server", `${this.label}: cannot find the remote home directory ($HOME is "${home}")`);
       return home;
     });
   }

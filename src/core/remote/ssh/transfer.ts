@@ -48,10 +48,17 @@ async function probeRemote(host: TransferHost, file: string, also: { part?: stri
     const p = quote(also.part);
     lines.push(`if [ -f ${p} ]; then printf 'part %s %s\\n' "$(wc -c < ${p} | tr -d ' ')" "$(sha256sum < ${p} | cut -d' ' -f1)"; fi`);
   }
-  if (also.prefix) lines.push(`if [ -f ${f} ]; then printf 'part %s %s\\n' ${also.prefix} "$(head -c ${also.prefix} ${f} | sha256sum | cut -d' ' -f1)"; fi`);
+  if (also.prefix)
+    lines.push(
+      `if [ -f ${f} ]; then printf 'part %s %s\\n' ${also.prefix} "$(head -c ${also.prefix} ${f} | sha256sum | cut -d' ' -f1)"; fi`,
+    );
   const script = lines.join("; ");
   const r = await host.exec(script);
-  if (r.code !== 0) throw new MetajudgeError("server", `${host.label}: checking ${file} failed (exit ${r.code}): ${r.stderr.trim()}; the host needs sha256sum (coreutils)`);
+  if (r.code !== 0)
+    throw new MetajudgeError(
+      "server",
+      `${host.label}: checking ${file} failed (exit ${r.code}): ${r.stderr.trim()}; the host needs sha256sum (coreutils)`,
+    );
   const out: Probe = {};
   for (const line of r.stdout.split("\n")) {
     const [kind, size, sha] = line.split(" ");
@@ -63,12 +70,21 @@ async function probeRemote(host: TransferHost, file: string, also: { part?: stri
 
 function sftpCall<T>(label: string, what: string, fn: (cb: (err: Error | null | undefined, v: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) =>
-    fn((err, v) => (err ? reject(new MetajudgeError("server", `${label}: ${what}: ${err.message}`, undefined, { cause: err })) : resolve(v))),
+    fn((err, v) =>
+      err ? reject(new MetajudgeError("server", `${label}: ${what}: ${err.message}`, undefined, { cause: err })) : resolve(v),
+    ),
   );
 }
 
 /** Runs `work(offset, length)` over [from, total) in chunks, a few at a time, in order of offsets handed out. */
-async function chunked(from: number, total: number, signal: AbortSignal | undefined, onAbort: () => MetajudgeError, work: (offset: number, length: number) => Promise<void>, progress: (n: number) => void): Promise<void> {
+async function chunked(
+  from: number,
+  total: number,
+  signal: AbortSignal | undefined,
+  onAbort: () => MetajudgeError,
+  work: (offset: number, length: number) => Promise<void>,
+  progress: (n: number) => void,
+): Promise<void> {
   let next = from;
   let failed: unknown;
   const worker = async (): Promise<void> => {
@@ -92,7 +108,8 @@ async function chunked(from: number, total: number, signal: AbortSignal | undefi
 
 export async function uploadFile(host: TransferHost, localPath: string, dest: string, opts: TransferOptions = {}): Promise<TransferResult> {
   const label = host.label;
-  if (!existsSync(localPath)) throw new MetajudgeError("badInput", `upload to ${label}: no such local file ${localPath}`, { file: localPath });
+  if (!existsSync(localPath))
+    throw new MetajudgeError("badInput", `upload to ${label}: no such local file ${localPath}`, { file: localPath });
   const total = (await stat(localPath)).size;
   const sha256 = await sha256Local(localPath);
   const part = `${dest}.part`;
@@ -102,7 +119,8 @@ export async function uploadFile(host: TransferHost, localPath: string, dest: st
     return { bytes: total, sha256, skipped: true, resumedFrom: 0 };
   }
   let resumedFrom = 0;
-  if (remote.partSize && remote.partSize <= total && remote.partSha === (await sha256Local(localPath, remote.partSize))) resumedFrom = remote.partSize;
+  if (remote.partSize && remote.partSize <= total && remote.partSha === (await sha256Local(localPath, remote.partSize)))
+    resumedFrom = remote.partSize;
   // The host is POSIX whatever this machine is.
   const destDir = posix.dirname(dest);
   const mk = await host.exec(`mkdir -p -- ${quote(destDir)}`);
@@ -110,17 +128,26 @@ export async function uploadFile(host: TransferHost, localPath: string, dest: st
 
   const sftp = await host.sftp();
   // "w" truncates a .part we do not trust; "r+" keeps the prefix we checked.
-  const handle = await sftpCall<Buffer>(label, `cannot open ${part} for writing`, (cb) => sftp.open(part, resumedFrom > 0 ? "r+" : "w", cb));
+  const handle = await sftpCall<Buffer>(label, `cannot open ${part} for writing`, (cb) =>
+    sftp.open(part, resumedFrom > 0 ? "r+" : "w", cb),
+  );
   const local = await open(localPath, "r");
   let done = resumedFrom;
   opts.onProgress?.(done, total);
   try {
-    await chunked(resumedFrom, total, opts.signal, () => cancelled(label, `uploading ${localPath}`), async (offset, length) => {
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await local.read(buf, 0, length, offset);
-      if (bytesRead !== length) throw new MetajudgeError("internal", `upload to ${label}: ${localPath} changed while it was being sent`);
-      await sftpCall<void>(label, `writing ${part}`, (cb) => sftp.write(handle, buf, 0, length, offset, (err) => cb(err, undefined)));
-    }, (n) => opts.onProgress?.((done += n), total));
+    await chunked(
+      resumedFrom,
+      total,
+      opts.signal,
+      () => cancelled(label, `uploading ${localPath}`),
+      async (offset, length) => {
+        const buf = Buffer.allocUnsafe(length);
+        const { bytesRead } = await local.read(buf, 0, length, offset);
+        if (bytesRead !== length) throw new MetajudgeError("internal", `upload to ${label}: ${localPath} changed while it was being sent`);
+        await sftpCall<void>(label, `writing ${part}`, (cb) => sftp.write(handle, buf, 0, length, offset, (err) => cb(err, undefined)));
+      },
+      (n) => opts.onProgress?.((done += n), total),
+    );
   } finally {
     await local.close();
     await sftpCall<void>(label, `closing ${part}`, (cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
@@ -129,19 +156,28 @@ export async function uploadFile(host: TransferHost, localPath: string, dest: st
   const check = await probeRemote(host, part);
   if (check.sha !== sha256 || check.size !== total) {
     await host.exec(`rm -f -- ${quote(part)}`);
-    throw new MetajudgeError("server", `${label}: ${dest} arrived corrupted (sha256 ${check.sha ?? "none"}, expected ${sha256}); the partial copy was removed, try again`);
+    throw new MetajudgeError(
+      "server",
+      `${label}: ${dest} arrived corrupted (sha256 ${check.sha ?? "none"}, expected ${sha256}); the partial copy was removed, try again`,
+    );
   }
   const mv = await host.exec(`mv -f -- ${quote(part)} ${quote(dest)}`);
   if (mv.code !== 0) throw new MetajudgeError("server", `${label}: cannot rename ${part} to ${dest}: ${mv.stderr.trim()}`);
   return { bytes: total, sha256, skipped: false, resumedFrom };
 }
 
-export async function downloadFile(host: TransferHost, src: string, localPath: string, opts: TransferOptions = {}): Promise<TransferResult> {
+export async function downloadFile(
+  host: TransferHost,
+  src: string,
+  localPath: string,
+  opts: TransferOptions = {},
+): Promise<TransferResult> {
   const label = host.label;
   const part = `${localPath}.part`;
   const partSize = existsSync(part) ? (await stat(part)).size : 0;
   const remote = await probeRemote(host, src, { prefix: partSize });
-  if (remote.sha === undefined || remote.size === undefined) throw new MetajudgeError("badInput", `${label}: no such file ${src} on the host`);
+  if (remote.sha === undefined || remote.size === undefined)
+    throw new MetajudgeError("badInput", `${label}: no such file ${src} on the host`);
   const total = remote.size;
   const sha256 = remote.sha;
   if (existsSync(localPath) && (await sha256Local(localPath)) === sha256) {
@@ -160,17 +196,26 @@ export async function downloadFile(host: TransferHost, src: string, localPath: s
   try {
     local = await open(part, resumedFrom > 0 ? "r+" : "w");
     const out = local;
-    await chunked(resumedFrom, total, opts.signal, () => cancelled(label, `downloading ${src}`), async (offset, length) => {
-      // A read may return less than asked: keep reading until the chunk is whole.
-      let got = 0;
-      while (got < length) {
-        const buf = Buffer.allocUnsafe(length - got);
-        const n = await sftpCall<number>(label, `reading ${src}`, (cb) => sftp.read(handle, buf, 0, length - got, offset + got, (err, bytes) => cb(err, bytes)));
-        if (n === 0) throw new MetajudgeError("server", `${label}: ${src} shrank while it was being read`);
-        await out.write(buf, 0, n, offset + got);
-        got += n;
-      }
-    }, (n) => opts.onProgress?.((done += n), total));
+    await chunked(
+      resumedFrom,
+      total,
+      opts.signal,
+      () => cancelled(label, `downloading ${src}`),
+      async (offset, length) => {
+        // A read may return less than asked: keep reading until the chunk is whole.
+        let got = 0;
+        while (got < length) {
+          const buf = Buffer.allocUnsafe(length - got);
+          const n = await sftpCall<number>(label, `reading ${src}`, (cb) =>
+            sftp.read(handle, buf, 0, length - got, offset + got, (err, bytes) => cb(err, bytes)),
+          );
+          if (n === 0) throw new MetajudgeError("server", `${label}: ${src} shrank while it was being read`);
+          await out.write(buf, 0, n, offset + got);
+          got += n;
+        }
+      },
+      (n) => opts.onProgress?.((done += n), total),
+    );
   } finally {
     await local?.close();
     await sftpCall<void>(label, `closing ${src}`, (cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => undefined);
@@ -179,7 +224,10 @@ export async function downloadFile(host: TransferHost, src: string, localPath: s
   const got = await sha256Local(part);
   if (got !== sha256) {
     await rm(part, { force: true });
-    throw new MetajudgeError("server", `${label}: ${src} arrived corrupted (sha256 ${got}, expected ${sha256}); the partial copy was removed, try again`);
+    throw new MetajudgeError(
+      "server",
+      `${label}: ${src} arrived corrupted (sha256 ${got}, expected ${sha256}); the partial copy was removed, try again`,
+    );
   }
   await rename(part, localPath);
   return { bytes: total, sha256, skipped: false, resumedFrom };

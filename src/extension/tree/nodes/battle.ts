@@ -7,7 +7,8 @@ export const battleKind: NodeKind<BattleNode> = {
   item(node) {
     const r = node.row;
     const item = new vscode.TreeItem(`${shortName(r.firstId)} vs ${shortName(r.secondId)}`, vscode.TreeItemCollapsibleState.None);
-    item.description = r.winner === null ? "no verdict" : `winner: ${r.winner === "first" ? shortName(r.firstId) : shortName(r.secondId)} (${r.winner})`;
+    item.description =
+      r.winner === null ? "no verdict" : `winner: ${r.winner === "first" ? shortName(r.firstId) : shortName(r.secondId)} (${r.winner})`;
     item.iconPath = flagIcon(r.flag, r.winner === null ? "question" : "arrow-swap");
     item.contextValue = `metajudge.battle${r.flag ? `.${r.flag}` : ""}`;
     item.tooltip = r.id;

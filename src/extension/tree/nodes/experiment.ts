@@ -6,7 +6,10 @@ import type { ExperimentNode, IterationNode, NodeKind } from "./types.js";
 export const experimentKind: NodeKind<ExperimentNode> = {
   children(node, tree) {
     const its = tree.experiments.iterations(node.dir);
-    if (its.length === 0) return [{ kind: "message", id: `${node.id}:none`, parent: node, text: "No iterations yet", detail: "Run Iteration starts iteration 1" }];
+    if (its.length === 0)
+      return [
+        { kind: "message", id: `${node.id}:none`, parent: node, text: "No iterations yet", detail: "Run Iteration starts iteration 1" },
+      ];
     return its.map((t) => {
       const n: IterationNode = { kind: "iteration", id: `it:${node.dir}:${t}`, parent: node, dir: node.dir, iteration: t };
       tree.remember(n);

@@ -4,7 +4,8 @@ import type { AnnotationLabel } from "../../../core/view/types.js";
 import type { Node } from "./types.js";
 
 export const fmt = (n: number): string => n.toLocaleString("en-US");
-export const score = (s: number | null | undefined, digits = 2): string => (s === null || s === undefined ? "–" : String(Number(s.toFixed(digits))));
+export const score = (s: number | null | undefined, digits = 2): string =>
+  s === null || s === undefined ? "–" : String(Number(s.toFixed(digits)));
 
 export function flagIcon(flag: AnnotationLabel | undefined, fallback: string): vscode.ThemeIcon {
   if (flag === "suspicious") return new vscode.ThemeIcon("warning", new vscode.ThemeColor("list.warningForeground"));
@@ -17,4 +18,3 @@ export function withId(item: vscode.TreeItem, node: Node): vscode.TreeItem {
   item.id = node.id;
   return item;
 }
-

@@ -9,7 +9,16 @@ export const promptsKind: NodeKind<PromptsNode> = {
     if (node.total <= size) return promptPage(node, tree, 0, size);
     const pages: PageNode[] = [];
     for (let offset = 0; offset < node.total; offset += size) {
-      pages.push({ kind: "page", id: `${node.id}:page:${offset}`, parent: node, dir: node.dir, iteration: node.iteration, offset, limit: size, total: node.total });
+      pages.push({
+        kind: "page",
+        id: `${node.id}:page:${offset}`,
+        parent: node,
+        dir: node.dir,
+        iteration: node.iteration,
+        offset,
+        limit: size,
+        total: node.total,
+      });
     }
     return pages;
   },
@@ -25,5 +34,12 @@ export const promptsKind: NodeKind<PromptsNode> = {
 export async function promptPage(node: PromptsNode | PageNode, tree: TreeContext, offset: number, limit: number): Promise<Node[]> {
   const model = await tree.experiments.model(node.dir, node.iteration);
   const { rows } = model.prompts({ offset, limit, sort: tree.sort, flaggedOnly: tree.flaggedOnly });
-  return rows.map((row) => ({ kind: "prompt", id: `prompt:${node.dir}:${node.iteration}:${row.id}`, parent: node, dir: node.dir, iteration: node.iteration, row }));
+  return rows.map((row) => ({
+    kind: "prompt",
+    id: `prompt:${node.dir}:${node.iteration}:${row.id}`,
+    parent: node,
+    dir: node.dir,
+    iteration: node.iteration,
+    row,
+  }));
 }

@@ -6,10 +6,27 @@ import { shortName, type Node, type NodeKind, type ResponseNode } from "./types.
 export const responseKind: NodeKind<ResponseNode> = {
   async children(node, tree) {
     const model = await tree.experiments.model(node.dir, node.iteration);
-    const out: Node[] = model.judgements(node.row.id).map((row) => ({ kind: "judgement", id: `judg:${node.dir}:${node.iteration}:${row.id}`, parent: node, dir: node.dir, iteration: node.iteration, row }));
+    const out: Node[] = model
+      .judgements(node.row.id)
+      .map((row) => ({
+        kind: "judgement",
+        id: `judg:${node.dir}:${node.iteration}:${row.id}`,
+        parent: node,
+        dir: node.dir,
+        iteration: node.iteration,
+        row,
+      }));
     if (node.row.battled) {
       const count = model.battles(node.row.id).length;
-      out.push({ kind: "battles", id: `${node.id}:battles`, parent: node, dir: node.dir, iteration: node.iteration, responseId: node.row.id, count });
+      out.push({
+        kind: "battles",
+        id: `${node.id}:battles`,
+        parent: node,
+        dir: node.dir,
+        iteration: node.iteration,
+        responseId: node.row.id,
+        count,
+      });
     }
     return out;
   },
@@ -22,7 +39,10 @@ export const responseKind: NodeKind<ResponseNode> = {
     if (r.battled) bits.push("battled");
     item.description = bits.join(" · ");
     item.tooltip = `${r.id}\n${r.validJudgements}/${r.judgements} judgements scored, variance ${score(r.variance, 3)}${r.flag ? `\nflag: ${r.flag}` : ""}`;
-    item.iconPath = flagIcon(r.flag, r.pairRole === "chosen" ? "thumbsup" : r.pairRole === "rejected" ? "thumbsdown" : "comment-discussion");
+    item.iconPath = flagIcon(
+      r.flag,
+      r.pairRole === "chosen" ? "thumbsup" : r.pairRole === "rejected" ? "thumbsdown" : "comment-discussion",
+    );
     item.contextValue = `metajudge.response${r.flag ? `.${r.flag}` : ""}`;
     return withId(item, node);
   },

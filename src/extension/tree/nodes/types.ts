@@ -2,7 +2,15 @@
 // works). Each kind's children and TreeItem live in its own module (nodes/<kind>.ts); index.ts lists
 // them for the provider. The data types are here, together, because each names the union as parent.
 import type * as vscode from "vscode";
-import type { JudgementRow, PromptRow, PromptSort, ResponseRow, BattleRow, StageSummary, TrainingSummary } from "../../../core/view/types.js";
+import type {
+  JudgementRow,
+  PromptRow,
+  PromptSort,
+  ResponseRow,
+  BattleRow,
+  StageSummary,
+  TrainingSummary,
+} from "../../../core/view/types.js";
 import type { Experiments } from "../../experiments.js";
 import type { Services } from "../../services.js";
 
