@@ -5,7 +5,18 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { UiContext } from "../harness.js";
-import { judgePairs, openInspectorFromTree, pick, quickInputTitle, readJsonl, scrollIntoView, shot, waitForQuickInput, waitForRow, WAIT } from "./support.js";
+import {
+  judgePairs,
+  openInspectorFromTree,
+  pick,
+  quickInputTitle,
+  readJsonl,
+  scrollIntoView,
+  shot,
+  waitForQuickInput,
+  waitForRow,
+  WAIT,
+} from "./support.js";
 
 interface Annotation {
   target_id: string;
@@ -30,7 +41,9 @@ export default async function flagFromKeyboard(ctx: UiContext): Promise<void> {
   const frame = await openInspectorFromTree(ctx, pair.prompt_id);
   const item = frame.locator(`[data-judgement-id="${target}"]`);
   await item.locator(".item-label").click();
-  await ctx.waitFor(async () => (await item.getAttribute("class"))?.split(/\s+/).includes("selected"), { message: `${target} selected in the inspector` });
+  await ctx.waitFor(async () => (await item.getAttribute("class"))?.split(/\s+/).includes("selected"), {
+    message: `${target} selected in the inspector`,
+  });
   await shot(ctx, "30-flag-1-selected");
 
   // Focus is inside the webview: the binding for the inspector surface takes the key.
@@ -47,12 +60,16 @@ export default async function flagFromKeyboard(ctx: UiContext): Promise<void> {
   await page.keyboard.press("Enter");
 
   const event = await ctx.waitFor(
-    () => readJsonl<Annotation>(annotationsFile).slice(before).find((a) => a.target_id === target),
+    () =>
+      readJsonl<Annotation>(annotationsFile)
+        .slice(before)
+        .find((a) => a.target_id === target),
     { message: `an event for ${target} in annotations.jsonl` },
   );
   const want = { target_kind: "judgement", label: "suspicious", reason: REASON, note };
   for (const [k, v] of Object.entries(want)) {
-    if (event[k as keyof Annotation] !== v) throw new Error(`annotations.jsonl has ${JSON.stringify(event)}; expected ${k} = ${JSON.stringify(v)}`);
+    if (event[k as keyof Annotation] !== v)
+      throw new Error(`annotations.jsonl has ${JSON.stringify(event)}; expected ${k} = ${JSON.stringify(v)}`);
   }
   // The inspector badges the judgement without a reload, and says its pair is now out of date
   // instead of still calling it chosen.
@@ -85,7 +102,9 @@ export default async function flagFromKeyboard(ctx: UiContext): Promise<void> {
     throw new Error(`Recompute Pairs asked "${outcome.asked}" with one experiment and one iteration`);
   }
   const after = judgePairs(ctx).find((p) => p.response_id === pair.response_id);
-  ctx.log(`flagged ${target} (${REASON}); ${pair.response_id}'s judge pair is now ${after ? `${after.chosen_id} over ${after.rejected_id}` : "gone"}`);
+  ctx.log(
+    `flagged ${target} (${REASON}); ${pair.response_id}'s judge pair is now ${after ? `${after.chosen_id} over ${after.rejected_id}` : "gone"}`,
+  );
 
   // The open inspector reloads from the new pairs: the flagged judgement loses its role badge, and
   // the response's new pair (if any) gets theirs.
@@ -99,10 +118,14 @@ export default async function flagFromKeyboard(ctx: UiContext): Promise<void> {
     },
     { message: `the inspector showing ${target} out of the judge pair` },
   );
-  await ctx.waitFor(async () => ((await staleNotice.textContent()) ?? "") === "", { message: "the out-of-date notice gone after Recompute Pairs" });
+  await ctx.waitFor(async () => ((await staleNotice.textContent()) ?? "") === "", {
+    message: "the out-of-date notice gone after Recompute Pairs",
+  });
   // dpo.jsonl was exported from the pairs before the flag: the Iterations view now calls it stale.
   const exportRow = [path.basename(ctx.workspace), "Iteration 1", "export"];
-  await ctx.waitFor(async () => (await waitForRow(ctx, exportRow)).description.endsWith("· stale"), { message: "the export row stale after Recompute Pairs" });
+  await ctx.waitFor(async () => (await waitForRow(ctx, exportRow)).description.endsWith("· stale"), {
+    message: "the export row stale after Recompute Pairs",
+  });
   await scrollIntoView(ctx, item, `${target} in the reloaded inspector`);
   await shot(ctx, "30-flag-5-recomputed");
 }
