@@ -6,16 +6,14 @@ import type { BattlesNode, NodeKind } from "./types.js";
 export const battlesKind: NodeKind<BattlesNode> = {
   async children(node, tree) {
     const model = await tree.experiments.model(node.dir, node.iteration);
-    return model
-      .battles(node.responseId)
-      .map((row) => ({
-        kind: "battle",
-        id: `bat:${node.dir}:${node.iteration}:${row.id}`,
-        parent: node,
-        dir: node.dir,
-        iteration: node.iteration,
-        row,
-      }));
+    return model.battles(node.responseId).map((row) => ({
+      kind: "battle",
+      id: `bat:${node.dir}:${node.iteration}:${row.id}`,
+      parent: node,
+      dir: node.dir,
+      iteration: node.iteration,
+      row,
+    }));
   },
   item(node) {
     const item = new vscode.TreeItem("Battles", vscode.TreeItemCollapsibleState.Collapsed);

@@ -6,16 +6,14 @@ import type { NodeKind, PromptNode } from "./types.js";
 export const promptKind: NodeKind<PromptNode> = {
   async children(node, tree) {
     const model = await tree.experiments.model(node.dir, node.iteration);
-    return model
-      .responses(node.row.id)
-      .map((row) => ({
-        kind: "response",
-        id: `resp:${node.dir}:${node.iteration}:${row.id}`,
-        parent: node,
-        dir: node.dir,
-        iteration: node.iteration,
-        row,
-      }));
+    return model.responses(node.row.id).map((row) => ({
+      kind: "response",
+      id: `resp:${node.dir}:${node.iteration}:${row.id}`,
+      parent: node,
+      dir: node.dir,
+      iteration: node.iteration,
+      row,
+    }));
   },
   item(node) {
     const r = node.row;

@@ -6,16 +6,14 @@ import { shortName, type Node, type NodeKind, type ResponseNode } from "./types.
 export const responseKind: NodeKind<ResponseNode> = {
   async children(node, tree) {
     const model = await tree.experiments.model(node.dir, node.iteration);
-    const out: Node[] = model
-      .judgements(node.row.id)
-      .map((row) => ({
-        kind: "judgement",
-        id: `judg:${node.dir}:${node.iteration}:${row.id}`,
-        parent: node,
-        dir: node.dir,
-        iteration: node.iteration,
-        row,
-      }));
+    const out: Node[] = model.judgements(node.row.id).map((row) => ({
+      kind: "judgement",
+      id: `judg:${node.dir}:${node.iteration}:${row.id}`,
+      parent: node,
+      dir: node.dir,
+      iteration: node.iteration,
+      row,
+    }));
     if (node.row.battled) {
       const count = model.battles(node.row.id).length;
       out.push({
