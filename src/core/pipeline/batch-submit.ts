@@ -7,11 +7,10 @@ import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { roleEndpoint } from "../config.js";
 import { MetajudgeError } from "../errors.js";
-import { readBatchResults, toBatchLine, writeBatchFile } from "../llm/batch.js";
+import { toBatchLine, writeBatchFile } from "../llm/batch.js";
 import { BATCH_LIMITS, hasEnded, isTransient, OpenAIBatchApi, sleep, type Batch, type RetryNotice } from "../llm/openai-batch.js";
 import { readIfExists, writeFileAtomic } from "../fs-atomic.js";
-import { readJsonl } from "../store/jsonl.js";
-import { importStageBatch } from "./batch.js";
+import { addBatchUsage, importStageBatch, stageCounts } from "./batch.js";
 import type { RunContext } from "./context.js";
 import type { LlmTask } from "./llm-stage.js";
 import { trackStage } from "./run.js";
@@ -215,7 +214,7 @@ async function submitStageBatch(ctx: RunContext, stage: LlmStageName, o: SubmitO
         const dest = path.join(dir, `${b.id}.${suffix}.jsonl`);
         await retry("download", () => api.download(fileId, dest));
         outcome.files.push(dest);
-        await addUsage(ctx, stage, dest, needed);
+        await addBatchUsage(ctx, stage, dest, needed);
         const r = await importStageBatch(ctx, stage, dest);
         outcome.imported += r.imported;
         outcome.failed += r.failed;
@@ -299,35 +298,6 @@ export async function runStageBatch(ctx: RunContext, stage: LlmStageName, o: Sub
     unlock();
   }
   return res!;
-}
-
-/** Counts as a live run leaves them: every record on disk counted, records = expected when complete. */
-async function stageCounts(ctx: RunContext, stage: LlmStageName): Promise<Record<string, number>> {
-  const plan = await planLlmStage(ctx, stage);
-  await readJsonl(ctx.store.file(plan.file), (r) => plan.count(r as object), { strict: false });
-  return { ...plan.counts, records: plan.done, expected: plan.total };
-}
-
-/** Token usage of the results the stage still needed, added to the manifest as a live run adds it. */
-async function addUsage(ctx: RunContext, stage: LlmStageName, file: string, needed: ReadonlySet<string>): Promise<void> {
-  const add = { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
-  await readBatchResults(file, (r) => {
-    if (!r.ok || !needed.has(r.customId)) return;
-    add.prompt_tokens += r.result.usage.prompt_tokens;
-    add.completion_tokens += r.result.usage.completion_tokens;
-    add.requests++;
-  });
-  const info = ctx.stageInfo(stage);
-  const su = info.usage ?? { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
-  info.usage = {
-    prompt_tokens: su.prompt_tokens + add.prompt_tokens,
-    completion_tokens: su.completion_tokens + add.completion_tokens,
-    requests: su.requests + add.requests,
-  };
-  const u = ctx.manifest.usage;
-  u.prompt_tokens += add.prompt_tokens;
-  u.completion_tokens += add.completion_tokens;
-  u.requests += add.requests;
 }
 
 function batchApi(ctx: RunContext, stage: LlmStageName): OpenAIBatchApi {

@@ -7,6 +7,7 @@ import { CONFIG_FILE, resolveIn } from "../config.js";
 import { MetajudgeError } from "../errors.js";
 import type { Config } from "../schema.js";
 import { readBatchResults, writeBatchFile } from "../llm/batch.js";
+import { readJsonl } from "../store/jsonl.js";
 import type { RunContext } from "./context.js";
 import { withSampling, type LlmTask } from "./llm-stage.js";
 import { planLlmStage, type LlmStageName } from "./stages/index.js";
@@ -123,4 +124,48 @@ export function refuseOwnFile(exp: string, config: Config, file: string): void {
       // Not there: nothing to protect.
     }
   }
+}
+
+/**
+ * Counts as a live run leaves them: every record on disk counted once (the first line of an id, as
+ * every reader keeps it), records = expected when complete.
+ */
+export async function stageCounts(ctx: RunContext, stage: LlmStageName): Promise<Record<string, number>> {
+  const plan = await planLlmStage(ctx, stage);
+  const seen = new Set<string>();
+  await readJsonl(
+    ctx.store.file(plan.file),
+    (r) => {
+      const id = (r as { id?: unknown }).id;
+      if (typeof id === "string") {
+        if (seen.has(id)) return;
+        seen.add(id);
+      }
+      plan.count(r as object);
+    },
+    { strict: false },
+  );
+  return { ...plan.counts, records: plan.done, expected: plan.total };
+}
+
+/** Token usage of the results the stage still needed (`needed` holds their custom_ids), added to the manifest as a live run adds it. */
+export async function addBatchUsage(ctx: RunContext, stage: LlmStageName, results: string, needed: ReadonlySet<string>): Promise<void> {
+  const add = { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
+  await readBatchResults(results, (r) => {
+    if (!r.ok || !needed.has(r.customId)) return;
+    add.prompt_tokens += r.result.usage.prompt_tokens;
+    add.completion_tokens += r.result.usage.completion_tokens;
+    add.requests++;
+  });
+  const info = ctx.stageInfo(stage);
+  const su = info.usage ?? { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
+  info.usage = {
+    prompt_tokens: su.prompt_tokens + add.prompt_tokens,
+    completion_tokens: su.completion_tokens + add.completion_tokens,
+    requests: su.requests + add.requests,
+  };
+  const u = ctx.manifest.usage;
+  u.prompt_tokens += add.prompt_tokens;
+  u.completion_tokens += add.completion_tokens;
+  u.requests += add.requests;
 }

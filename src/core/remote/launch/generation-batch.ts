@@ -4,12 +4,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MetajudgeError } from "../../errors.js";
-import { readBatchResults } from "../../llm/batch.js";
-import { importStageBatch, writeStageBatch, type BatchImport } from "../../pipeline/batch.js";
+import { addBatchUsage, importStageBatch, stageCounts, writeStageBatch, type BatchImport } from "../../pipeline/batch.js";
 import { openRun, type RunContext } from "../../pipeline/context.js";
 import { trackStage } from "../../pipeline/run.js";
 import { LLM_STAGES, modelStage, planLlmStage, type LlmStageName } from "../../pipeline/stages/index.js";
-import { readJsonl } from "../../store/jsonl.js";
 import { iterationDir } from "../../store/iteration.js";
 import type { ProgressEvent } from "../../pipeline/events.js";
 import { writingIteration } from "../../pipeline/writer.js";
@@ -82,35 +80,6 @@ export async function runBatchStages(ctx: LaunchContext, host: LaunchHost, itera
     );
   }
   return jobs;
-}
-
-/** Token usage of the results just imported (those the stage still needed), added as a live run adds it. */
-async function addUsage(run: RunContext, stage: LlmStageName, results: string, needed: ReadonlySet<string>): Promise<void> {
-  const add = { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
-  await readBatchResults(results, (res) => {
-    if (!res.ok || !needed.has(res.customId)) return;
-    add.prompt_tokens += res.result.usage.prompt_tokens;
-    add.completion_tokens += res.result.usage.completion_tokens;
-    add.requests++;
-  });
-  const info = run.stageInfo(stage);
-  const su = info.usage ?? { prompt_tokens: 0, completion_tokens: 0, requests: 0 };
-  info.usage = {
-    prompt_tokens: su.prompt_tokens + add.prompt_tokens,
-    completion_tokens: su.completion_tokens + add.completion_tokens,
-    requests: su.requests + add.requests,
-  };
-  const u = run.manifest.usage;
-  u.prompt_tokens += add.prompt_tokens;
-  u.completion_tokens += add.completion_tokens;
-  u.requests += add.requests;
-}
-
-/** Counts as a live run leaves them: every record on disk counted, records = expected when complete. */
-async function stageCounts(run: RunContext, stage: LlmStageName): Promise<Record<string, number>> {
-  const plan = await planLlmStage(run, stage);
-  await readJsonl(run.store.file(plan.file), (r) => plan.count(r as object), { strict: false });
-  return { ...plan.counts, records: plan.done, expected: plan.total };
 }
 
 async function batchJob(
@@ -191,7 +160,7 @@ export async function finalizeBatch(ctx: LaunchContext, host: LaunchHost, record
     const r = run ?? (await openStageRun(ctx, record.iteration ?? 1));
     const open = new Set((await planLlmStage(r, launch.stage)).tasks.map((t) => t.id));
     const got = await importStageBatch(r, launch.stage, results);
-    await addUsage(r, launch.stage, results, open);
+    await addBatchUsage(r, launch.stage, results, open);
     if (!run) r.saveManifest();
     return got;
   });
