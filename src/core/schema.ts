@@ -115,7 +115,7 @@ const IterationSettingsSchema = z
   .strict();
 export type IterationSettings = z.infer<typeof IterationSettingsSchema>;
 
-// ---- remote hosts and launch settings (issue: remote GPU hosts) --------------------------------------
+// ---- remote hosts and launch settings ------------------------------------------------------------
 
 const HostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' or '-'");
 
